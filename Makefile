@@ -1,0 +1,53 @@
+# Shipyard Neo: `make run` starts Bay on the local driver, `make test` runs lint and every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11 /usr/local/bin/python3.11) $(shell command -v python3))
+UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+SHIP_VENV := $(CURDIR)/.venv-ship
+
+export UV_PYTHON := $(PYTHON)
+export UV_PYTHON_DOWNLOADS := never
+export UV_SYSTEM_CERTS ?= 1
+export BAY_DRIVER__LOCAL__SHIP_VENV ?= $(SHIP_VENV)
+
+RUN := $(UV) run --no-sync
+
+.PHONY: help run test lint fmt typecheck unit integration sync bwrap
+
+help:
+	@echo "make run    start Bay on 127.0.0.1:8114 (local driver, SQLite under ./.bay)"
+	@echo "make test   lint + every test"
+	@echo "make fmt    format the code"
+
+$(CURDIR)/.tools/bin/uv:
+	$(PYTHON) scripts/bootstrap_uv.py $@
+
+sync: $(UV)
+	@$(UV) sync --all-packages --locked --quiet
+	@UV_PROJECT_ENVIRONMENT=$(SHIP_VENV) $(UV) sync --package shipyard-ship --no-dev --locked --quiet
+
+bwrap:
+	@scripts/ensure_bwrap.sh
+
+run: sync bwrap
+	$(RUN) bay serve
+
+fmt: sync
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+lint: sync
+	$(RUN) ruff format --check .
+	$(RUN) ruff check .
+	$(RUN) mypy packages tests
+	$(RUN) lint-imports
+
+unit: sync
+	$(RUN) pytest tests/unit
+
+integration: sync bwrap
+	$(RUN) pytest tests/integration
+
+test: lint bwrap
+	$(RUN) pytest

@@ -1,0 +1,126 @@
+"""Request dependencies: the DB unit of work, the caller, and the services built from state."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, cast
+
+from fastapi import Depends, Header, Request
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+
+from bay.api.state import State
+from bay.db.models import Sandbox
+from bay.errors import ForbiddenError, UnauthorizedError
+from bay.services.cargos import CargoService
+from bay.services.execs import ExecService
+from bay.services.files import FileService
+from bay.services.keys import KeyService, Principal
+from bay.services.profiles import ProfileCatalog
+from bay.services.sandboxes import SandboxService
+from bay.services.sessions import SessionService
+
+
+def _state(request: Request) -> State:
+    return cast(State, request.state.bay)
+
+
+async def get_db(request: Request) -> AsyncIterator[DbSession]:
+    """One transaction per request: committed when the route returns, rolled back on error."""
+    async with _state(request)["sessionmaker"]() as db:
+        try:
+            yield db
+        except BaseException:
+            await db.rollback()
+            raise
+        await db.commit()
+
+
+Db = Annotated[DbSession, Depends(get_db)]
+
+
+async def get_principal(
+    request: Request,
+    db: Db,
+    authorization: Annotated[str | None, Header()] = None,
+    x_owner: Annotated[str | None, Header()] = None,
+) -> Principal:
+    state = _state(request)
+    if authorization is not None and authorization.startswith("Bearer "):
+        keys = KeyService(db, state["clock"])
+        return await keys.authenticate(authorization.removeprefix("Bearer "))
+    if state["settings"].security.allow_anonymous:
+        return Principal(owner=x_owner or "default")
+    raise UnauthorizedError("Authentication required")
+
+
+Caller = Annotated[Principal, Depends(get_principal)]
+
+
+def get_admin(principal: Caller) -> Principal:
+    if not principal.is_admin:
+        raise ForbiddenError("This call needs an admin API key")
+    return principal
+
+
+Admin = Annotated[Principal, Depends(get_admin)]
+
+
+def get_profiles(request: Request) -> ProfileCatalog:
+    return _state(request)["profiles"]
+
+
+Profiles = Annotated[ProfileCatalog, Depends(get_profiles)]
+
+
+def get_sessions(request: Request) -> SessionService:
+    state = _state(request)
+    return SessionService(state["runtime"], state["clock"])
+
+
+Sessions = Annotated[SessionService, Depends(get_sessions)]
+
+
+def get_cargos(request: Request, db: Db) -> CargoService:
+    state = _state(request)
+    size = state["settings"].cargo.default_size_limit_mb
+    return CargoService(db, state["driver"], size, state["clock"])
+
+
+def get_sandboxes(
+    request: Request,
+    db: Db,
+    sessions: Sessions,
+    cargos: Annotated[CargoService, Depends(get_cargos)],
+) -> SandboxService:
+    state = _state(request)
+    return SandboxService(db, cargos, sessions, state["profiles"], state["ship"], state["clock"])
+
+
+Sandboxes = Annotated[SandboxService, Depends(get_sandboxes)]
+
+
+def get_execs(request: Request, db: Db, sessions: Sessions) -> ExecService:
+    state = _state(request)
+    return ExecService(db, sessions, state["ship"], state["clock"])
+
+
+Execs = Annotated[ExecService, Depends(get_execs)]
+
+
+def get_files(request: Request, sessions: Sessions) -> FileService:
+    return FileService(sessions, _state(request)["ship"])
+
+
+Files = Annotated[FileService, Depends(get_files)]
+
+
+def capable(capability: str) -> Any:
+    """A dependency yielding the caller's sandbox after the capability check (§1.4 order)."""
+
+    async def dependency(sandbox_id: str, caller: Caller, sandboxes: Sandboxes) -> Sandbox:
+        return await sandboxes.usable(caller.owner, sandbox_id, capability)
+
+    return Depends(dependency)
+
+
+PythonSandbox = Annotated[Sandbox, capable("python")]
+ShellSandbox = Annotated[Sandbox, capable("shell")]
+FilesSandbox = Annotated[Sandbox, capable("filesystem")]

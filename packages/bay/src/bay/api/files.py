@@ -1,0 +1,64 @@
+"""Filesystem routes: text files, directories, streamed upload and download."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Form, UploadFile
+from fastapi.responses import StreamingResponse
+from shipyard_protocol.api import DirectoryList, FileContent, FileWrite, StatusOk, UploadResult
+from starlette.background import BackgroundTask
+
+from bay.api.deps import Files, FilesSandbox
+
+router = APIRouter(prefix="/v1/sandboxes/{sandbox_id}/filesystem", tags=["filesystem"])
+
+CHUNK = 1024 * 1024
+
+
+@router.get("/files")
+async def read_file(path: str, sandbox: FilesSandbox, files: Files) -> FileContent:
+    return await files.read(sandbox, path)
+
+
+@router.put("/files")
+async def write_file(body: FileWrite, sandbox: FilesSandbox, files: Files) -> StatusOk:
+    await files.write(sandbox, body.path, body.content)
+    return StatusOk()
+
+
+@router.delete("/files")
+async def delete_file(path: str, sandbox: FilesSandbox, files: Files) -> StatusOk:
+    await files.delete(sandbox, path)
+    return StatusOk()
+
+
+@router.get("/directories")
+async def list_directory(sandbox: FilesSandbox, files: Files, path: str = ".") -> DirectoryList:
+    return await files.list_dir(sandbox, path)
+
+
+@router.post("/upload")
+async def upload_file(
+    file: UploadFile, path: Annotated[str, Form()], sandbox: FilesSandbox, files: Files
+) -> UploadResult:
+    return await files.upload(sandbox, path, _chunks(file))
+
+
+@router.get("/download", response_class=StreamingResponse)
+async def download_file(path: str, sandbox: FilesSandbox, files: Files) -> StreamingResponse:
+    download = await files.download(sandbox, path)
+    name = path.rstrip("/").rsplit("/", 1)[-1].replace('"', "")
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if download.size is not None:
+        headers["Content-Length"] = str(download.size)
+    return StreamingResponse(
+        download.chunks(),
+        media_type="application/octet-stream",
+        headers=headers,
+        background=BackgroundTask(download.aclose),
+    )
+
+
+async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await file.read(CHUNK):
+        yield chunk

@@ -1,0 +1,55 @@
+"""Exception handlers: every Bay error, HTTP error and crash answers the one JSON error body."""
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
+from starlette.exceptions import HTTPException
+
+from bay.errors import BayError
+
+log = logging.getLogger(__name__)
+
+_CODES_BY_STATUS = {
+    400: ErrorCode.VALIDATION_ERROR,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    405: ErrorCode.VALIDATION_ERROR,
+    409: ErrorCode.CONFLICT,
+}
+
+
+def error_response(
+    status: int, code: ErrorCode, message: str, request_id: str | None, details: dict[str, object]
+) -> JSONResponse:
+    body = ErrorBody(
+        error=ErrorDetail(code=code, message=message, request_id=request_id, details=details)
+    )
+    return JSONResponse(body.to_json_dict(), status_code=status)
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None)
+
+
+async def bay_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, BayError)  # noqa: S101 - registered for BayError only
+    if exc.status >= 500:
+        log.warning("%s: %s", exc.code, exc.message)
+    return error_response(exc.status, exc.code, exc.message, _request_id(request), exc.details)
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
+    code = _CODES_BY_STATUS.get(exc.status_code, ErrorCode.INTERNAL_ERROR)
+    response = error_response(exc.status_code, code, str(exc.detail), _request_id(request), {})
+    if exc.headers:
+        response.headers.update(exc.headers)
+    return response
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(BayError, bay_error)
+    app.add_exception_handler(HTTPException, http_error)

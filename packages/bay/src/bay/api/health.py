@@ -1,0 +1,13 @@
+"""`GET /health` (no auth)."""
+
+from fastapi import APIRouter
+from shipyard_protocol.api import Health
+
+from bay import __version__
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+async def health() -> Health:
+    return Health(status="ok", version=__version__)

@@ -1,0 +1,24 @@
+"""What the lifespan builds once and every request reads."""
+
+from typing import TypedDict
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+
+from bay.config import Settings
+from bay.drivers.base import Driver
+from bay.services.clock import Clock
+from bay.services.profiles import ProfileCatalog
+from bay.services.sessions import SessionRuntime
+from bay.ship_client import ShipClient
+
+
+class State(TypedDict):
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[DbSession]
+    driver: Driver
+    ship: ShipClient
+    profiles: ProfileCatalog
+    runtime: SessionRuntime
+    clock: Clock

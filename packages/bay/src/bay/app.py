@@ -1,0 +1,133 @@
+"""`create_app(settings)`: everything long-lived is built in the lifespan and passed down."""
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bay import __version__
+from bay.api import execs, files, handlers, health, profiles, sandboxes
+from bay.api.middleware import RequestIdMiddleware
+from bay.api.state import State
+from bay.config import Settings
+from bay.db.engine import make_engine, make_sessionmaker, migrate
+from bay.drivers.base import Driver
+from bay.services.clock import Clock, utcnow
+from bay.services.keys import KeyService, Provisioned
+from bay.services.locks import SandboxLocks
+from bay.services.profiles import ProfileCatalog
+from bay.services.sessions import Reconciler, SessionRuntime
+from bay.ship_client import ShipClient
+
+log = logging.getLogger(__name__)
+
+DriverFactory = Callable[[Settings], Driver]
+
+
+def build_driver(settings: Settings) -> Driver:
+    """The driver named by `driver.type`, chosen once per process."""
+    kind = settings.driver.type
+    if kind == "local":
+        from bay.drivers.local import LocalDriver
+
+        return LocalDriver(settings.driver.local, settings.data_dir, settings.instance_id)
+    if kind == "fake":
+        from bay.drivers.fake import FakeDriver
+
+        return FakeDriver(settings.data_dir)
+    raise ValueError(f"driver type {kind!r} is not available")
+
+
+def create_app(
+    settings: Settings,
+    clock: Clock = utcnow,
+    driver_factory: DriverFactory = build_driver,
+    on_keys: Callable[[Provisioned], None] | None = None,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, State]]:
+        state = await _start(settings, clock, driver_factory, on_keys)
+        try:
+            yield {"bay": state}
+        finally:
+            await _stop(state)
+
+    app = FastAPI(title="Shipyard Neo Bay", version=__version__, lifespan=lifespan)
+    for module in (health, profiles, sandboxes, execs, files):
+        app.include_router(module.router)
+    handlers.install(app)
+    app.add_middleware(RequestIdMiddleware)
+    return app
+
+
+async def _start(
+    settings: Settings,
+    clock: Clock,
+    driver_factory: DriverFactory,
+    on_keys: Callable[[Provisioned], None] | None,
+) -> State:
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    engine = make_engine(settings.database_url, settings.database.echo)
+    await migrate(engine)
+    sessionmaker = make_sessionmaker(engine)
+    provisioned = await _provision_keys(settings, sessionmaker, clock)
+    if on_keys is not None:
+        on_keys(provisioned)
+    driver = driver_factory(settings)
+    _log_enforcement(driver)
+    ship = ShipClient(getattr(driver, "transports", None))
+    profiles = ProfileCatalog(settings.profiles)
+    runtime = SessionRuntime(
+        sessionmaker=sessionmaker,
+        driver=driver,
+        ship=ship,
+        profiles=profiles,
+        locks=SandboxLocks(),
+        instance_id=settings.instance_id,
+        ship_env={"SHIP_OUTPUT_LIMIT": str(settings.ship.output_limit_bytes)},
+    )
+    attached, reaped = await Reconciler(runtime).run()
+    log.info("reconcile: %d live sessions re-attached, %d dead reaped", attached, reaped)
+    return State(
+        settings=settings,
+        engine=engine,
+        sessionmaker=sessionmaker,
+        driver=driver,
+        ship=ship,
+        profiles=profiles,
+        runtime=runtime,
+        clock=clock,
+    )
+
+
+async def _provision_keys(
+    settings: Settings, sessionmaker: async_sessionmaker[DbSession], clock: Clock
+) -> Provisioned:
+    async with sessionmaker() as db, db.begin():
+        keys = KeyService(db, clock)
+        endpoint = f"http://{settings.server.host}:{settings.server.port}"
+        credentials = Path(settings.data_dir) / "credentials.json"
+        return await keys.provision(settings.admin_key, credentials, endpoint)
+
+
+def _log_enforcement(driver: Driver) -> None:
+    held = driver.enforcement()
+    log.info(
+        "driver limits enforced: memory=%s pids=%s cpu=%s cargo_quota=%s",
+        held.memory,
+        held.pids,
+        held.cpu,
+        held.cargo_quota,
+    )
+    for note in held.notes:
+        log.warning("driver: %s", note)
+
+
+async def _stop(state: State) -> None:
+    await state["ship"].aclose()
+    await state["driver"].close()
+    await state["engine"].dispose()

@@ -1,0 +1,138 @@
+"""Bay settings: env (BAY_*, `__` for nesting) > YAML file (BAY_CONFIG_FILE) > defaults."""
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class ServerSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = 8114
+
+
+class DatabaseSettings(BaseModel):
+    url: str | None = Field(
+        default=None, description="SQLAlchemy async URL; default SQLite in the data dir"
+    )
+    echo: bool = False
+
+
+class LocalDriverSettings(BaseModel):
+    """The bubblewrap driver: sessions are namespaced processes on this host."""
+
+    bwrap: str = "bwrap"
+    ship_venv: Path | None = Field(
+        default=None,
+        description="venv holding Ship (protocol + ship); default: the venv Bay runs from",
+    )
+    host_uid: int = Field(
+        default=64000,
+        description="unprivileged host uid sandboxes run as when Bay runs as root",
+    )
+    cgroup_name: str = Field(default="shipyard", description="cgroup parent of every session")
+    start_timeout_s: float = 30.0
+
+
+class ResourceSettings(BaseModel):
+    cpus: float = 1.0
+    memory: str = "1g"
+    pids: int = 512
+
+
+class ProfileSettings(BaseModel):
+    """A named recipe for sandboxes: runtime, limits, capabilities, env."""
+
+    id: str
+    description: str | None = None
+    image: str = "shipyard/ship:latest"
+    runtime: str | None = None
+    resources: ResourceSettings = Field(default_factory=ResourceSettings)
+    capabilities: list[str] = Field(default_factory=lambda: ["filesystem", "shell", "python"])
+    idle_timeout: int = 1800
+    env: dict[str, str] = Field(default_factory=dict)
+    network: bool = False
+
+
+def _default_profiles() -> list[ProfileSettings]:
+    return [
+        ProfileSettings(id="python-default", description="Python and shell, no network"),
+        ProfileSettings(
+            id="python-data",
+            description="More memory and CPU for data work",
+            resources=ResourceSettings(cpus=2.0, memory="4g"),
+        ),
+    ]
+
+
+class SecuritySettings(BaseModel):
+    api_key: str | None = Field(default=None, description="admin key to seed; BAY_API_KEY")
+    allow_anonymous: bool = Field(
+        default=False, description="development only: no token means owner from X-Owner"
+    )
+
+
+class CargoSettings(BaseModel):
+    default_size_limit_mb: int = 1024
+
+
+class ShipSettings(BaseModel):
+    output_limit_bytes: int = Field(default=1024 * 1024, description="per stream per exec")
+
+
+class DriverSettings(BaseModel):
+    type: Literal["local", "docker", "fake"] = "local"
+    local: LocalDriverSettings = Field(default_factory=LocalDriverSettings)
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("BAY_DATA_DIR", "./.bay")).absolute()
+
+
+class Settings(BaseSettings):
+    """Everything Bay reads at startup; build once and pass sections down."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BAY_", env_nested_delimiter="__", case_sensitive=False, extra="ignore"
+    )
+
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    driver: DriverSettings = Field(default_factory=DriverSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
+    cargo: CargoSettings = Field(default_factory=CargoSettings)
+    ship: ShipSettings = Field(default_factory=ShipSettings)
+    profiles: list[ProfileSettings] = Field(default_factory=_default_profiles)
+    api_key: str | None = Field(default=None, description="BAY_API_KEY: the admin key to seed")
+    instance_id: str = Field(default_factory=lambda: os.environ.get("HOSTNAME") or "bay")
+
+    @property
+    def admin_key(self) -> str | None:
+        return self.api_key or self.security.api_key
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite+aiosqlite:///{self.data_dir / 'bay.db'}"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = os.environ.get("BAY_CONFIG_FILE")
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)

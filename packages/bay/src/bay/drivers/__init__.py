@@ -1,0 +1,1 @@
+"""Drivers: how Bay makes sessions and cargos on one kind of infrastructure."""

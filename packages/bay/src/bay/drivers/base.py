@@ -1,0 +1,174 @@
+"""The Driver protocol and the value types that cross it."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+class DriverError(Exception):
+    """Base of every error a driver raises; drivers translate library errors into these."""
+
+
+class DriverUnavailableError(DriverError):
+    """The engine itself cannot be used (binary missing, daemon down)."""
+
+
+class InstanceStartError(DriverError):
+    """A session's instance could not be started or did not become ready."""
+
+
+@dataclass(frozen=True)
+class Labels:
+    """What every resource a driver makes carries, so a restarted Bay can find it."""
+
+    owner: str
+    sandbox_id: str
+    session_id: str
+    cargo_id: str
+    profile: str
+    instance_id: str
+
+    def as_dict(self, prefix: str = "bay.") -> dict[str, str]:
+        return {
+            f"{prefix}owner": self.owner,
+            f"{prefix}sandbox_id": self.sandbox_id,
+            f"{prefix}session_id": self.session_id,
+            f"{prefix}cargo_id": self.cargo_id,
+            f"{prefix}profile": self.profile,
+            f"{prefix}instance_id": self.instance_id,
+            f"{prefix}managed": "true",
+        }
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, str], prefix: str = "bay.") -> "Labels":
+        return cls(
+            owner=values[f"{prefix}owner"],
+            sandbox_id=values[f"{prefix}sandbox_id"],
+            session_id=values[f"{prefix}session_id"],
+            cargo_id=values[f"{prefix}cargo_id"],
+            profile=values[f"{prefix}profile"],
+            instance_id=values[f"{prefix}instance_id"],
+        )
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Compute limits from the profile; a driver enforces what its host allows."""
+
+    cpus: float
+    memory_bytes: int
+    pids: int
+
+
+@dataclass(frozen=True)
+class CargoSpec:
+    """Storage to create for a cargo."""
+
+    cargo_id: str
+    owner: str
+    size_limit_mb: int
+    managed: bool
+
+
+@dataclass(frozen=True)
+class SessionSpec:
+    """Everything a driver needs to start one session of a sandbox."""
+
+    labels: Labels
+    cargo_ref: str
+    limits: Limits
+    env: Mapping[str, str] = field(default_factory=dict)
+    network: bool = False
+    image: str = "ship:latest"
+    runtime: str | None = None
+
+
+class InstanceState(StrEnum):
+    """What a driver observes of an instance."""
+
+    RUNNING = "running"
+    EXITED = "exited"
+    MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Instance:
+    """A started session: the driver's handle and Ship's address.
+
+    `endpoint` is `unix:/path/to/ship.sock` or `http://host:port`.
+    """
+
+    ref: str
+    endpoint: str
+    labels: Labels
+
+
+@dataclass(frozen=True)
+class InstanceInfo:
+    """An instance found by `list_instances`, for reconcile and GC."""
+
+    ref: str
+    state: InstanceState
+    labels: Labels
+    endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class Enforcement:
+    """Which limits this driver can enforce on this host, logged at startup."""
+
+    memory: bool
+    pids: bool
+    cpu: bool
+    cargo_quota: bool
+    notes: tuple[str, ...] = ()
+
+
+class Driver(Protocol):
+    """How Bay makes cargos and sessions on one kind of infrastructure."""
+
+    async def create_cargo(self, spec: CargoSpec) -> str:
+        """Create storage for a cargo and return its `driver_ref`.
+
+        Called by the cargo service when a sandbox or `POST /v1/cargos` makes a cargo.
+        """
+        ...
+
+    async def delete_cargo(self, driver_ref: str) -> None:
+        """Delete a cargo's storage; a missing one is not an error.
+
+        Called when a managed cargo's sandbox is deleted, on `DELETE /v1/cargos/{id}` and by GC.
+        """
+        ...
+
+    async def start(self, spec: SessionSpec) -> Instance:
+        """Start a session and return once Ship answers on its endpoint.
+
+        Called by `ensure_running` only. Raises `InstanceStartError` and leaves nothing
+        behind when the instance does not come up.
+        """
+        ...
+
+    async def stop(self, ref: str) -> None:
+        """Stop an instance and everything running in it; a missing one is not an error.
+
+        Called by stop, delete, idle GC and reconcile.
+        """
+        ...
+
+    async def inspect(self, ref: str) -> InstanceState:
+        """Observe one instance. Called by `ensure_running` before it trusts a session row."""
+        ...
+
+    async def list_instances(self) -> list[InstanceInfo]:
+        """Every instance this Bay instance owns. Called by reconcile at startup and by GC."""
+        ...
+
+    def enforcement(self) -> Enforcement:
+        """Which limits hold on this host. Called once at startup to log them."""
+        ...
+
+    async def close(self) -> None:
+        """Release the driver's own resources (clients, sockets). Called at shutdown."""
+        ...

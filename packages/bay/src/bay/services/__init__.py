@@ -1,0 +1,1 @@
+"""Business rules of Bay: no FastAPI here; callers pass everything in."""

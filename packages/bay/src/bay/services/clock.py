@@ -1,0 +1,10 @@
+"""Time as a dependency: naive UTC, the way the API and the database store it."""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

@@ -1,0 +1,146 @@
+"""Python and shell execution: run in the sandbox's session, answer, and keep history."""
+
+import time
+
+from shipyard_protocol.api import (
+    PythonExec,
+    PythonExecData,
+    PythonExecResult,
+    ShellExec,
+    ShellExecResult,
+)
+from shipyard_protocol.ship import PythonOutcome, PythonRun, ShellOutcome, ShellRun
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+
+from bay.db.models import ExecutionHistory, Sandbox
+from bay.services.clock import Clock
+from bay.services.ids import new_id
+from bay.services.paths import normalize_path
+from bay.services.sessions import SessionService
+from bay.services.ship_errors import mapped_ship_errors
+from bay.ship_client import ShipClient
+
+
+class ExecService:
+    def __init__(
+        self, db: DbSession, sessions: SessionService, ship: ShipClient, clock: Clock
+    ) -> None:
+        self._db = db
+        self._sessions = sessions
+        self._ship = ship
+        self._clock = clock
+
+    async def python(self, sandbox: Sandbox, request: PythonExec) -> PythonExecResult:
+        started = time.monotonic()
+        ready = await self._sessions.ensure_running(sandbox.id)
+        with mapped_ship_errors():
+            outcome = await self._ship.python(
+                ready.endpoint, PythonRun(code=request.code, timeout=request.timeout)
+            )
+        elapsed = _ms_since(started)
+        result = _python_result(outcome, new_id("exec"), elapsed, ready.state_lost)
+        if request.include_code:
+            result.code = request.code
+        await self._record(sandbox, ready.session_id, request, result)
+        return result
+
+    async def shell(self, sandbox: Sandbox, request: ShellExec) -> ShellExecResult:
+        cwd = normalize_path(request.cwd, "cwd") if request.cwd is not None else "."
+        started = time.monotonic()
+        ready = await self._sessions.ensure_running(sandbox.id)
+        with mapped_ship_errors():
+            outcome = await self._ship.shell(
+                ready.endpoint, ShellRun(command=request.command, timeout=request.timeout, cwd=cwd)
+            )
+        elapsed = _ms_since(started)
+        result = _shell_result(outcome, new_id("exec"), elapsed)
+        if request.include_code:
+            result.command = request.command
+        await self._record(sandbox, ready.session_id, request, result)
+        return result
+
+    async def _record(
+        self,
+        sandbox: Sandbox,
+        session_id: str,
+        request: PythonExec | ShellExec,
+        result: PythonExecResult | ShellExecResult,
+    ) -> None:
+        self._db.add(
+            ExecutionHistory(
+                id=result.execution_id,
+                owner=sandbox.owner,
+                sandbox_id=sandbox.id,
+                session_id=session_id,
+                exec_type="python" if isinstance(request, PythonExec) else "shell",
+                code=request.code if isinstance(request, PythonExec) else request.command,
+                success=result.success,
+                execution_time_ms=result.execution_time_ms,
+                output=result.output,
+                error=result.error,
+                exit_code=getattr(result, "exit_code", None),
+                description=request.description,
+                tags=normalize_tags(request.tags),
+                created_at=self._clock(),
+            )
+        )
+        await self._db.flush()
+
+
+def normalize_tags(tags: str | None) -> str | None:
+    """`"b, a,b"` -> `"a,b"`: split on commas, trimmed, unique, sorted."""
+    if tags is None:
+        return None
+    unique = sorted({tag.strip() for tag in tags.split(",") if tag.strip()})
+    return ",".join(unique) or None
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def _python_result(
+    outcome: PythonOutcome, execution_id: str, elapsed_ms: int, state_lost: bool
+) -> PythonExecResult:
+    error = None
+    if outcome.error is not None:
+        lines = outcome.error.traceback or [f"{outcome.error.name}: {outcome.error.value}"]
+        error = "\n".join(lines)
+    images = [bundle for bundle in outcome.outputs if any(k.startswith("image/") for k in bundle)]
+    output: dict[str, object] = {"text": outcome.text, "images": images}
+    if outcome.outputs:
+        output["outputs"] = outcome.outputs
+    return PythonExecResult(
+        success=outcome.success,
+        output=outcome.text,
+        error=error,
+        data=PythonExecData(execution_count=outcome.execution_count, output=output),
+        execution_id=execution_id,
+        execution_time_ms=elapsed_ms,
+        kernel_generation=outcome.kernel_generation,
+        kernel_restarted=outcome.kernel_restarted or state_lost,
+        truncated=outcome.truncated,
+    )
+
+
+def _shell_result(outcome: ShellOutcome, execution_id: str, elapsed_ms: int) -> ShellExecResult:
+    if outcome.timed_out:
+        return ShellExecResult(
+            success=False,
+            output=outcome.stdout.strip(),
+            error="Command timed out",
+            exit_code=-1,
+            execution_id=execution_id,
+            execution_time_ms=elapsed_ms,
+            truncated=outcome.truncated,
+        )
+    stderr = outcome.stderr.strip()
+    return ShellExecResult(
+        success=outcome.exit_code == 0,
+        output=outcome.stdout.strip(),
+        error=stderr or None,
+        exit_code=outcome.exit_code,
+        execution_id=execution_id,
+        execution_time_ms=elapsed_ms,
+        truncated=outcome.truncated,
+    )

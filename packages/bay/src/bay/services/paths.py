@@ -1,0 +1,28 @@
+"""Bay-side path rules (contract §1.8): relative, no NUL, no escape above the workspace."""
+
+from bay.errors import InvalidPathError
+
+
+def normalize_path(value: str, field: str = "path") -> str:
+    """Return the normalised relative path, or raise 400 `invalid_path`."""
+    if not value:
+        raise _invalid(field, "empty_path", "path must not be empty")
+    if "\x00" in value:
+        raise _invalid(field, "null_byte", "path must not contain NUL bytes")
+    if value.startswith("/"):
+        raise _invalid(field, "absolute_path", "path must be a relative path")
+    parts: list[str] = []
+    for part in value.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not parts:
+                raise _invalid(field, "path_traversal", "path must stay inside /workspace")
+            parts.pop()
+            continue
+        parts.append(part)
+    return "/".join(parts) or "."
+
+
+def _invalid(field: str, reason: str, message: str) -> InvalidPathError:
+    return InvalidPathError(message, {"field": field, "reason": reason})

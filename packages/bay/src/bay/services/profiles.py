@@ -1,0 +1,71 @@
+"""The profile catalogue: lookup, public shape and the limits a driver enforces."""
+
+import re
+
+from shipyard_protocol.api import Profile, ProfileContainer, ProfileList, Resources
+
+from bay.config import ProfileSettings
+from bay.drivers.base import Limits
+from bay.errors import CapabilityNotSupportedError, InvalidRequestError
+
+_UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
+
+
+def memory_bytes(text: str) -> int:
+    """Parse `512m`, `1g`, `1Gi`, `1073741824` into bytes."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?\s*", text.lower())
+    if match is None:
+        raise ValueError(f"not a memory size: {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
+
+
+class ProfileCatalog:
+    def __init__(self, profiles: list[ProfileSettings]) -> None:
+        self._profiles = {profile.id: profile for profile in profiles}
+
+    def get(self, profile_id: str) -> ProfileSettings:
+        profile = self._profiles.get(profile_id)
+        if profile is None:
+            raise InvalidRequestError(f"Invalid profile: {profile_id}", {"profile": profile_id})
+        return profile
+
+    def capabilities(self, profile_id: str) -> list[str]:
+        profile = self._profiles.get(profile_id)
+        return list(profile.capabilities) if profile else []
+
+    def require(self, profile_id: str, capability: str) -> None:
+        """Raise 400 `capability_not_supported` unless the profile offers `capability`."""
+        available = self.capabilities(profile_id)
+        if capability not in available:
+            raise CapabilityNotSupportedError(
+                f"Capability '{capability}' is not supported by profile '{profile_id}'",
+                {"capability": capability, "available": available},
+            )
+
+    def limits(self, profile: ProfileSettings) -> Limits:
+        resources = profile.resources
+        return Limits(
+            cpus=resources.cpus, memory_bytes=memory_bytes(resources.memory), pids=resources.pids
+        )
+
+    def listing(self, detail: bool) -> ProfileList:
+        return ProfileList(items=[_public(p, detail) for p in self._profiles.values()])
+
+
+def _public(profile: ProfileSettings, detail: bool) -> Profile:
+    resources = Resources(cpus=profile.resources.cpus, memory=profile.resources.memory)
+    container = ProfileContainer(
+        name="primary",
+        runtime_type="ship",
+        capabilities=sorted(profile.capabilities),
+        resources=resources,
+    )
+    return Profile(
+        id=profile.id,
+        image=profile.image,
+        resources=resources,
+        capabilities=list(profile.capabilities),
+        idle_timeout=profile.idle_timeout,
+        description=profile.description if detail else None,
+        containers=[container] if detail else None,
+    )

@@ -1,0 +1,193 @@
+"""Sandboxes: create, list, read, stop and delete, always scoped to the caller's owner."""
+
+from datetime import timedelta
+
+from shipyard_protocol.api import (
+    ContainerRuntime,
+    SandboxCreate,
+    SandboxList,
+    SandboxStatus,
+)
+from shipyard_protocol.api import Sandbox as SandboxOut
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+
+from bay.db.models import Cargo, Sandbox, Session
+from bay.errors import NotFoundError, SandboxExpiredError
+from bay.services.cargos import CargoService
+from bay.services.clock import Clock
+from bay.services.ids import new_id
+from bay.services.profiles import ProfileCatalog
+from bay.services.sessions import RUNNING, STARTING, SessionService
+from bay.ship_client import ShipCallError, ShipClient
+
+
+class SandboxService:
+    def __init__(
+        self,
+        db: DbSession,
+        cargos: CargoService,
+        sessions: SessionService,
+        profiles: ProfileCatalog,
+        ship: ShipClient,
+        clock: Clock,
+    ) -> None:
+        self._db = db
+        self._cargos = cargos
+        self._sessions = sessions
+        self._profiles = profiles
+        self._ship = ship
+        self._clock = clock
+
+    async def create(self, owner: str, request: SandboxCreate) -> SandboxOut:
+        profile = self._profiles.get(request.profile)
+        sandbox_id = new_id("sandbox")
+        if request.cargo_id is not None:
+            cargo = await self._cargos.get(owner, request.cargo_id)
+        else:
+            cargo = await self._cargos.create(owner, managed_by=sandbox_id)
+        now = self._clock()
+        ttl = request.ttl if request.ttl and request.ttl > 0 else None
+        sandbox = Sandbox(
+            id=sandbox_id,
+            owner=owner,
+            profile_id=profile.id,
+            cargo_id=cargo.id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl) if ttl else None,
+        )
+        self._db.add(sandbox)
+        await self._db.flush()
+        return self.out(sandbox, None)
+
+    async def get(self, owner: str, sandbox_id: str) -> Sandbox:
+        """The owner's live sandbox, or 404 (another owner's id is a 404 too)."""
+        sandbox = await self._db.scalar(
+            select(Sandbox).where(
+                Sandbox.id == sandbox_id, Sandbox.owner == owner, Sandbox.deleted_at.is_(None)
+            )
+        )
+        if sandbox is None:
+            raise NotFoundError(f"Sandbox not found: {sandbox_id}")
+        return sandbox
+
+    async def usable(self, owner: str, sandbox_id: str, capability: str) -> Sandbox:
+        """A sandbox a capability call may use: owned, not expired, offering the capability."""
+        sandbox = await self.get(owner, sandbox_id)
+        if sandbox.expires_at is not None and self._clock() > sandbox.expires_at:
+            raise SandboxExpiredError(
+                f"Sandbox {sandbox_id} expired at {sandbox.expires_at.isoformat()}",
+                {"sandbox_id": sandbox_id, "expires_at": sandbox.expires_at.isoformat()},
+            )
+        self._profiles.require(sandbox.profile_id, capability)
+        return sandbox
+
+    async def describe(self, owner: str, sandbox_id: str) -> SandboxOut:
+        sandbox = await self.get(owner, sandbox_id)
+        session = await self._current_session(sandbox)
+        out = self.out(sandbox, session)
+        if out.status == SandboxStatus.READY and session is not None and session.endpoint:
+            out.containers = [await self._container(sandbox, session.endpoint)]
+        return out
+
+    async def page(
+        self, owner: str, limit: int, cursor: str | None, status: str | None
+    ) -> SandboxList:
+        wanted = _status_filter(status)
+        query = select(Sandbox).where(Sandbox.owner == owner, Sandbox.deleted_at.is_(None))
+        if cursor:
+            query = query.where(Sandbox.id > cursor)
+        rows = list(await self._db.scalars(query.order_by(Sandbox.id)))
+        sessions = await self._sessions_by_id(rows)
+        items = [self.out(s, sessions.get(s.current_session_id or "")) for s in rows]
+        if wanted is not None:
+            items = [item for item in items if item.status == wanted]
+        page = items[:limit]
+        more = len(items) > limit
+        return SandboxList(items=page, next_cursor=page[-1].id if more and page else None)
+
+    async def stop(self, owner: str, sandbox_id: str) -> None:
+        await self.get(owner, sandbox_id)
+        await self._sessions.stop(sandbox_id)
+
+    async def delete(self, owner: str, sandbox_id: str) -> None:
+        """Idempotent: an already deleted sandbox of this owner is fine, a stranger's is 404."""
+        sandbox = await self._db.scalar(
+            select(Sandbox).where(Sandbox.id == sandbox_id, Sandbox.owner == owner)
+        )
+        if sandbox is None:
+            raise NotFoundError(f"Sandbox not found: {sandbox_id}")
+        if sandbox.deleted_at is not None:
+            return
+        await self._sessions.stop(sandbox_id)
+        await self._db.refresh(sandbox)
+        sandbox.deleted_at = self._clock()
+        sandbox.current_session_id = None
+        cargo = await self._db.get(Cargo, sandbox.cargo_id) if sandbox.cargo_id else None
+        if cargo is not None and cargo.managed and cargo.managed_by_sandbox_id == sandbox.id:
+            sandbox.cargo_id = None
+            await self._db.flush()
+            await self._cargos.destroy(cargo)
+        await self._db.flush()
+
+    def out(self, sandbox: Sandbox, session: Session | None) -> SandboxOut:
+        return SandboxOut(
+            id=sandbox.id,
+            status=self._status(sandbox, session),
+            profile=sandbox.profile_id,
+            cargo_id=sandbox.cargo_id,
+            capabilities=self._profiles.capabilities(sandbox.profile_id),
+            created_at=sandbox.created_at,
+            expires_at=sandbox.expires_at,
+            idle_expires_at=sandbox.idle_expires_at,
+            containers=None,
+        )
+
+    def _status(self, sandbox: Sandbox, session: Session | None) -> SandboxStatus:
+        if sandbox.expires_at is not None and self._clock() > sandbox.expires_at:
+            return SandboxStatus.EXPIRED
+        if session is None:
+            return SandboxStatus.IDLE
+        return _SESSION_STATUS.get(session.observed_state, SandboxStatus.IDLE)
+
+    async def _current_session(self, sandbox: Sandbox) -> Session | None:
+        if sandbox.current_session_id is None:
+            return None
+        return await self._db.get(Session, sandbox.current_session_id)
+
+    async def _sessions_by_id(self, sandboxes: list[Sandbox]) -> dict[str, Session]:
+        ids = [s.current_session_id for s in sandboxes if s.current_session_id]
+        if not ids:
+            return {}
+        rows = await self._db.scalars(select(Session).where(Session.id.in_(ids)))
+        return {row.id: row for row in rows}
+
+    async def _container(self, sandbox: Sandbox, endpoint: str) -> ContainerRuntime:
+        try:
+            health = await self._ship.health(endpoint)
+            version, healthy = health.version, True
+        except ShipCallError:
+            version, healthy = None, False
+        return ContainerRuntime(
+            name="ship",
+            runtime_type="ship",
+            status="running",
+            version=version,
+            capabilities=self._profiles.capabilities(sandbox.profile_id),
+            healthy=healthy,
+        )
+
+
+_SESSION_STATUS = {
+    RUNNING: SandboxStatus.READY,
+    STARTING: SandboxStatus.STARTING,
+    "pending": SandboxStatus.STARTING,
+    "failed": SandboxStatus.FAILED,
+}
+
+
+def _status_filter(status: str | None) -> SandboxStatus | None:
+    try:
+        return SandboxStatus(status) if status else None
+    except ValueError:
+        return None

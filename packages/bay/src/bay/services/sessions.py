@@ -1,0 +1,235 @@
+"""Sessions: `ensure_running` turns a sandbox into a ready Ship, and nothing else does."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bay.db.models import Cargo, Sandbox, Session
+from bay.drivers.base import (
+    Driver,
+    DriverError,
+    InstanceInfo,
+    InstanceState,
+    Labels,
+    SessionSpec,
+)
+from bay.errors import NotFoundError, SessionNotReadyError
+from bay.services.clock import Clock
+from bay.services.ids import new_id
+from bay.services.locks import SandboxLocks
+from bay.services.profiles import ProfileCatalog
+from bay.ship_client import ShipClient
+
+log = logging.getLogger(__name__)
+
+RUNNING = "running"
+STARTING = "starting"
+STOPPED = "stopped"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A running session: where Ship answers, and whether an earlier session died under us."""
+
+    session_id: str
+    endpoint: str
+    state_lost: bool = False
+
+
+@dataclass(frozen=True)
+class SessionRuntime:
+    """What sessions need that is built once per process."""
+
+    sessionmaker: async_sessionmaker[DbSession]
+    driver: Driver
+    ship: ShipClient
+    profiles: ProfileCatalog
+    locks: SandboxLocks
+    instance_id: str
+    ship_env: dict[str, str]
+
+
+class SessionService:
+    def __init__(self, runtime: SessionRuntime, clock: Clock) -> None:
+        self._rt = runtime
+        self._clock = clock
+
+    @asynccontextmanager
+    async def _unit(self) -> AsyncIterator[DbSession]:
+        async with self._rt.sessionmaker() as db, db.begin():
+            yield db
+
+    async def ensure_running(self, sandbox_id: str) -> Ready:
+        """Return a ready session for the sandbox, starting one if needed; one start at a time."""
+        async with self._rt.locks.hold(sandbox_id):
+            ready, lost = await self._current(sandbox_id)
+            if ready is not None:
+                return ready
+            session_id, spec = await self._begin(sandbox_id)
+            endpoint = await self._start(session_id, spec)
+            return Ready(session_id=session_id, endpoint=endpoint, state_lost=lost)
+
+    async def _current(self, sandbox_id: str) -> tuple[Ready | None, bool]:
+        """The live current session (renewing the idle lease), or whether a dead one was found."""
+        async with self._unit() as db:
+            sandbox = await _locked_sandbox(db, sandbox_id)
+            session = await _session(db, sandbox.current_session_id)
+            if session is None or session.observed_state != RUNNING or not session.endpoint:
+                return None, False
+            state = await self._rt.driver.inspect(session.driver_ref or "")
+            if state == InstanceState.RUNNING:
+                self._touch(sandbox)
+                return Ready(session.id, session.endpoint), False
+            log.warning("session %s of %s is %s; starting a new one", session.id, sandbox_id, state)
+            await self._discard(db, sandbox, session)
+            return None, True
+
+    async def _begin(self, sandbox_id: str) -> tuple[str, SessionSpec]:
+        async with self._unit() as db:
+            sandbox = await _locked_sandbox(db, sandbox_id)
+            cargo = await db.get(Cargo, sandbox.cargo_id) if sandbox.cargo_id else None
+            if cargo is None:
+                raise NotFoundError(f"Cargo of sandbox {sandbox_id} no longer exists")
+            session = self._new_session(sandbox)
+            db.add(session)
+            sandbox.current_session_id = session.id
+            return session.id, self._spec(sandbox, session, cargo)
+
+    async def _start(self, session_id: str, spec: SessionSpec) -> str:
+        try:
+            instance = await self._rt.driver.start(spec)
+        except DriverError as exc:
+            await self._mark(session_id, FAILED)
+            raise SessionNotReadyError(
+                f"Runtime failed to become ready: {exc}",
+                {"sandbox_id": spec.labels.sandbox_id, "retry_after_ms": 1000},
+            ) from exc
+        async with self._unit() as db:
+            session = await db.get(Session, session_id)
+            sandbox = await db.get(Sandbox, spec.labels.sandbox_id)
+            if session is None or sandbox is None:
+                await self._rt.driver.stop(instance.ref)
+                raise NotFoundError(f"Sandbox not found: {spec.labels.sandbox_id}")
+            session.driver_ref = instance.ref
+            session.endpoint = instance.endpoint
+            session.observed_state = RUNNING
+            session.last_observed_at = self._clock()
+            self._touch(sandbox)
+        return instance.endpoint
+
+    async def stop(self, sandbox_id: str) -> None:
+        """End every session of the sandbox; files stay in the cargo."""
+        async with self._rt.locks.hold(sandbox_id), self._unit() as db:
+            sandbox = await _locked_sandbox(db, sandbox_id, include_deleted=True)
+            rows = await db.scalars(select(Session).where(Session.sandbox_id == sandbox_id))
+            for session in rows:
+                await self._discard(db, sandbox, session)
+            sandbox.current_session_id = None
+            sandbox.idle_expires_at = None
+
+    async def _discard(self, db: DbSession, sandbox: Sandbox, session: Session) -> None:
+        if session.driver_ref:
+            await self._rt.driver.stop(session.driver_ref)
+        if session.endpoint:
+            await self._rt.ship.forget(session.endpoint)
+        if sandbox.current_session_id == session.id:
+            sandbox.current_session_id = None
+        await db.delete(session)
+
+    async def _mark(self, session_id: str, state: str) -> None:
+        async with self._unit() as db:
+            session = await db.get(Session, session_id)
+            if session is not None:
+                session.observed_state = state
+
+    def _touch(self, sandbox: Sandbox) -> None:
+        now = self._clock()
+        profile = self._rt.profiles.get(sandbox.profile_id)
+        sandbox.last_active_at = now
+        sandbox.idle_expires_at = now + timedelta(seconds=profile.idle_timeout)
+
+    def _new_session(self, sandbox: Sandbox) -> Session:
+        return Session(
+            id=new_id("sess"),
+            sandbox_id=sandbox.id,
+            profile_id=sandbox.profile_id,
+            desired_state=RUNNING,
+            observed_state=STARTING,
+            created_at=self._clock(),
+        )
+
+    def _spec(self, sandbox: Sandbox, session: Session, cargo: Cargo) -> SessionSpec:
+        profile = self._rt.profiles.get(sandbox.profile_id)
+        labels = Labels(
+            owner=sandbox.owner,
+            sandbox_id=sandbox.id,
+            session_id=session.id,
+            cargo_id=cargo.id,
+            profile=profile.id,
+            instance_id=self._rt.instance_id,
+        )
+        return SessionSpec(
+            labels=labels,
+            cargo_ref=cargo.driver_ref,
+            limits=self._rt.profiles.limits(profile),
+            env={**profile.env, **self._rt.ship_env},
+            network=profile.network,
+            image=profile.image,
+            runtime=profile.runtime,
+        )
+
+
+async def _locked_sandbox(db: DbSession, sandbox_id: str, include_deleted: bool = False) -> Sandbox:
+    query = select(Sandbox).where(Sandbox.id == sandbox_id).with_for_update()
+    sandbox = await db.scalar(query)
+    if sandbox is None or (sandbox.deleted_at is not None and not include_deleted):
+        raise NotFoundError(f"Sandbox not found: {sandbox_id}")
+    return sandbox
+
+
+async def _session(db: DbSession, session_id: str | None) -> Session | None:
+    return await db.get(Session, session_id) if session_id else None
+
+
+class Reconciler:
+    """At startup: re-attach to live sessions, reap dead ones, and stop instances nobody owns."""
+
+    def __init__(self, runtime: SessionRuntime) -> None:
+        self._rt = runtime
+
+    async def run(self) -> tuple[int, int]:
+        """Return (re-attached, reaped)."""
+        instances = await self._rt.driver.list_instances()
+        live = {i.ref for i in instances if i.state == InstanceState.RUNNING}
+        async with self._rt.sessionmaker() as db, db.begin():
+            rows = {s.id: s for s in await db.scalars(select(Session))}
+            reaped = await self._reap_instances(instances, rows)
+            for session in rows.values():
+                if session.driver_ref not in live:
+                    reaped += await self._reap_row(db, session)
+        attached = sum(1 for s in rows.values() if s.driver_ref in live)
+        return attached, reaped
+
+    async def _reap_instances(self, instances: list[InstanceInfo], rows: dict[str, Session]) -> int:
+        reaped = 0
+        for instance in instances:
+            row = rows.get(instance.labels.session_id)
+            owned = row is not None and row.driver_ref == instance.ref
+            if instance.state != InstanceState.RUNNING or not owned:
+                await self._rt.driver.stop(instance.ref)
+                reaped += 1
+        return reaped
+
+    async def _reap_row(self, db: DbSession, session: Session) -> int:
+        sandbox = await db.get(Sandbox, session.sandbox_id)
+        if sandbox is not None and sandbox.current_session_id == session.id:
+            sandbox.current_session_id = None
+        await db.delete(session)
+        return 1

@@ -1,0 +1,202 @@
+"""Typed httpx client for Ship, speaking shipyard_protocol.ship over a UDS or TCP."""
+
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+from shipyard_protocol.errors import ErrorBody, ErrorCode
+from shipyard_protocol.ship import (
+    DirectoryListing,
+    FileText,
+    FileWritten,
+    PythonOutcome,
+    PythonRun,
+    ShellOutcome,
+    ShellRun,
+    ShipHealth,
+)
+
+Model = TypeVar("Model", bound=BaseModel)
+
+# Bay waits this much longer than the exec deadline Ship enforces, so Ship always answers first.
+EXEC_GRACE_S = 15.0
+FILE_TIMEOUT_S = 60.0
+
+
+class ShipCallError(Exception):
+    """Ship answered an error body, or could not be reached."""
+
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        status: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.status = status
+        self.details = details or {}
+
+
+class ShipUnreachableError(ShipCallError):
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.SHIP_ERROR, message)
+
+
+class ShipTimedOutError(ShipCallError):
+    def __init__(self, message: str) -> None:
+        super().__init__(ErrorCode.TIMEOUT, message)
+
+
+class ShipDownload:
+    """An open streamed download; iterate `chunks()` then `aclose()`."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    @property
+    def size(self) -> int | None:
+        length = self._response.headers.get("content-length")
+        return int(length) if length else None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in self._response.aiter_bytes(1024 * 1024):
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+class ShipClient:
+    """One pooled httpx client per Ship endpoint (`unix:/path` or `http://host:port`)."""
+
+    def __init__(self, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None) -> None:
+        self._transports = transports if transports is not None else {}
+        self._clients: dict[str, httpx.AsyncClient] = {}
+
+    def _client(self, endpoint: str) -> httpx.AsyncClient:
+        client = self._clients.get(endpoint)
+        if client is None:
+            client = self._clients[endpoint] = _make_client(endpoint, self._transports)
+        return client
+
+    async def forget(self, endpoint: str) -> None:
+        """Close the pooled client of an endpoint whose session ended."""
+        client = self._clients.pop(endpoint, None)
+        if client is not None:
+            await client.aclose()
+
+    async def aclose(self) -> None:
+        for endpoint in list(self._clients):
+            await self.forget(endpoint)
+
+    async def __aenter__(self) -> "ShipClient":
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def health(self, endpoint: str, timeout: float = 2.0) -> ShipHealth:
+        return await self._call(endpoint, "GET", "/health", ShipHealth, timeout=timeout)
+
+    async def python(self, endpoint: str, run: PythonRun) -> PythonOutcome:
+        body = run.model_dump()
+        timeout = run.timeout + EXEC_GRACE_S
+        return await self._call(
+            endpoint, "POST", "/python/exec", PythonOutcome, json=body, timeout=timeout
+        )
+
+    async def shell(self, endpoint: str, run: ShellRun) -> ShellOutcome:
+        body = run.model_dump()
+        timeout = run.timeout + EXEC_GRACE_S
+        return await self._call(
+            endpoint, "POST", "/shell/exec", ShellOutcome, json=body, timeout=timeout
+        )
+
+    async def read_file(self, endpoint: str, path: str) -> FileText:
+        return await self._call(endpoint, "GET", "/files", FileText, params={"path": path})
+
+    async def write_file(self, endpoint: str, path: str, content: str) -> FileWritten:
+        body = FileText(path=path, content=content).model_dump()
+        return await self._call(endpoint, "PUT", "/files", FileWritten, json=body)
+
+    async def delete(self, endpoint: str, path: str) -> FileWritten:
+        return await self._call(endpoint, "DELETE", "/files", FileWritten, params={"path": path})
+
+    async def list_dir(self, endpoint: str, path: str) -> DirectoryListing:
+        params = {"path": path}
+        return await self._call(endpoint, "GET", "/directories", DirectoryListing, params=params)
+
+    async def upload(self, endpoint: str, path: str, chunks: AsyncIterable[bytes]) -> FileWritten:
+        return await self._call(
+            endpoint, "PUT", "/upload", FileWritten, params={"path": path}, content=chunks
+        )
+
+    async def download(self, endpoint: str, path: str) -> ShipDownload:
+        client = self._client(endpoint)
+        request = client.build_request("GET", "/download", params={"path": path})
+        with _mapped_transport_errors():
+            response = await client.send(request, stream=True)
+        if response.status_code >= 400:
+            await response.aread()
+            await response.aclose()
+            raise _error_from(response)
+        return ShipDownload(response)
+
+    async def _call(
+        self,
+        endpoint: str,
+        method: str,
+        path: str,
+        model: type[Model],
+        timeout: float = FILE_TIMEOUT_S,
+        **kwargs: Any,
+    ) -> Model:
+        client = self._client(endpoint)
+        with _mapped_transport_errors():
+            response = await client.request(method, path, timeout=timeout, **kwargs)
+        if response.status_code >= 400:
+            raise _error_from(response)
+        try:
+            return model.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise ShipUnreachableError(f"Ship answered an unexpected body: {exc}") from exc
+
+
+def _make_client(
+    endpoint: str, transports: Mapping[str, httpx.AsyncBaseTransport]
+) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
+    if endpoint in transports:
+        return httpx.AsyncClient(transport=transports[endpoint], base_url="http://ship")
+    if endpoint.startswith("unix:"):
+        transport = httpx.AsyncHTTPTransport(uds=endpoint.removeprefix("unix:"), limits=limits)
+        return httpx.AsyncClient(transport=transport, base_url="http://ship")
+    return httpx.AsyncClient(base_url=endpoint, limits=limits)
+
+
+@contextmanager
+def _mapped_transport_errors() -> Iterator[None]:
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        raise ShipTimedOutError(f"Ship did not answer in time: {exc!r}") from exc
+    except httpx.TransportError as exc:
+        raise ShipUnreachableError(f"Ship could not be reached: {exc!r}") from exc
+
+
+def _error_from(response: httpx.Response) -> ShipCallError:
+    try:
+        body = ErrorBody.model_validate_json(response.content)
+    except ValidationError:
+        text = response.text[:500]
+        return ShipCallError(ErrorCode.SHIP_ERROR, f"Ship answered {response.status_code}: {text}")
+    error = body.error
+    return ShipCallError(error.code, error.message, response.status_code, error.details)

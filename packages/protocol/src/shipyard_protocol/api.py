@@ -1,0 +1,232 @@
+"""Bay's public API v1 models (bay-api-v1.md), shared by Bay and the SDK.
+
+Timestamps are naive UTC datetimes, serialised without a timezone suffix.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+
+class SandboxStatus(StrEnum):
+    """The computed, user-visible status of a sandbox (contract §2.1)."""
+
+    IDLE = "idle"
+    STARTING = "starting"
+    READY = "ready"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class Health(BaseModel):
+    """`GET /health`."""
+
+    status: str = "ok"
+    version: str
+
+
+class StatusOk(BaseModel):
+    """`{"status": "ok"}` and its relatives (`stopped`)."""
+
+    status: str = "ok"
+
+
+class ContainerRuntime(BaseModel):
+    """One runtime of a ready session, as shown by `GET /v1/sandboxes/{id}`."""
+
+    name: str
+    runtime_type: str
+    status: str
+    version: str | None
+    capabilities: list[str]
+    healthy: bool | None
+
+
+class Sandbox(BaseModel):
+    """A sandbox as every sandbox endpoint returns it; all keys always present."""
+
+    id: str
+    status: SandboxStatus
+    profile: str
+    cargo_id: str | None
+    capabilities: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    idle_expires_at: datetime | None
+    containers: list[ContainerRuntime] | None = None
+
+
+class SandboxCreate(BaseModel):
+    """`POST /v1/sandboxes` body; `ttl` null or ≤ 0 means no expiry."""
+
+    profile: str = "python-default"
+    cargo_id: str | None = None
+    ttl: int | None = None
+
+
+class SandboxList(BaseModel):
+    """A page of sandboxes; `next_cursor` is the last id when more exist."""
+
+    items: list[Sandbox]
+    next_cursor: str | None = None
+
+
+class TTLExtend(BaseModel):
+    """`POST /v1/sandboxes/{id}/extend_ttl` body."""
+
+    extend_by: int
+
+
+class PythonExec(BaseModel):
+    """`POST /v1/sandboxes/{id}/python/exec` body."""
+
+    code: str
+    timeout: int = Field(default=30, ge=1, le=300)
+    include_code: bool = False
+    description: str | None = None
+    tags: str | None = None
+
+
+class PythonExecData(BaseModel):
+    """Upstream's `data` block: execution count and the rich output."""
+
+    execution_count: int | None = None
+    output: dict[str, Any] = Field(default_factory=dict)
+
+
+class PythonExecResult(BaseModel):
+    """A Python execution; a failing user program is `success: false`, not an error."""
+
+    success: bool
+    output: str
+    error: str | None
+    data: PythonExecData
+    execution_id: str
+    execution_time_ms: int
+    code: str | None = None
+    kernel_generation: int | None = None
+    kernel_restarted: bool = False
+    truncated: bool = False
+
+
+class ShellExec(BaseModel):
+    """`POST /v1/sandboxes/{id}/shell/exec` body."""
+
+    command: str
+    timeout: int = Field(default=30, ge=1, le=300)
+    cwd: str | None = None
+    include_code: bool = False
+    description: str | None = None
+    tags: str | None = None
+
+
+class ShellExecResult(BaseModel):
+    """The result of a shell command; `error` is Ship's error, else stderr, else null."""
+
+    success: bool
+    output: str
+    error: str | None
+    exit_code: int | None
+    execution_id: str
+    execution_time_ms: int
+    command: str | None = None
+    truncated: bool = False
+
+
+class FileContent(BaseModel):
+    """`GET …/filesystem/files` answer."""
+
+    content: str
+
+
+class FileWrite(BaseModel):
+    """`PUT …/filesystem/files` body."""
+
+    path: str
+    content: str
+
+
+class FileInfo(BaseModel):
+    """One entry of `GET …/filesystem/directories` (upstream Ship's raw FileInfo)."""
+
+    name: str
+    path: str
+    is_file: bool
+    is_dir: bool
+    size: int | None
+    modified_time: float
+
+
+class DirectoryList(BaseModel):
+    """`GET …/filesystem/directories` answer."""
+
+    entries: list[FileInfo]
+
+
+class UploadResult(BaseModel):
+    """`POST …/filesystem/upload` answer."""
+
+    status: str = "ok"
+    path: str
+    size: int
+
+
+class Resources(BaseModel):
+    """A profile's compute resources."""
+
+    cpus: float = 1.0
+    memory: str = "1g"
+
+
+class ProfileContainer(BaseModel):
+    """A container of a profile, shown with `detail=true`."""
+
+    name: str
+    runtime_type: str
+    capabilities: list[str]
+    resources: Resources
+
+
+class Profile(BaseModel):
+    """One entry of `GET /v1/profiles`."""
+
+    id: str
+    image: str
+    resources: Resources
+    capabilities: list[str]
+    idle_timeout: int
+    description: str | None = None
+    containers: list[ProfileContainer] | None = None
+
+
+class ProfileList(BaseModel):
+    """`GET /v1/profiles` answer."""
+
+    items: list[Profile]
+
+
+class Cargo(BaseModel):
+    """A persistent workspace volume."""
+
+    id: str
+    managed: bool
+    managed_by_sandbox_id: str | None
+    backend: Literal["docker_volume"] = "docker_volume"
+    size_limit_mb: int
+    created_at: datetime
+    last_accessed_at: datetime
+
+
+class CargoCreate(BaseModel):
+    """`POST /v1/cargos` body (the body itself may be absent)."""
+
+    size_limit_mb: int | None = Field(default=None, ge=1, le=65536)
+
+
+class CargoList(BaseModel):
+    """A page of cargos."""
+
+    items: list[Cargo]
+    next_cursor: str | None = None

@@ -1,0 +1,1 @@
+"""Shipyard Neo Python SDK."""

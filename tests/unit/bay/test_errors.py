@@ -1,0 +1,28 @@
+"""The error model: one JSON shape, request ids everywhere."""
+
+from tests.unit.bay.conftest import AUTH, Bay
+
+
+async def test_request_id_is_echoed(bay: Bay) -> None:
+    response = await bay.client.get("/health", headers={"X-Request-Id": "req-123"})
+    assert response.headers["x-request-id"] == "req-123"
+
+
+async def test_request_id_is_generated_and_in_error_bodies(bay: Bay) -> None:
+    response = await bay.client.get("/v1/sandboxes/sandbox-nope", headers=AUTH)
+    assert response.json()["error"]["request_id"] == response.headers["x-request-id"]
+    assert "details" not in response.json()["error"]
+
+
+async def test_unknown_route_answers_the_json_error_shape(bay: Bay) -> None:
+    response = await bay.client.get("/v1/nothing-here", headers=AUTH)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_schema_violation_keeps_fastapi_422_shape(bay: Bay) -> None:
+    response = await bay.client.post(
+        f"/v1/sandboxes/{await bay.sandbox()}/python/exec", json={}, headers=AUTH
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "code"]
