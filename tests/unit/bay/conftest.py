@@ -1,6 +1,7 @@
 """Bay's app in-process with the fake driver (Ship in-process too) and a temp SQLite."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,7 @@ class Bay:
         return str(response.json()["id"])
 
 
+@asynccontextmanager
 async def start_bay(settings: Settings) -> AsyncIterator[Bay]:
     drivers: list[FakeDriver] = []
 
@@ -70,5 +72,5 @@ async def start_bay(settings: Settings) -> AsyncIterator[Bay]:
 
 @pytest.fixture
 async def bay(tmp_path: Path) -> AsyncIterator[Bay]:
-    async for running in start_bay(make_settings(tmp_path)):
+    async with start_bay(make_settings(tmp_path)) as running:
         yield running

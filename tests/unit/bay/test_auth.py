@@ -32,7 +32,7 @@ class TestAuthentication:
 class TestOwnerScoping:
     async def test_other_owner_sees_404_everywhere(self, tmp_path: Path) -> None:
         settings = make_settings(tmp_path, security={"allow_anonymous": True})
-        async for bay in start_bay(settings):
+        async with start_bay(settings) as bay:
             mine = {"X-Owner": "alice"}
             created = await bay.client.post("/v1/sandboxes", json={}, headers=mine)
             base = f"/v1/sandboxes/{created.json()['id']}"
@@ -54,7 +54,7 @@ class TestOwnerScoping:
 class TestProvisioning:
     async def test_first_start_generates_a_key_in_credentials_json(self, tmp_path: Path) -> None:
         settings = make_settings(tmp_path, api_key=None)
-        async for bay in start_bay(settings):
+        async with start_bay(settings) as bay:
             path = tmp_path / "credentials.json"
             saved = json.loads(path.read_text())
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
@@ -64,10 +64,10 @@ class TestProvisioning:
 
     async def test_second_start_keeps_the_generated_key(self, tmp_path: Path) -> None:
         settings = make_settings(tmp_path, api_key=None)
-        async for _ in start_bay(settings):
+        async with start_bay(settings) as _:
             pass
         first = json.loads((tmp_path / "credentials.json").read_text())["api_key"]
-        async for bay in start_bay(settings):
+        async with start_bay(settings) as bay:
             auth = {"Authorization": f"Bearer {first}"}
             assert (await bay.client.get("/v1/sandboxes", headers=auth)).status_code == 200
 

@@ -88,7 +88,7 @@ class TestShell:
 
     async def test_output_is_capped_with_a_marker(self, tmp_path: Path) -> None:
         settings = make_settings(tmp_path, ship={"output_limit_bytes": 1000})
-        async for bay in start_bay(settings):
+        async with start_bay(settings) as bay:
             result = await run_shell(bay, await bay.sandbox(), "seq 1 100000")
             output = str(result["output"])
             assert result["truncated"] is True
