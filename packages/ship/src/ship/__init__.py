@@ -1,0 +1,1 @@
+"""Ship: the runtime inside every sandbox (python, shell, files)."""

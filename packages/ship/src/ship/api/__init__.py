@@ -1,0 +1,1 @@
+"""Ship's HTTP routers, one per capability."""

@@ -1,0 +1,14 @@
+"""`GET /health`: Ship serves requests."""
+
+from fastapi import APIRouter, Request
+
+from ship.api.deps import KernelDep
+from shipyard_protocol.ship import ShipHealth
+
+router = APIRouter()
+
+
+@router.get("/health")
+async def health(request: Request, kernel: KernelDep) -> ShipHealth:
+    version: str = request.app.version
+    return ShipHealth(version=version, kernel_generation=kernel.generation)

@@ -1,0 +1,76 @@
+"""Ship's FastAPI app: `create_app(config)`, the lifespan that owns the kernel and shell, errors."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from ship.api import files, health, python, shell
+from ship.config import ShipConfig
+from ship.errors import ShipError
+from ship.files import Workspace
+from ship.kernel import Kernel
+from ship.shell import Shell
+from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(config: ShipConfig) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        kernel = Kernel(config.workspace, config.output_limit, config.interrupt_grace)
+        shell_ = Shell(config.output_limit, config.pipe_grace)
+        app.state.kernel, app.state.shell = kernel, shell_
+        app.state.workspace = Workspace(config.workspace)
+        try:
+            yield
+        finally:
+            shell_.shutdown()
+            await kernel.shutdown()
+
+    app = FastAPI(title="Ship", version=version("shipyard-ship"), lifespan=lifespan)
+    for module in (health, python, shell, files):
+        app.include_router(module.router)
+    app.add_exception_handler(ShipError, _ship_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected_error)
+    return app
+
+
+async def _ship_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ShipError)  # noqa: S101 - registered for ShipError only
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+    errors = jsonable_encoder(exc.errors())
+    body = _body(ErrorCode.VALIDATION_ERROR, "the request is not valid", {"errors": errors})
+    return JSONResponse(body, status_code=422)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)  # noqa: S101 - registered for it only
+    code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.VALIDATION_ERROR
+    if exc.status_code >= 500:
+        code = ErrorCode.INTERNAL_ERROR
+    body = _body(code, str(exc.detail))
+    return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
+    return JSONResponse(_body(ErrorCode.INTERNAL_ERROR, "internal error in ship"), status_code=500)
+
+
+def _body(code: ErrorCode, message: str, details: dict[str, object] | None = None) -> object:
+    detail = ErrorDetail(code=code, message=message, details=details or {})
+    return ErrorBody(error=detail).to_json_dict()

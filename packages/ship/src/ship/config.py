@@ -1,0 +1,32 @@
+"""Ship's settings: a small frozen dataclass read from the environment."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from shipyard_protocol.ship import DEFAULT_OUTPUT_LIMIT
+
+
+@dataclass(frozen=True)
+class ShipConfig:
+    workspace: Path = Path("/workspace")
+    socket: Path | None = None
+    host: str = "127.0.0.1"
+    port: int = 8123
+    output_limit: int = DEFAULT_OUTPUT_LIMIT
+    ready_fd: int | None = None
+    interrupt_grace: float = 2.0
+    pipe_grace: float = 0.2
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "ShipConfig":
+        socket = env.get("SHIP_SOCKET")
+        ready_fd = env.get("SHIP_READY_FD")
+        return cls(
+            workspace=Path(env.get("SHIP_WORKSPACE", "/workspace")),
+            socket=Path(socket) if socket else None,
+            host=env.get("SHIP_HOST", "127.0.0.1"),
+            port=int(env.get("SHIP_PORT", "8123")),
+            output_limit=int(env.get("SHIP_OUTPUT_LIMIT", str(DEFAULT_OUTPUT_LIMIT))),
+            ready_fd=int(ready_fd) if ready_fd else None,
+        )

@@ -1,0 +1,53 @@
+"""Ship's error tree: each class carries its wire code and HTTP status."""
+
+from typing import Any, ClassVar
+
+from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
+
+
+class ShipError(Exception):
+    """An expected failure that Ship answers as an `ErrorBody`."""
+
+    code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_ERROR
+    status: ClassVar[int] = 500
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def body(self) -> dict[str, Any]:
+        detail = ErrorDetail(code=self.code, message=self.message, details=self.details)
+        return ErrorBody(error=detail).to_json_dict()
+
+
+class PathNotFoundError(ShipError):
+    code = ErrorCode.FILE_NOT_FOUND
+    status = 404
+
+
+class InvalidPathError(ShipError):
+    code = ErrorCode.INVALID_PATH
+    status = 400
+
+
+class InvalidFileError(ShipError):
+    """A directory where a file is expected (or the reverse), or text that is not UTF-8."""
+
+    code = ErrorCode.VALIDATION_ERROR
+    status = 400
+
+
+class PermissionDeniedError(ShipError):
+    code = ErrorCode.FORBIDDEN
+    status = 403
+
+
+class QuotaExceededError(ShipError):
+    code = ErrorCode.QUOTA_EXCEEDED
+    status = 507
+
+
+class KernelStartError(ShipError):
+    code = ErrorCode.INTERNAL_ERROR
+    status = 500

@@ -1,0 +1,53 @@
+"""A capped output buffer: keeps the head and the tail of a stream and counts what it dropped."""
+
+from collections import deque
+
+
+class OutputBuffer:
+    """Holds at most `limit` bytes: the first half written and the last half written."""
+
+    def __init__(self, limit: int) -> None:
+        self._head_limit = limit // 2
+        self._tail_limit = limit - self._head_limit
+        self._head = bytearray()
+        self._tail: deque[bytes] = deque()
+        self._tail_size = 0
+        self.dropped = 0
+
+    @property
+    def truncated(self) -> bool:
+        return self.dropped > 0
+
+    def write(self, data: bytes) -> None:
+        room = self._head_limit - len(self._head)
+        if room > 0:
+            self._head += data[:room]
+            data = data[room:]
+        if data:
+            self._tail.append(data)
+            self._tail_size += len(data)
+            self._trim_tail()
+
+    def write_text(self, text: str) -> None:
+        self.write(text.encode("utf-8", errors="replace"))
+
+    def render(self) -> str:
+        tail = b"".join(self._tail)
+        if not self.truncated:
+            return (bytes(self._head) + tail).decode("utf-8", errors="replace")
+        head = self._head.decode("utf-8", errors="replace")
+        marker = f"\n...[truncated {self.dropped} bytes]...\n"
+        return head + marker + tail.decode("utf-8", errors="replace")
+
+    def _trim_tail(self) -> None:
+        excess = self._tail_size - self._tail_limit
+        while excess > 0:
+            first = self._tail[0]
+            cut = min(len(first), excess)
+            if cut == len(first):
+                self._tail.popleft()
+            else:
+                self._tail[0] = first[cut:]
+            self._tail_size -= cut
+            self.dropped += cut
+            excess -= cut

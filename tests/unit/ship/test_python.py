@@ -1,0 +1,171 @@
+"""POST /python/exec against a real IPython kernel."""
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from .conftest import StartShip
+
+TINY_PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJ"
+    "AAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg=="
+)
+IGNORE_INTERRUPTS = "import signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+
+
+async def run(client: httpx.AsyncClient, code: str, timeout: float = 30) -> dict[str, Any]:
+    response = await client.post("/python/exec", json={"code": code, "timeout": timeout})
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+class TestExecute:
+    async def test_variables_persist_between_calls(self, client: httpx.AsyncClient) -> None:
+        await run(client, "x = 41")
+
+        outcome = await run(client, "x + 1")
+
+        assert outcome["success"] is True
+        assert outcome["text"] == "42"
+        assert outcome["execution_count"] == 2
+
+    async def test_print_output_is_stripped(self, client: httpx.AsyncClient) -> None:
+        outcome = await run(client, "print('  hello  ')\nprint()")
+
+        assert outcome["text"] == "hello"
+
+    async def test_stdout_then_stderr_then_result(self, client: httpx.AsyncClient) -> None:
+        code = "import sys\nsys.stderr.write('err\\n')\nprint('out')\n7"
+
+        outcome = await run(client, code)
+
+        assert outcome["text"] == "out\nerr\n7"
+
+    async def test_exception_is_reported_as_data(self, client: httpx.AsyncClient) -> None:
+        outcome = await run(client, "1 / 0")
+
+        assert outcome["success"] is False
+        assert outcome["error"]["name"] == "ZeroDivisionError"
+        assert outcome["error"]["value"] == "division by zero"
+        assert any("ZeroDivisionError" in line for line in outcome["error"]["traceback"])
+        assert not any("\x1b[" in line for line in outcome["error"]["traceback"])
+
+    async def test_png_display_goes_to_outputs(self, client: httpx.AsyncClient) -> None:
+        code = (
+            "import base64\nfrom IPython.display import Image, display\n"
+            f"display(Image(data=base64.b64decode({TINY_PNG!r})))"
+        )
+
+        outcome = await run(client, code)
+
+        assert outcome["success"] is True
+        [bundle] = outcome["outputs"]
+        assert base64.b64decode(bundle["image/png"]) == base64.b64decode(TINY_PNG)
+
+    async def test_long_output_is_truncated(self, start_ship: StartShip) -> None:
+        async with start_ship(output_limit=1000) as client:
+            outcome = await run(client, "print('A' * 5000 + 'Z' * 5000)")
+
+        assert outcome["truncated"] is True
+        assert outcome["text"].startswith("A" * 500)
+        assert outcome["text"].endswith("Z" * 499)
+        assert "...[truncated 9001 bytes]..." in outcome["text"]
+
+
+class TestTimeout:
+    async def test_busy_loop_times_out_and_kernel_stays_usable(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        timed_out = await run(client, "while True: pass", timeout=1)
+        after = await run(client, "1 + 1")
+
+        assert timed_out["success"] is False
+        assert timed_out["timed_out"] is True
+        assert timed_out["error"]["name"] == "TimeoutError"
+        assert timed_out["error"]["value"] == "Code execution timed out after 1 seconds"
+        assert after["text"] == "2"
+
+    async def test_interrupted_run_keeps_variables(self, client: httpx.AsyncClient) -> None:
+        await run(client, "kept = 'yes'")
+        timed_out = await run(client, "import time\ntime.sleep(30)", timeout=0.5)
+        after = await run(client, "kept")
+
+        assert timed_out["kernel_generation"] == 1
+        assert timed_out["kernel_restarted"] is False
+        assert after["text"] == "'yes'"
+        assert after["kernel_restarted"] is False
+
+    async def test_late_print_does_not_leak_into_next_run(self, client: httpx.AsyncClient) -> None:
+        code = (
+            "import time\ntry:\n    time.sleep(30)\n"
+            "except KeyboardInterrupt:\n    time.sleep(0.3)\n    print('late')"
+        )
+        timed_out = await run(client, code, timeout=0.5)
+        after = await run(client, "print('next')")
+
+        assert timed_out["timed_out"] is True
+        assert "late" in timed_out["text"]
+        assert after["text"] == "next"
+
+    async def test_ignored_interrupt_restarts_the_kernel(self, start_ship: StartShip) -> None:
+        code = (
+            IGNORE_INTERRUPTS + "while True:\n    print('late', flush=True)\n    time.sleep(0.01)"
+        )
+        async with start_ship(interrupt_grace=0.3) as client:
+            timed_out = await run(client, code, timeout=0.5)
+            after = await run(client, "print('next')")
+
+        assert timed_out["timed_out"] is True
+        assert timed_out["kernel_generation"] == 2
+        assert timed_out["kernel_restarted"] is True
+        assert after["text"] == "next"
+        assert after["kernel_generation"] == 2
+
+
+async def test_kernel_that_cannot_start_is_a_json_500(
+    start_ship: StartShip, tmp_path: Path
+) -> None:
+    async with start_ship(workspace=tmp_path / "missing") as client:
+        response = await client.post("/python/exec", json={"code": "1"})
+
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    assert "did not start" in response.json()["error"]["message"]
+
+
+class TestGenerations:
+    async def test_first_kernel_is_generation_one(self, client: httpx.AsyncClient) -> None:
+        first = await run(client, "a = 1")
+        second = await run(client, "a")
+        health = (await client.get("/health")).json()
+
+        assert (first["kernel_generation"], first["kernel_restarted"]) == (1, False)
+        assert (second["kernel_generation"], second["kernel_restarted"]) == (1, False)
+        assert health["kernel_generation"] == 1
+
+    async def test_kernel_death_is_reported_and_recovered(self, client: httpx.AsyncClient) -> None:
+        await run(client, "lost = 1")
+        died = await run(client, "import os\nos.kill(os.getpid(), 9)")
+        after = await run(client, "'lost' in globals()")
+
+        assert died["success"] is False
+        assert died["error"]["name"] == "KernelDiedError"
+        assert "died" in died["error"]["value"]
+        assert (died["kernel_generation"], died["kernel_restarted"]) == (2, True)
+        assert after["text"] == "False"
+        assert (after["kernel_generation"], after["kernel_restarted"]) == (2, True)
+
+
+async def test_kernel_runs_in_the_workspace_and_leaves_it_clean(
+    start_ship: StartShip, workspace: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(workspace))
+    async with start_ship() as client:
+        outcome = await run(client, "import os\nprint(os.getcwd())")
+
+    assert outcome["text"] == str(workspace)
+    assert list(workspace.iterdir()) == []
