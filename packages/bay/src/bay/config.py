@@ -39,6 +39,9 @@ class LocalDriverSettings(BaseModel):
     )
     cgroup_name: str = Field(default="shipyard", description="cgroup parent of every session")
     start_timeout_s: float = 30.0
+    tmp_size_mb: int = Field(
+        default=512, gt=0, description="size of each sandbox tmpfs (/tmp and /dev/shm)"
+    )
 
 
 class ResourceSettings(BaseModel):
@@ -87,6 +90,32 @@ class ShipSettings(BaseModel):
     output_limit_bytes: int = Field(default=1024 * 1024, description="per stream per exec")
 
 
+class IdempotencySettings(BaseModel):
+    enabled: bool = True
+    ttl_hours: float = 1.0
+    abandon_after_s: float = Field(
+        default=300.0, description="an unanswered claim this old belongs to a crashed request"
+    )
+    wait_s: float = Field(default=120.0, description="how long a duplicate waits for the first")
+
+
+class GcTaskSettings(BaseModel):
+    enabled: bool = True
+
+
+class GcSettings(BaseModel):
+    enabled: bool = True
+    run_on_startup: bool = True
+    interval_seconds: int = 300
+    orphan_grace_seconds: int = Field(
+        default=600, description="storage or instances younger than this are never orphans"
+    )
+    idle_session: GcTaskSettings = Field(default_factory=GcTaskSettings)
+    expired_sandbox: GcTaskSettings = Field(default_factory=GcTaskSettings)
+    orphan_cargo: GcTaskSettings = Field(default_factory=GcTaskSettings)
+    orphan_instance: GcTaskSettings = Field(default_factory=GcTaskSettings)
+
+
 class DriverSettings(BaseModel):
     type: Literal["local", "docker", "fake"] = "local"
     local: LocalDriverSettings = Field(default_factory=LocalDriverSettings)
@@ -110,6 +139,8 @@ class Settings(BaseSettings):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     cargo: CargoSettings = Field(default_factory=CargoSettings)
     ship: ShipSettings = Field(default_factory=ShipSettings)
+    idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
+    gc: GcSettings = Field(default_factory=GcSettings)
     profiles: list[ProfileSettings] = Field(default_factory=_default_profiles)
     api_key: str | None = Field(default=None, description="BAY_API_KEY: the admin key to seed")
     instance_id: str = Field(default_factory=lambda: os.environ.get("HOSTNAME") or "bay")

@@ -1,0 +1,368 @@
+"""The embedded default driver: sessions are bubblewrap sandboxes, cargos are host directories."""
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import stat
+import sys
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bay.config import LocalDriverSettings
+from bay.drivers import bwrap, cgroups
+from bay.drivers.base import (
+    CargoSpec,
+    DriverError,
+    Enforcement,
+    Instance,
+    InstanceInfo,
+    InstanceStartError,
+    InstanceState,
+    Labels,
+    SessionSpec,
+)
+
+logger = logging.getLogger(__name__)
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
+
+
+@dataclass
+class _Record:
+    """What session.json holds: enough for a restarted Bay to find and stop the session."""
+
+    labels: dict[str, str]
+    endpoint: str
+    cgroups: list[str]
+    launched: int
+    started: str
+    pid: int | None = None
+    pid_start: int | None = None
+    child_pid: int | None = None
+    child_start: int | None = None
+
+    def processes(self) -> list[tuple[int, int]]:
+        pairs = [(self.child_pid, self.child_start), (self.pid, self.pid_start)]
+        return [(pid, start) for pid, start in pairs if pid is not None and start is not None]
+
+
+class LocalDriver:
+    """Sessions run on this host in bubblewrap; they outlive Bay and are found again from disk."""
+
+    def __init__(self, settings: LocalDriverSettings, data_dir: Path, instance_id: str) -> None:
+        root = os.geteuid() == 0
+        self._settings = settings
+        self._instance_id = instance_id
+        self._host_uid = settings.host_uid if root else None
+        self._cargos = data_dir.absolute() / "cargos"
+        self._runs = data_dir.absolute() / "run"
+        self._tools = bwrap.find_tools(settings.bwrap, root)
+        venv = (settings.ship_venv or Path(sys.prefix)).absolute()
+        self._ship = [str(venv / "bin" / "python"), "-m", "ship"]
+        with _mapped(DriverError, "local driver setup"):
+            self._host_args = bwrap.host_args(venv)
+            for directory in (self._cargos, self._runs):
+                self._make_root(directory)
+            self._cgroups = cgroups.Cgroups.detect(settings.cgroup_name)
+        check = [self._ship[0], "-c", "import ship"]
+        bwrap.probe(self._tools, self._host_uid, self._host_args, check)
+        self._log_enforcement()
+
+    async def create_cargo(self, spec: CargoSpec) -> str:
+        """Called by the cargo service; the directory is bound at /workspace in each session."""
+        path = self._cargos / _checked(spec.cargo_id)
+        with _mapped(DriverError, f"create cargo {spec.cargo_id}"):
+            path.mkdir(mode=0o700, exist_ok=True)
+            self._give(path)
+        return str(path)
+
+    async def delete_cargo(self, driver_ref: str) -> None:
+        """Called on cargo deletion and by GC; only directories under the cargos root go."""
+        path = Path(driver_ref)
+        if path.parent != self._cargos or not _NAME.fullmatch(path.name):
+            raise DriverError(f"not a cargo of this driver: {driver_ref}")
+        with _mapped(DriverError, f"delete cargo {driver_ref}"):
+            _remove_tree(path)
+
+    async def start(self, spec: SessionSpec) -> Instance:
+        """Called by `ensure_running`; returns once Ship wrote `ready`, else leaves nothing."""
+        labels = spec.labels
+        run = self._runs / _checked(labels.session_id)
+        socket = run / "sock" / bwrap.SOCKET_NAME
+        if len(os.fsencode(socket)) > _SOCKET_PATH_MAX:
+            raise InstanceStartError(f"socket path too long for a Unix socket: {socket}")
+        if spec.network:
+            logger.warning("local driver cannot give network yet; %s runs offline", run.name)
+        record = _Record(labels.as_dict(), f"unix:{socket}", [], bwrap.boot_ticks(), _utc_now())
+        with _mapped(InstanceStartError, f"start {run.name}"):
+            run.mkdir(mode=0o700)  # the claim: a session that already has a run dir keeps it
+        try:
+            await self._launch(spec, run, record)
+        except BaseException:
+            try:
+                await self._teardown(run, record)
+            except DriverError:
+                logger.exception("could not clean up the failed start of %s", run.name)
+            raise
+        return Instance(ref=labels.session_id, endpoint=record.endpoint, labels=labels)
+
+    async def stop(self, ref: str) -> None:
+        """Called by stop, delete, idle GC and reconcile; kills every process of the session."""
+        run = self._runs / _checked(ref)
+        record = _read_record(run)
+        if record is None:
+            with _mapped(DriverError, f"stop {ref}"):
+                _remove_tree(run)
+            return
+        _find_pids(run, record)
+        await self._teardown(run, record)
+
+    async def inspect(self, ref: str) -> InstanceState:
+        """Called by `ensure_running` before it trusts a session row."""
+        run = self._runs / _checked(ref)
+        if not run.is_dir():
+            return InstanceState.MISSING
+        record = _read_record(run)
+        return InstanceState.EXITED if record is None else _state(run, record)
+
+    async def list_instances(self) -> list[InstanceInfo]:
+        """Called by reconcile and GC: every session of this Bay instance, found from disk."""
+        found = []
+        runs = sorted(self._runs.iterdir()) if self._runs.is_dir() else []
+        for run in runs:
+            record = _read_record(run)
+            if record is None or record.labels.get("bay.instance_id") != self._instance_id:
+                continue
+            labels = Labels.from_dict(record.labels)
+            found.append(InstanceInfo(run.name, _state(run, record), labels, record.endpoint))
+        return found
+
+    def enforcement(self) -> Enforcement:
+        """Called once at startup to log which limits hold on this host."""
+        parents = self._cgroups.parents
+        notes = (
+            *self._cgroups.notes,
+            "network is always off: the local driver cannot give network yet",
+            "cargo size limits are not enforced",
+        )
+        return Enforcement("memory" in parents, "pids" in parents, "cpu" in parents, False, notes)
+
+    async def close(self) -> None:
+        """Nothing to release: sessions are detached processes that keep running."""
+
+    async def _launch(self, spec: SessionSpec, run: Path, record: _Record) -> None:
+        with _mapped(InstanceStartError, f"start {run.name}"):
+            self._fill_run_dir(run)
+            dirs = self._cgroups.create(run.name, spec.limits)
+            record.cgroups = [str(d) for d in dirs]
+            _write_record(run, record)
+        ready_r, ready_w = os.pipe()
+        try:
+            await self._spawn(spec, run, dirs, ready_w)
+            os.close(ready_w)
+            ready_w = -1
+            ready = await bwrap.wait_ready(ready_r, self._settings.start_timeout_s)
+        finally:
+            for fd in (ready_r, ready_w):
+                if fd >= 0:
+                    os.close(fd)
+        _find_pids(run, record)
+        _write_record(run, record)
+        if not ready or not record.processes():
+            raise InstanceStartError(f"Ship did not become ready in {run.name}: {_log_tail(run)}")
+        self._seal_socket(run)
+
+    def _seal_socket(self, run: Path) -> None:
+        """Freeze the socket dir once Ship listens, so the sandbox cannot swap the socket.
+
+        Bay connects to this path as root; a symlink planted there would point Bay at any
+        socket on the host.
+        """
+        with _mapped(InstanceStartError, f"start {run.name}"):
+            if self._host_uid is not None:
+                (run / "sock").chmod(0o750)
+            if not stat.S_ISSOCK((run / "sock" / bwrap.SOCKET_NAME).lstat().st_mode):
+                raise InstanceStartError(f"{run.name}: Ship's socket is not a socket")
+
+    async def _spawn(self, spec: SessionSpec, run: Path, dirs: list[Path], ready_fd: int) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+        with _mapped(InstanceStartError, f"start {run.name}"):
+            info_fd = os.open(run / "info.json", flags | os.O_TRUNC, 0o600)
+            log_fd = os.open(run / "ship.log", flags | os.O_APPEND, 0o600)
+            args_fd = bwrap.args_file(self._bwrap_args(spec, run, ready_fd, info_fd))
+            try:
+                procs = cgroups.procs_files(dirs)
+                argv = bwrap.launcher(self._tools, self._host_uid, procs, args_fd, self._ship)
+                code = await bwrap.launch(argv, log_fd, (ready_fd, info_fd, args_fd))
+            finally:
+                for fd in (info_fd, log_fd, args_fd):
+                    os.close(fd)
+        if code != 0:
+            raise InstanceStartError(f"sandbox launcher exited {code}: {_log_tail(run)}")
+
+    def _bwrap_args(self, spec: SessionSpec, run: Path, ready_fd: int, info_fd: int) -> list[str]:
+        cargo = Path(spec.cargo_ref)
+        if cargo.parent != self._cargos or not cargo.is_dir():
+            raise InstanceStartError(f"not a cargo of this driver: {spec.cargo_ref}")
+        session = bwrap.Session(
+            cargo=cargo,
+            sock_dir=run / "sock",
+            etc_dir=run / "etc",
+            ready_fd=ready_fd,
+            info_fd=info_fd,
+            tmp_size_bytes=self._settings.tmp_size_mb * 1024 * 1024,
+        )
+        env = bwrap.sandbox_env(spec.env, ready_fd)
+        return bwrap.sandbox_args(self._tools, self._host_args, session, env)
+
+    async def _teardown(self, run: Path, record: _Record) -> None:
+        dirs = [Path(d) for d in record.cgroups]
+        victims = [pid for pid, start in record.processes() if bwrap.alive(pid, start)]
+        with _mapped(DriverError, f"stop {run.name}"):
+            for _ in range(50):
+                for pid in victims:
+                    bwrap.kill(pid)
+                await bwrap.wait_gone(victims)
+                victims = sorted(cgroups.members(dirs))
+                if not victims:
+                    break
+            for _ in range(50):
+                if not cgroups.remove(dirs):
+                    break
+                await asyncio.sleep(0.02)
+            _remove_tree(run)
+
+    def _make_root(self, directory: Path) -> None:
+        # bwrap runs as host_uid and resolves bind sources by path, so host_uid must be able
+        # to traverse (not list) down to each cargo and run dir.
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if self._host_uid is None:
+            directory.chmod(0o700)
+            return
+        os.chown(directory, 0, self._host_uid)
+        directory.chmod(0o710)
+        _check_reachable(directory.parent, self._host_uid)
+
+    def _fill_run_dir(self, run: Path) -> None:
+        if self._host_uid is not None:
+            os.chown(run, 0, self._host_uid)
+            run.chmod(0o710)
+        (run / "sock").mkdir(mode=0o700)
+        if self._host_uid is not None:
+            # Group-writable until Ship has bound its socket; see _seal_socket.
+            os.chown(run / "sock", 0, self._host_uid)
+            (run / "sock").chmod(0o770)
+        (run / "etc").mkdir(mode=0o755)
+        for name, text in bwrap.ETC_FILES.items():
+            (run / "etc" / name).write_text(text)
+            (run / "etc" / name).chmod(0o644)
+
+    def _give(self, path: Path) -> None:
+        if self._host_uid is not None:
+            os.chown(path, self._host_uid, self._host_uid)
+
+    def _log_enforcement(self) -> None:
+        enforced = self.enforcement()
+        logger.info(
+            "local driver limits: memory=%s pids=%s cpu=%s cargo_quota=%s (%s)",
+            enforced.memory,
+            enforced.pids,
+            enforced.cpu,
+            enforced.cargo_quota,
+            "; ".join(enforced.notes),
+        )
+        if not (enforced.memory and enforced.pids and enforced.cpu):
+            logger.warning("local driver: sandboxes start without some limits: %s", enforced.notes)
+
+
+@contextlib.contextmanager
+def _mapped(error: type[DriverError], what: str) -> Iterator[None]:
+    """Translate OS failures into the driver's error tree at the boundary."""
+    try:
+        yield
+    except OSError as exc:
+        raise error(f"{what}: {exc}") from exc
+
+
+def _checked(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise DriverError(f"invalid name for a local driver resource: {name!r}")
+    return name
+
+
+def _remove_tree(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(path)
+
+
+def _check_reachable(directory: Path, uid: int) -> None:
+    for path in [directory, *directory.parents]:
+        st = path.stat()
+        if not (st.st_mode & 0o001 or (st.st_gid == uid and st.st_mode & 0o010)):
+            raise DriverError(
+                f"host_uid {uid} cannot traverse {path}; the sandbox user must reach the "
+                f"data dir: chmod o+x {path} (or chgrp {uid} and chmod g+x)"
+            )
+
+
+def _read_record(run: Path) -> _Record | None:
+    try:
+        record = _Record(**json.loads((run / "session.json").read_text()))
+        Labels.from_dict(record.labels)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+    return record
+
+
+def _write_record(run: Path, record: _Record) -> None:
+    tmp = run / "session.json.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(json.dumps(asdict(record)))
+    tmp.replace(run / "session.json")
+
+
+def _find_pids(run: Path, record: _Record) -> None:
+    """Learn the sandbox's pid-1 from bwrap's --info-fd and bwrap's pid as its parent.
+
+    Only processes started after the launch count, so a recycled pid is never taken for ours.
+    """
+    if record.child_pid is not None:
+        return
+    try:
+        child = int(json.loads((run / "info.json").read_text())["child-pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    proc = bwrap.proc_stat(child)
+    if proc is None or proc.start < record.launched:
+        return
+    record.child_pid, record.child_start = child, proc.start
+    parent = bwrap.proc_stat(proc.ppid)
+    if parent is not None and parent.start >= record.launched:
+        record.pid, record.pid_start = proc.ppid, parent.start
+
+
+def _state(run: Path, record: _Record) -> InstanceState:
+    _find_pids(run, record)
+    processes = record.processes()
+    alive = bool(processes) and all(bwrap.alive(pid, start) for pid, start in processes)
+    return InstanceState.RUNNING if alive else InstanceState.EXITED
+
+
+def _log_tail(run: Path, size: int = 2000) -> str:
+    try:
+        text = (run / "ship.log").read_bytes()[-size:].decode(errors="replace")
+    except OSError:
+        return "(no log)"
+    return text.strip() or "(empty log)"
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat()
