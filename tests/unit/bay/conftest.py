@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from fastapi import FastAPI
 from bay.app import create_app
 from bay.config import ProfileSettings, Settings
 from bay.drivers.fake import FakeDriver
+from bay.services.clock import Clock, utcnow
+from bay.services.gc import GcService
 
 ADMIN_KEY = "sk-test-admin"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -27,6 +30,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "driver": {"type": "fake"},
         "api_key": ADMIN_KEY,
         "profiles": profiles,
+        "gc": {"enabled": False, "run_on_startup": False},
     }
     return Settings(**(values | overrides))
 
@@ -34,9 +38,14 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
 class Bay:
     """A running app, its HTTP client and its fake driver."""
 
-    def __init__(self, app: FastAPI, client: httpx.AsyncClient) -> None:
+    def __init__(self, app: FastAPI, client: httpx.AsyncClient, state: dict[str, Any]) -> None:
         self.app = app
         self.client = client
+        self.state = state
+
+    @property
+    def gc(self) -> GcService:
+        return self.state["bay"]["gc"]  # type: ignore[no-any-return]
 
     @property
     def driver(self) -> FakeDriver:
@@ -48,15 +57,28 @@ class Bay:
         return str(response.json()["id"])
 
 
+class FakeClock:
+    """A clock tests move by hand: naive UTC, like Bay's own."""
+
+    def __init__(self) -> None:
+        self.now = utcnow()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
 @asynccontextmanager
-async def start_bay(settings: Settings) -> AsyncIterator[Bay]:
+async def start_bay(settings: Settings, clock: Clock = utcnow) -> AsyncIterator[Bay]:
     drivers: list[FakeDriver] = []
 
     def factory(s: Settings) -> FakeDriver:
         drivers.append(FakeDriver(s.data_dir))
         return drivers[-1]
 
-    app = create_app(settings, driver_factory=factory)
+    app = create_app(settings, clock=clock, driver_factory=factory)
     async with app.router.lifespan_context(app) as state:
         app.state.driver = drivers[0]
 
@@ -67,10 +89,15 @@ async def start_bay(settings: Settings) -> AsyncIterator[Bay]:
 
         transport = httpx.ASGITransport(app=with_state)
         async with httpx.AsyncClient(transport=transport, base_url="http://bay") as client:
-            yield Bay(app, client)
+            yield Bay(app, client, dict(state or {}))
 
 
 @pytest.fixture
-async def bay(tmp_path: Path) -> AsyncIterator[Bay]:
-    async with start_bay(make_settings(tmp_path)) as running:
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def bay(tmp_path: Path, clock: FakeClock) -> AsyncIterator[Bay]:
+    async with start_bay(make_settings(tmp_path), clock) as running:
         yield running

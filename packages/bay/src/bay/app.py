@@ -1,5 +1,6 @@
 """`create_app(settings)`: everything long-lived is built in the lifespan and passed down."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -10,17 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bay import __version__
-from bay.api import execs, files, handlers, health, profiles, sandboxes
+from bay.api import admin, cargos, execs, files, handlers, health, history, profiles, sandboxes
 from bay.api.middleware import RequestIdMiddleware
 from bay.api.state import State
 from bay.config import Settings
 from bay.db.engine import make_engine, make_sessionmaker, migrate
 from bay.drivers.base import Driver
 from bay.services.clock import Clock, utcnow
+from bay.services.gc import GcService
 from bay.services.keys import KeyService, Provisioned
 from bay.services.locks import SandboxLocks
 from bay.services.profiles import ProfileCatalog
-from bay.services.sessions import Reconciler, SessionRuntime
+from bay.services.sessions import Reconciler, SessionRuntime, SessionService
 from bay.ship_client import ShipClient
 
 log = logging.getLogger(__name__)
@@ -51,13 +53,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, State]]:
         state = await _start(settings, clock, driver_factory, on_keys)
+        background = _schedule_gc(state)
         try:
             yield {"bay": state}
         finally:
+            if background is not None:
+                background.cancel()
             await _stop(state)
 
     app = FastAPI(title="Shipyard Neo Bay", version=__version__, lifespan=lifespan)
-    for module in (health, profiles, sandboxes, execs, files):
+    for module in (health, profiles, sandboxes, execs, files, history, cargos, admin):
         app.include_router(module.router)
     handlers.install(app)
     app.add_middleware(RequestIdMiddleware)
@@ -70,7 +75,7 @@ async def _start(
     driver_factory: DriverFactory,
     on_keys: Callable[[Provisioned], None] | None,
 ) -> State:
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _prepare_data_dir(settings.data_dir)
     engine = make_engine(settings.database_url, settings.database.echo)
     await migrate(engine)
     sessionmaker = make_sessionmaker(engine)
@@ -92,6 +97,9 @@ async def _start(
     )
     attached, reaped = await Reconciler(runtime).run()
     log.info("reconcile: %d live sessions re-attached, %d dead reaped", attached, reaped)
+    gc = GcService(runtime, SessionService(runtime, clock), settings.gc, clock)
+    if settings.gc.run_on_startup:
+        await gc.run_once()
     return State(
         settings=settings,
         engine=engine,
@@ -101,7 +109,20 @@ async def _start(
         profiles=profiles,
         runtime=runtime,
         clock=clock,
+        gc=gc,
     )
+
+
+def _prepare_data_dir(data_dir: Path) -> None:
+    """Others may pass through (sandbox users reach their cargo) but never list or read."""
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
+    data_dir.chmod(0o711)
+
+
+def _schedule_gc(state: State) -> "asyncio.Task[None] | None":
+    if not state["settings"].gc.enabled:
+        return None
+    return asyncio.create_task(state["gc"].loop(), name="bay-gc")
 
 
 async def _provision_keys(

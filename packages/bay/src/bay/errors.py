@@ -42,6 +42,13 @@ class SessionNotReadyError(BayError):
     status = 503
 
 
+class GcBusyError(BayError):
+    """423: a GC cycle is already running on this replica."""
+
+    code = ErrorCode.CONFLICT
+    status = 423
+
+
 class ShipTimeoutError(BayError):
     code = ErrorCode.TIMEOUT
     status = 504

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
+
 from shipyard_protocol.errors import ErrorBody, ErrorCode
 from shipyard_protocol.ship import (
     DirectoryListing,

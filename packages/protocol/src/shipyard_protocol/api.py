@@ -230,3 +230,104 @@ class CargoList(BaseModel):
 
     items: list[Cargo]
     next_cursor: str | None = None
+
+
+class ExecutionEntry(BaseModel):
+    """One execution history entry."""
+
+    id: str
+    session_id: str | None
+    exec_type: str
+    code: str
+    success: bool
+    execution_time_ms: int
+    output: str | None
+    error: str | None
+    payload_ref: str | None = None
+    description: str | None
+    tags: str | None
+    notes: str | None
+    learn_enabled: bool = False
+    learn_status: str | None = None
+    learn_error: str | None = None
+    learn_processed_at: datetime | None = None
+    created_at: datetime
+
+
+class ExecutionList(BaseModel):
+    """A page of history, newest first."""
+
+    entries: list[ExecutionEntry]
+    total: int
+
+
+class ExecutionUpdate(BaseModel):
+    """`PATCH …/history/{execution_id}`: only the fields given are changed."""
+
+    description: str | None = None
+    tags: str | None = None
+    notes: str | None = None
+
+
+class GcRun(BaseModel):
+    """`POST /v1/admin/gc/run` body; null tasks means all enabled tasks."""
+
+    tasks: list[str] | None = None
+
+
+class GcTaskResult(BaseModel):
+    task_name: str
+    cleaned_count: int = 0
+    skipped_count: int = 0
+    errors: list[str] = Field(default_factory=list)
+
+
+class GcRunResult(BaseModel):
+    results: list[GcTaskResult]
+    total_cleaned: int
+    total_errors: int
+    duration_ms: int
+
+
+class GcTaskStatus(BaseModel):
+    enabled: bool
+
+
+class GcStatus(BaseModel):
+    enabled: bool
+    is_running: bool
+    instance_id: str
+    interval_seconds: int
+    tasks: dict[str, GcTaskStatus]
+
+
+class KeyCreate(BaseModel):
+    """`POST /v1/admin/keys` body."""
+
+    owner: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.@-]+$")
+    admin: bool = False
+
+
+class KeyInfo(BaseModel):
+    """An API key as listed; the secret itself is never shown again."""
+
+    id: str
+    owner: str
+    key_prefix: str
+    is_admin: bool
+    is_active: bool
+    created_at: datetime
+    deactivated_at: datetime | None = None
+
+
+class KeyCreated(BaseModel):
+    """The one answer that carries the secret."""
+
+    id: str
+    owner: str
+    api_key: str
+    is_admin: bool = False
+
+
+class KeyList(BaseModel):
+    items: list[KeyInfo]

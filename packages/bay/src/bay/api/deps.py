@@ -12,6 +12,9 @@ from bay.errors import ForbiddenError, UnauthorizedError
 from bay.services.cargos import CargoService
 from bay.services.execs import ExecService
 from bay.services.files import FileService
+from bay.services.gc import GcService
+from bay.services.history import HistoryService
+from bay.services.idempotency import IdempotencyService
 from bay.services.keys import KeyService, Principal
 from bay.services.profiles import ProfileCatalog
 from bay.services.sandboxes import SandboxService
@@ -45,7 +48,9 @@ async def get_principal(
     state = _state(request)
     if authorization is not None and authorization.startswith("Bearer "):
         keys = KeyService(db, state["clock"])
-        return await keys.authenticate(authorization.removeprefix("Bearer "))
+        principal = await keys.authenticate(authorization.removeprefix("Bearer "))
+        await db.commit()  # hand the connection back: the route may wait a long time
+        return principal
     if state["settings"].security.allow_anonymous:
         return Principal(owner=x_owner or "default")
     raise UnauthorizedError("Authentication required")
@@ -84,11 +89,14 @@ def get_cargos(request: Request, db: Db) -> CargoService:
     return CargoService(db, state["driver"], size, state["clock"])
 
 
+Cargos = Annotated[CargoService, Depends(get_cargos)]
+
+
 def get_sandboxes(
     request: Request,
     db: Db,
     sessions: Sessions,
-    cargos: Annotated[CargoService, Depends(get_cargos)],
+    cargos: Cargos,
 ) -> SandboxService:
     state = _state(request)
     return SandboxService(db, cargos, sessions, state["profiles"], state["ship"], state["clock"])
@@ -112,11 +120,45 @@ def get_files(request: Request, sessions: Sessions) -> FileService:
 Files = Annotated[FileService, Depends(get_files)]
 
 
+def get_idempotency(request: Request, db: Db) -> IdempotencyService:
+    state = _state(request)
+    return IdempotencyService(
+        db, state["sessionmaker"], state["settings"].idempotency, state["clock"]
+    )
+
+
+Idempotency = Annotated[IdempotencyService, Depends(get_idempotency)]
+IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+def get_history(db: Db) -> HistoryService:
+    return HistoryService(db)
+
+
+History = Annotated[HistoryService, Depends(get_history)]
+
+
+def get_keys(request: Request, db: Db) -> KeyService:
+    return KeyService(db, _state(request)["clock"])
+
+
+Keys = Annotated[KeyService, Depends(get_keys)]
+
+
+def get_gc(request: Request) -> GcService:
+    return _state(request)["gc"]
+
+
+Gc = Annotated[GcService, Depends(get_gc)]
+
+
 def capable(capability: str) -> Any:
     """A dependency yielding the caller's sandbox after the capability check (§1.4 order)."""
 
-    async def dependency(sandbox_id: str, caller: Caller, sandboxes: Sandboxes) -> Sandbox:
-        return await sandboxes.usable(caller.owner, sandbox_id, capability)
+    async def dependency(sandbox_id: str, caller: Caller, sandboxes: Sandboxes, db: Db) -> Sandbox:
+        sandbox = await sandboxes.usable(caller.owner, sandbox_id, capability)
+        await db.commit()  # capability calls last long; hold no connection meanwhile
+        return sandbox
 
     return Depends(dependency)
 

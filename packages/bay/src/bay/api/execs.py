@@ -1,9 +1,9 @@
 """Python and shell execution routes."""
 
 from fastapi import APIRouter
-from shipyard_protocol.api import PythonExec, PythonExecResult, ShellExec, ShellExecResult
 
 from bay.api.deps import Execs, PythonSandbox, ShellSandbox
+from shipyard_protocol.api import PythonExec, PythonExecResult, ShellExec, ShellExecResult
 
 router = APIRouter(prefix="/v1/sandboxes/{sandbox_id}", tags=["capabilities"])
 

@@ -5,10 +5,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, UploadFile
 from fastapi.responses import StreamingResponse
-from shipyard_protocol.api import DirectoryList, FileContent, FileWrite, StatusOk, UploadResult
 from starlette.background import BackgroundTask
 
 from bay.api.deps import Files, FilesSandbox
+from shipyard_protocol.api import DirectoryList, FileContent, FileWrite, StatusOk, UploadResult
 
 router = APIRouter(prefix="/v1/sandboxes/{sandbox_id}/filesystem", tags=["filesystem"])
 

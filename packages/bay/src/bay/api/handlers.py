@@ -4,10 +4,10 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 from starlette.exceptions import HTTPException
 
 from bay.errors import BayError
+from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 
 log = logging.getLogger(__name__)
 

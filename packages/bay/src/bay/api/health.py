@@ -1,9 +1,9 @@
 """`GET /health` (no auth)."""
 
 from fastapi import APIRouter
-from shipyard_protocol.api import Health
 
 from bay import __version__
+from shipyard_protocol.api import Health
 
 router = APIRouter(tags=["health"])
 

@@ -3,8 +3,9 @@
 import logging
 import uuid
 
-from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 
 log = logging.getLogger(__name__)
 

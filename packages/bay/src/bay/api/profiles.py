@@ -1,9 +1,9 @@
 """`GET /v1/profiles` (no auth, as upstream)."""
 
 from fastapi import APIRouter
-from shipyard_protocol.api import ProfileList
 
 from bay.api.deps import Profiles
+from shipyard_protocol.api import ProfileList
 
 router = APIRouter(prefix="/v1/profiles", tags=["profiles"])
 

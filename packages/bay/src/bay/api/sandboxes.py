@@ -3,16 +3,32 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from shipyard_protocol.api import Sandbox, SandboxCreate, SandboxList, StatusOk
 
-from bay.api.deps import Caller, Sandboxes
+from bay.api.deps import Caller, Idempotency, IdempotencyKeyHeader, Sandboxes
+from shipyard_protocol.api import Sandbox, SandboxCreate, SandboxList, StatusOk, TTLExtend
 
 router = APIRouter(prefix="/v1/sandboxes", tags=["sandboxes"])
 
+JSON = "application/json"
 
-@router.post("", status_code=201)
-async def create_sandbox(body: SandboxCreate, caller: Caller, sandboxes: Sandboxes) -> Sandbox:
-    return await sandboxes.create(caller.owner, body)
+
+@router.post("", status_code=201, response_model=Sandbox)
+async def create_sandbox(
+    body: SandboxCreate,
+    caller: Caller,
+    sandboxes: Sandboxes,
+    idempotency: Idempotency,
+    key: IdempotencyKeyHeader = None,
+) -> Response:
+    answer = await idempotency.run(
+        caller.owner,
+        key,
+        "POST:/v1/sandboxes",
+        body,
+        201,
+        lambda: sandboxes.create(caller.owner, body),
+    )
+    return Response(answer.body, status_code=answer.status, media_type=JSON)
 
 
 @router.get("")
@@ -29,6 +45,32 @@ async def list_sandboxes(
 @router.get("/{sandbox_id}")
 async def get_sandbox(sandbox_id: str, caller: Caller, sandboxes: Sandboxes) -> Sandbox:
     return await sandboxes.describe(caller.owner, sandbox_id)
+
+
+@router.post("/{sandbox_id}/extend_ttl", response_model=Sandbox)
+async def extend_ttl(
+    sandbox_id: str,
+    body: TTLExtend,
+    caller: Caller,
+    sandboxes: Sandboxes,
+    idempotency: Idempotency,
+    key: IdempotencyKeyHeader = None,
+) -> Response:
+    answer = await idempotency.run(
+        caller.owner,
+        key,
+        f"POST:/v1/sandboxes/{sandbox_id}/extend_ttl",
+        body,
+        200,
+        lambda: sandboxes.extend_ttl(caller.owner, sandbox_id, body.extend_by),
+    )
+    return Response(answer.body, status_code=answer.status, media_type=JSON)
+
+
+@router.post("/{sandbox_id}/keepalive")
+async def keepalive(sandbox_id: str, caller: Caller, sandboxes: Sandboxes) -> StatusOk:
+    await sandboxes.keepalive(caller.owner, sandbox_id)
+    return StatusOk()
 
 
 @router.post("/{sandbox_id}/stop")

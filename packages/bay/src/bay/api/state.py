@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from bay.config import Settings
 from bay.drivers.base import Driver
 from bay.services.clock import Clock
+from bay.services.gc import GcService
 from bay.services.profiles import ProfileCatalog
 from bay.services.sessions import SessionRuntime
 from bay.ship_client import ShipClient
@@ -22,3 +23,4 @@ class State(TypedDict):
     profiles: ProfileCatalog
     runtime: SessionRuntime
     clock: Clock
+    gc: GcService

@@ -16,7 +16,9 @@ def make_engine(url: str, echo: bool = False) -> AsyncEngine:
     """An engine; SQLite gets WAL and a busy timeout so readers never block writers."""
     if not url.startswith("sqlite"):
         return create_async_engine(url, echo=echo, pool_pre_ping=True)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+    engine = create_async_engine(
+        url, echo=echo, connect_args={"timeout": 30}, pool_size=10, max_overflow=30
+    )
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
 

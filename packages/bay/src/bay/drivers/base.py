@@ -84,6 +84,15 @@ class SessionSpec:
     runtime: str | None = None
 
 
+@dataclass(frozen=True)
+class CargoStorage:
+    """A cargo's storage as the driver sees it, for the orphan-cargo GC."""
+
+    cargo_id: str
+    driver_ref: str
+    created_at: float = field(default=0.0, metadata={"unit": "unix seconds"})
+
+
 class InstanceState(StrEnum):
     """What a driver observes of an instance."""
 
@@ -140,6 +149,10 @@ class Driver(Protocol):
 
         Called when a managed cargo's sandbox is deleted, on `DELETE /v1/cargos/{id}` and by GC.
         """
+        ...
+
+    async def list_cargos(self) -> list[CargoStorage]:
+        """Every cargo storage this driver holds. Called by the orphan-cargo GC."""
         ...
 
     async def start(self, spec: SessionSpec) -> Instance:

@@ -8,6 +8,7 @@ import httpx
 
 from bay.drivers.base import (
     CargoSpec,
+    CargoStorage,
     Enforcement,
     Instance,
     InstanceInfo,
@@ -35,6 +36,14 @@ class FakeDriver:
 
     async def delete_cargo(self, driver_ref: str) -> None:
         shutil.rmtree(driver_ref, ignore_errors=True)
+
+    async def list_cargos(self) -> list[CargoStorage]:
+        if not self._cargo_root.exists():
+            return []
+        return [
+            CargoStorage(path.name, str(path), path.stat().st_mtime)
+            for path in sorted(self._cargo_root.iterdir())
+        ]
 
     async def start(self, spec: SessionSpec) -> Instance:
         from ship.app import create_app

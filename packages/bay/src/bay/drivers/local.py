@@ -18,6 +18,7 @@ from bay.config import LocalDriverSettings
 from bay.drivers import bwrap, cgroups
 from bay.drivers.base import (
     CargoSpec,
+    CargoStorage,
     DriverError,
     Enforcement,
     Instance,
@@ -90,6 +91,15 @@ class LocalDriver:
             raise DriverError(f"not a cargo of this driver: {driver_ref}")
         with _mapped(DriverError, f"delete cargo {driver_ref}"):
             _remove_tree(path)
+
+    async def list_cargos(self) -> list[CargoStorage]:
+        """Called by the orphan-cargo GC: every cargo directory, with its creation time."""
+        with _mapped(DriverError, "list cargos"):
+            return [
+                CargoStorage(entry.name, str(entry), entry.stat().st_mtime)
+                for entry in sorted(self._cargos.iterdir())
+                if entry.is_dir() and _NAME.fullmatch(entry.name)
+            ]
 
     async def start(self, spec: SessionSpec) -> Instance:
         """Called by `ensure_running`; returns once Ship wrote `ready`, else leaves nothing."""

@@ -2,14 +2,6 @@
 
 import time
 
-from shipyard_protocol.api import (
-    PythonExec,
-    PythonExecData,
-    PythonExecResult,
-    ShellExec,
-    ShellExecResult,
-)
-from shipyard_protocol.ship import PythonOutcome, PythonRun, ShellOutcome, ShellRun
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
 from bay.db.models import ExecutionHistory, Sandbox
@@ -19,6 +11,14 @@ from bay.services.paths import normalize_path
 from bay.services.sessions import SessionService
 from bay.services.ship_errors import mapped_ship_errors
 from bay.ship_client import ShipClient
+from shipyard_protocol.api import (
+    PythonExec,
+    PythonExecData,
+    PythonExecResult,
+    ShellExec,
+    ShellExecResult,
+)
+from shipyard_protocol.ship import PythonOutcome, PythonRun, ShellOutcome, ShellRun
 
 
 class ExecService:

@@ -2,13 +2,12 @@
 
 from collections.abc import AsyncIterable
 
-from shipyard_protocol.api import DirectoryList, FileContent, FileInfo, UploadResult
-
 from bay.db.models import Sandbox
 from bay.services.paths import normalize_path
 from bay.services.sessions import SessionService
 from bay.services.ship_errors import mapped_ship_errors
 from bay.ship_client import ShipClient, ShipDownload
+from shipyard_protocol.api import DirectoryList, FileContent, FileInfo, UploadResult
 
 
 class FileService:

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
 from bay.db.models import ApiKey
-from bay.errors import UnauthorizedError
+from bay.errors import NotFoundError, UnauthorizedError
 from bay.services.clock import Clock
 from bay.services.ids import new_id
+from shipyard_protocol.api import KeyCreated, KeyInfo, KeyList
 
 ADMIN_OWNER = "default"
 
@@ -69,6 +70,26 @@ class KeyService:
         await self._db.flush()
         return row
 
+    async def create(self, owner: str, is_admin: bool = False) -> KeyCreated:
+        """A new key for `owner`; the secret is returned this once and stored only hashed."""
+        key = generate_key()
+        row = await self.add(key, owner, is_admin)
+        return KeyCreated(id=row.id, owner=owner, api_key=key, is_admin=is_admin)
+
+    async def listing(self) -> KeyList:
+        rows = await self._db.scalars(select(ApiKey).order_by(ApiKey.created_at, ApiKey.id))
+        return KeyList(items=[_key_info(row) for row in rows])
+
+    async def revoke(self, key_id: str) -> None:
+        """Deactivate a key; every replica checks the table on each request, so it is at once."""
+        row = await self._db.get(ApiKey, key_id)
+        if row is None:
+            raise NotFoundError(f"API key not found: {key_id}")
+        if row.is_active:
+            row.is_active = False
+            row.deactivated_at = self._clock()
+            await self._db.flush()
+
     async def provision(
         self, configured: str | None, credentials: Path, endpoint: str
     ) -> Provisioned:
@@ -90,6 +111,18 @@ class KeyService:
     async def _has_active_admin(self) -> bool:
         query = select(ApiKey.id).where(ApiKey.is_active, ApiKey.is_admin).limit(1)
         return await self._db.scalar(query) is not None
+
+
+def _key_info(row: ApiKey) -> KeyInfo:
+    return KeyInfo(
+        id=row.id,
+        owner=row.owner,
+        key_prefix=row.key_prefix,
+        is_admin=row.is_admin,
+        is_active=row.is_active,
+        created_at=row.created_at,
+        deactivated_at=row.deactivated_at,
+    )
 
 
 def _write_credentials(path: Path, key: str, endpoint: str, generated_at: str) -> None:

@@ -2,11 +2,10 @@
 
 import re
 
-from shipyard_protocol.api import Profile, ProfileContainer, ProfileList, Resources
-
 from bay.config import ProfileSettings
 from bay.drivers.base import Limits
 from bay.errors import CapabilityNotSupportedError, InvalidRequestError
+from shipyard_protocol.api import Profile, ProfileContainer, ProfileList, Resources
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 

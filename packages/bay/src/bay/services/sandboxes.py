@@ -2,6 +2,22 @@
 
 from datetime import timedelta
 
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+
+from bay.db.models import Sandbox, Session
+from bay.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    SandboxExpiredError,
+    SandboxTTLInfiniteError,
+)
+from bay.services.cargos import CargoService
+from bay.services.clock import Clock
+from bay.services.ids import new_id
+from bay.services.profiles import ProfileCatalog
+from bay.services.sessions import RUNNING, STARTING, SessionService
+from bay.ship_client import ShipCallError, ShipClient
 from shipyard_protocol.api import (
     ContainerRuntime,
     SandboxCreate,
@@ -9,17 +25,6 @@ from shipyard_protocol.api import (
     SandboxStatus,
 )
 from shipyard_protocol.api import Sandbox as SandboxOut
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession as DbSession
-
-from bay.db.models import Cargo, Sandbox, Session
-from bay.errors import NotFoundError, SandboxExpiredError
-from bay.services.cargos import CargoService
-from bay.services.clock import Clock
-from bay.services.ids import new_id
-from bay.services.profiles import ProfileCatalog
-from bay.services.sessions import RUNNING, STARTING, SessionService
-from bay.ship_client import ShipCallError, ShipClient
 
 
 class SandboxService:
@@ -75,10 +80,7 @@ class SandboxService:
         """A sandbox a capability call may use: owned, not expired, offering the capability."""
         sandbox = await self.get(owner, sandbox_id)
         if sandbox.expires_at is not None and self._clock() > sandbox.expires_at:
-            raise SandboxExpiredError(
-                f"Sandbox {sandbox_id} expired at {sandbox.expires_at.isoformat()}",
-                {"sandbox_id": sandbox_id, "expires_at": sandbox.expires_at.isoformat()},
-            )
+            raise _expired(sandbox)
         self._profiles.require(sandbox.profile_id, capability)
         return sandbox
 
@@ -106,6 +108,33 @@ class SandboxService:
         more = len(items) > limit
         return SandboxList(items=page, next_cursor=page[-1].id if more and page else None)
 
+    async def extend_ttl(self, owner: str, sandbox_id: str, extend_by: int) -> SandboxOut:
+        """Push `expires_at` out; never revives an expired sandbox nor limits an infinite one."""
+        if extend_by <= 0:
+            raise InvalidRequestError("extend_by must be a positive number of seconds")
+        async with self._sessions.hold(sandbox_id):
+            sandbox = await self.get(owner, sandbox_id)
+            await self._db.refresh(sandbox)
+            now = self._clock()
+            if sandbox.expires_at is None:
+                raise SandboxTTLInfiniteError(
+                    f"Sandbox {sandbox_id} has no TTL to extend", {"sandbox_id": sandbox_id}
+                )
+            if sandbox.expires_at < now:
+                raise _expired(sandbox)
+            sandbox.expires_at = max(sandbox.expires_at, now) + timedelta(seconds=extend_by)
+            await self._db.flush()
+            return self.out(sandbox, None)
+
+    async def keepalive(self, owner: str, sandbox_id: str) -> None:
+        """Renew the idle lease without starting compute; the TTL is untouched."""
+        sandbox = await self.get(owner, sandbox_id)
+        profile = self._profiles.get(sandbox.profile_id)
+        now = self._clock()
+        sandbox.last_active_at = now
+        sandbox.idle_expires_at = now + timedelta(seconds=profile.idle_timeout)
+        await self._db.flush()
+
     async def stop(self, owner: str, sandbox_id: str) -> None:
         await self.get(owner, sandbox_id)
         await self._sessions.stop(sandbox_id)
@@ -117,18 +146,8 @@ class SandboxService:
         )
         if sandbox is None:
             raise NotFoundError(f"Sandbox not found: {sandbox_id}")
-        if sandbox.deleted_at is not None:
-            return
-        await self._sessions.stop(sandbox_id)
-        await self._db.refresh(sandbox)
-        sandbox.deleted_at = self._clock()
-        sandbox.current_session_id = None
-        cargo = await self._db.get(Cargo, sandbox.cargo_id) if sandbox.cargo_id else None
-        if cargo is not None and cargo.managed and cargo.managed_by_sandbox_id == sandbox.id:
-            sandbox.cargo_id = None
-            await self._db.flush()
-            await self._cargos.destroy(cargo)
-        await self._db.flush()
+        if sandbox.deleted_at is None:
+            await self._sessions.delete(sandbox_id, self._clock())
 
     def out(self, sandbox: Sandbox, session: Session | None) -> SandboxOut:
         return SandboxOut(
@@ -184,6 +203,14 @@ _SESSION_STATUS = {
     "pending": SandboxStatus.STARTING,
     "failed": SandboxStatus.FAILED,
 }
+
+
+def _expired(sandbox: Sandbox) -> SandboxExpiredError:
+    expires_at = sandbox.expires_at.isoformat() if sandbox.expires_at else None
+    return SandboxExpiredError(
+        f"Sandbox {sandbox.id} expired at {expires_at}",
+        {"sandbox_id": sandbox.id, "expires_at": expires_at},
+    )
 
 
 def _status_filter(status: str | None) -> SandboxStatus | None:

@@ -2,9 +2,9 @@
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
@@ -65,6 +65,10 @@ class SessionService:
     async def _unit(self) -> AsyncIterator[DbSession]:
         async with self._rt.sessionmaker() as db, db.begin():
             yield db
+
+    def hold(self, sandbox_id: str) -> AbstractAsyncContextManager[None]:
+        """The per-sandbox lock, for rules that must not race a start or a stop."""
+        return self._rt.locks.hold(sandbox_id)
 
     async def ensure_running(self, sandbox_id: str) -> Ready:
         """Return a ready session for the sandbox, starting one if needed; one start at a time."""
@@ -128,11 +132,55 @@ class SessionService:
         """End every session of the sandbox; files stay in the cargo."""
         async with self._rt.locks.hold(sandbox_id), self._unit() as db:
             sandbox = await _locked_sandbox(db, sandbox_id, include_deleted=True)
-            rows = await db.scalars(select(Session).where(Session.sandbox_id == sandbox_id))
-            for session in rows:
-                await self._discard(db, sandbox, session)
-            sandbox.current_session_id = None
-            sandbox.idle_expires_at = None
+            await self._discard_all(db, sandbox)
+
+    async def reclaim_idle(self, sandbox_id: str, now: datetime) -> bool:
+        """Idle GC: end the compute of a sandbox whose idle lease passed; files stay."""
+        async with self._rt.locks.hold(sandbox_id), self._unit() as db:
+            sandbox = await db.get(Sandbox, sandbox_id, with_for_update=True)
+            if sandbox is None or sandbox.deleted_at is not None:
+                return False
+            if sandbox.idle_expires_at is None or sandbox.idle_expires_at >= now:
+                return False
+            await self._discard_all(db, sandbox)
+            return True
+
+    async def expire(self, sandbox_id: str, now: datetime) -> bool:
+        """Expired GC: retire the sandbox if, under the lock, it is still past its TTL."""
+        return await self._retire(sandbox_id, now, only_if_expired=True)
+
+    async def delete(self, sandbox_id: str, now: datetime) -> None:
+        """End compute, soft-delete, and delete the managed cargo (external cargos stay)."""
+        await self._retire(sandbox_id, now, only_if_expired=False)
+
+    async def _retire(self, sandbox_id: str, now: datetime, only_if_expired: bool) -> bool:
+        async with self._rt.locks.hold(sandbox_id), self._unit() as db:
+            sandbox = await db.get(Sandbox, sandbox_id, with_for_update=True)
+            if sandbox is None or sandbox.deleted_at is not None:
+                return False
+            expired = sandbox.expires_at is not None and sandbox.expires_at < now
+            if only_if_expired and not expired:
+                return False
+            await self._discard_all(db, sandbox)
+            sandbox.deleted_at = now
+            await self._delete_managed_cargo(db, sandbox)
+            return True
+
+    async def _delete_managed_cargo(self, db: DbSession, sandbox: Sandbox) -> None:
+        cargo = await db.get(Cargo, sandbox.cargo_id) if sandbox.cargo_id else None
+        if cargo is None or not cargo.managed or cargo.managed_by_sandbox_id != sandbox.id:
+            return
+        sandbox.cargo_id = None
+        await db.flush()
+        await self._rt.driver.delete_cargo(cargo.driver_ref)
+        await db.delete(cargo)
+
+    async def _discard_all(self, db: DbSession, sandbox: Sandbox) -> None:
+        rows = await db.scalars(select(Session).where(Session.sandbox_id == sandbox.id))
+        for session in rows:
+            await self._discard(db, sandbox, session)
+        sandbox.current_session_id = None
+        sandbox.idle_expires_at = None
 
     async def _discard(self, db: DbSession, sandbox: Sandbox, session: Session) -> None:
         if session.driver_ref:

@@ -1,6 +1,7 @@
 """Alembic environment: runs on the connection Bay hands over (see engine.migrate)."""
 
 from alembic import context
+
 from bay.db.models import Base
 
 connection = context.config.attributes.get("connection")

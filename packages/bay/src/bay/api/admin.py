@@ -1,0 +1,36 @@
+"""Admin routes: GC and API keys (admin keys only)."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Response
+
+from bay.api.deps import Admin, Gc, Keys
+from shipyard_protocol.api import GcRun, GcRunResult, GcStatus, KeyCreate, KeyCreated, KeyList
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+@router.post("/gc/run")
+async def run_gc(_: Admin, gc: Gc, body: Annotated[GcRun | None, Body()] = None) -> GcRunResult:
+    return await gc.run_once(tasks=body.tasks if body else None)
+
+
+@router.get("/gc/status")
+async def gc_status(_: Admin, gc: Gc) -> GcStatus:
+    return gc.status()
+
+
+@router.post("/keys", status_code=201)
+async def create_key(body: KeyCreate, _: Admin, keys: Keys) -> KeyCreated:
+    return await keys.create(body.owner, body.admin)
+
+
+@router.get("/keys")
+async def list_keys(_: Admin, keys: Keys) -> KeyList:
+    return await keys.listing()
+
+
+@router.delete("/keys/{key_id}", status_code=204)
+async def revoke_key(key_id: str, _: Admin, keys: Keys) -> Response:
+    await keys.revoke(key_id)
+    return Response(status_code=204)

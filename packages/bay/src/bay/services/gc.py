@@ -1,0 +1,188 @@
+"""Garbage collection: idle sessions, expired sandboxes, orphan cargos and orphan instances.
+
+Every task is idempotent and re-checks under the sandbox lock; one replica at a time runs a
+cycle (a lease row in the database), and `run_once(now)` drives it in tests without sleeping.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bay.config import GcSettings
+from bay.db.models import Cargo, Lease, Sandbox, Session
+from bay.drivers.base import DriverError
+from bay.errors import BayError, GcBusyError
+from bay.services.clock import Clock
+from bay.services.sessions import SessionRuntime, SessionService
+from shipyard_protocol.api import GcRunResult, GcStatus, GcTaskResult, GcTaskStatus
+
+log = logging.getLogger(__name__)
+
+TASKS = ("idle_session", "expired_sandbox", "orphan_cargo", "orphan_instance")
+LEASE = "gc"
+LEASE_S = 600
+
+
+class GcService:
+    """Built once per process; its lock keeps cycles of this replica from overlapping."""
+
+    def __init__(
+        self, runtime: SessionRuntime, sessions: SessionService, settings: GcSettings, clock: Clock
+    ) -> None:
+        self._rt = runtime
+        self._sessions = sessions
+        self._settings = settings
+        self._clock = clock
+        self._lock = asyncio.Lock()
+
+    def status(self) -> GcStatus:
+        return GcStatus(
+            enabled=self._settings.enabled,
+            is_running=self._lock.locked(),
+            instance_id=self._rt.instance_id,
+            interval_seconds=self._settings.interval_seconds,
+            tasks={name: GcTaskStatus(enabled=self._enabled(name)) for name in TASKS},
+        )
+
+    async def run_once(
+        self, now: datetime | None = None, tasks: list[str] | None = None
+    ) -> GcRunResult:
+        """One cycle of the named (else all enabled) tasks; 423 if a cycle is running here."""
+        if self._lock.locked():
+            raise GcBusyError("A GC cycle is already running")
+        async with self._lock:
+            return await self._cycle(now or self._clock(), tasks)
+
+    async def loop(self) -> None:
+        """The background schedule; errors are logged and the loop goes on."""
+        while True:
+            await asyncio.sleep(self._settings.interval_seconds)
+            try:
+                await self.run_once()
+            except GcBusyError:
+                continue
+            except Exception:
+                log.exception("GC cycle failed")
+
+    async def _cycle(self, now: datetime, tasks: list[str] | None) -> GcRunResult:
+        started = time.monotonic()
+        names = [n for n in TASKS if (n in tasks if tasks is not None else self._enabled(n))]
+        results: list[GcTaskResult] = []
+        if await self._acquire(now):
+            try:
+                for name in names:
+                    results.append(await self._run_task(name, now))
+            finally:
+                await self._release()
+        else:
+            results = [
+                GcTaskResult(task_name=n, errors=["another Bay holds the GC lease"]) for n in names
+            ]
+        return GcRunResult(
+            results=results,
+            total_cleaned=sum(r.cleaned_count for r in results),
+            total_errors=sum(len(r.errors) for r in results),
+            duration_ms=int((time.monotonic() - started) * 1000),
+        )
+
+    async def _run_task(self, name: str, now: datetime) -> GcTaskResult:
+        task: Callable[[datetime, GcTaskResult], Awaitable[None]] = getattr(self, f"_{name}")
+        result = GcTaskResult(task_name=name)
+        try:
+            await task(now, result)
+        except Exception as exc:
+            log.exception("GC task %s failed", name)
+            result.errors.append(f"Task failed: {exc}")
+        return result
+
+    async def _idle_session(self, now: datetime, result: GcTaskResult) -> None:
+        ids = await self._sandbox_ids(
+            Sandbox.idle_expires_at < now, Sandbox.current_session_id.is_not(None)
+        )
+        for sandbox_id in ids:
+            await self._count(result, self._sessions.reclaim_idle(sandbox_id, now))
+
+    async def _expired_sandbox(self, now: datetime, result: GcTaskResult) -> None:
+        for sandbox_id in await self._sandbox_ids(Sandbox.expires_at < now):
+            await self._count(result, self._sessions.expire(sandbox_id, now))
+
+    async def _orphan_cargo(self, now: datetime, result: GcTaskResult) -> None:
+        async with self._rt.sessionmaker() as db, db.begin():
+            cargos = list(await db.scalars(select(Cargo).where(Cargo.managed.is_(True))))
+            for cargo in cargos:
+                manager = await db.get(Sandbox, cargo.managed_by_sandbox_id or "")
+                if manager is None or manager.deleted_at is not None:
+                    await self._rt.driver.delete_cargo(cargo.driver_ref)
+                    await db.delete(cargo)
+                    result.cleaned_count += 1
+            known = set(await db.scalars(select(Cargo.id)))
+        cutoff = (now - timedelta(seconds=self._settings.orphan_grace_seconds)).replace(tzinfo=UTC)
+        cutoff_epoch = cutoff.timestamp()
+        for storage in await self._rt.driver.list_cargos():
+            if storage.cargo_id in known:
+                continue
+            if storage.created_at > cutoff_epoch:
+                result.skipped_count += 1
+                continue
+            await self._rt.driver.delete_cargo(storage.driver_ref)
+            result.cleaned_count += 1
+
+    async def _orphan_instance(self, now: datetime, result: GcTaskResult) -> None:
+        async with self._rt.sessionmaker() as db:
+            refs = {s.id: s.driver_ref for s in await db.scalars(select(Session))}
+        for instance in await self._rt.driver.list_instances():
+            session_id = instance.labels.session_id
+            if session_id in refs and refs[session_id] in (instance.ref, None):
+                continue
+            await self._rt.driver.stop(instance.ref)
+            result.cleaned_count += 1
+
+    async def _count(self, result: GcTaskResult, work: Awaitable[bool]) -> None:
+        try:
+            cleaned = await work
+        except (BayError, DriverError) as exc:
+            result.errors.append(str(exc))
+            return
+        if cleaned:
+            result.cleaned_count += 1
+        else:
+            result.skipped_count += 1
+
+    async def _sandbox_ids(self, *where: object) -> list[str]:
+        async with self._rt.sessionmaker() as db:
+            query = select(Sandbox.id).where(Sandbox.deleted_at.is_(None), *where)  # type: ignore[arg-type]
+            return list(await db.scalars(query))
+
+    def _enabled(self, name: str) -> bool:
+        task_settings = getattr(self._settings, name)
+        return bool(task_settings.enabled)
+
+    async def _acquire(self, now: datetime) -> bool:
+        holder = self._rt.instance_id
+        until = now + timedelta(seconds=LEASE_S)
+        async with self._rt.sessionmaker() as db:
+            db.add(Lease(name=LEASE, holder=holder, expires_at=until))
+            try:
+                await db.commit()
+                return True
+            except IntegrityError:
+                await db.rollback()
+            taken = await db.execute(
+                update(Lease)
+                .where(Lease.name == LEASE)
+                .where((Lease.expires_at < now) | (Lease.holder == holder))
+                .values(holder=holder, expires_at=until)
+            )
+            await db.commit()
+            return bool(taken.rowcount)  # type: ignore[attr-defined]
+
+    async def _release(self) -> None:
+        async with self._rt.sessionmaker() as db, db.begin():
+            await db.execute(
+                delete(Lease).where(Lease.name == LEASE, Lease.holder == self._rt.instance_id)
+            )
