@@ -269,7 +269,8 @@ class LocalDriver:
             # Group-writable until Ship has bound its socket; see _seal_socket.
             os.chown(run / "sock", 0, self._host_uid)
             (run / "sock").chmod(0o770)
-        (run / "etc").mkdir(mode=0o755)
+        (run / "etc").mkdir()
+        (run / "etc").chmod(0o755)  # explicit: Bay runs with umask 077
         for name, text in bwrap.ETC_FILES.items():
             (run / "etc" / name).write_text(text)
             (run / "etc" / name).chmod(0o644)

@@ -1,0 +1,111 @@
+"""Run a real Bay (`python -m bay serve`) as a subprocess on a free loopback port."""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+SHIP_VENV = REPO / ".venv-ship"
+API_KEY = "sk-integration-admin"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def traversable_tmp() -> Iterator[Path]:
+    """A temp dir the sandboxes' unprivileged host uid can pass through (pytest's is 0700)."""
+    path = Path(tempfile.mkdtemp(prefix="bay-it-", dir="/tmp"))
+    path.chmod(0o711)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def local_driver_missing() -> str | None:
+    """Why the local driver cannot run here, or None when it can."""
+    if shutil.which("bwrap") is None:
+        return "bubblewrap (bwrap) is not installed"
+    if not (SHIP_VENV / "bin" / "python").exists():
+        return f"Ship's venv {SHIP_VENV} is missing (run `make sync`)"
+    probe = subprocess.run(
+        ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "true"], capture_output=True, check=False
+    )
+    if probe.returncode != 0:
+        return f"bwrap cannot create namespaces here: {probe.stderr.decode()[:200]}"
+    return None
+
+
+class BayProcess:
+    """A Bay server on its own data dir; `restart()` keeps the data dir and the sessions."""
+
+    def __init__(self, data_dir: Path, config: dict[str, Any]) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
+        self.config_file.write_text(yaml.safe_dump(config))
+        self.log = data_dir.parent / f"{data_dir.name}-bay.log"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "BAY_DATA_DIR": str(self.data_dir),
+            "BAY_API_KEY": API_KEY,
+            "BAY_CONFIG_FILE": str(self.config_file),
+            "BAY_SERVER__PORT": str(self.port),
+            "BAY_DRIVER__TYPE": "local",
+            "BAY_DRIVER__LOCAL__SHIP_VENV": str(SHIP_VENV),
+        }
+
+    def start(self) -> None:
+        with self.log.open("ab") as log:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", "bay", "serve"], env=self.env(), stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"Bay exited: {self.log.read_text()[-3000:]}")
+            try:
+                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.1)
+        raise RuntimeError(f"Bay did not come up: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def client(self, timeout: float = 120) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {API_KEY}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
