@@ -30,12 +30,21 @@ def free_port() -> int:
 @contextmanager
 def traversable_tmp() -> Iterator[Path]:
     """A temp dir the sandboxes' unprivileged host uid can pass through (pytest's is 0700)."""
-    path = Path(tempfile.mkdtemp(prefix="bay-it-", dir="/tmp"))
+    path = Path(tempfile.mkdtemp(prefix="bay-", dir="/tmp"))
     path.chmod(0o711)
     try:
         yield path
     finally:
+        unmount_under(path)
         shutil.rmtree(path, ignore_errors=True)
+
+
+def unmount_under(path: Path) -> None:
+    """Cargo images a failed test left mounted would pin loop devices across runs."""
+    with open("/proc/mounts") as mounts:
+        points = [line.split()[1] for line in mounts if line.split()[1].startswith(f"{path}/")]
+    for point in sorted(points, reverse=True):
+        subprocess.run(["umount", "--lazy", point], check=False, capture_output=True)
 
 
 def local_driver_missing() -> str | None:

@@ -239,3 +239,30 @@ class TestLimits:
         assert shell(client, sandbox_id, "echo alive")["output"] == "alive"
         left = shell(client, sandbox_id, "ls /proc | grep -cE '^[0-9]+$'")["output"]
         assert int(left) < 15
+
+
+class TestCargoQuota:
+    @pytest.fixture(autouse=True)
+    def _needs_quota(self) -> None:
+        if os.geteuid() != 0:
+            pytest.skip("cargo quotas need root (loop-mounted images); cargos are plain dirs")
+
+    def test_write_past_the_limit_fails_inside_the_sandbox(self, client: httpx.Client) -> None:
+        cargo = client.post("/v1/cargos", json={"size_limit_mb": 5}).json()["id"]
+        sandbox_id = new_sandbox(client, cargo_id=cargo)
+        result = shell(client, sandbox_id, "dd if=/dev/zero of=big bs=1M count=10")
+        assert result["success"] is False
+        assert "No space left" in result["error"]
+
+    def test_file_api_answers_quota_exceeded(self, client: httpx.Client) -> None:
+        cargo = client.post("/v1/cargos", json={"size_limit_mb": 5}).json()["id"]
+        sandbox_id = new_sandbox(client, cargo_id=cargo)
+        response = client.post(
+            f"/v1/sandboxes/{sandbox_id}/filesystem/upload",
+            files={"file": ("upload", b"x" * (10 * 1024 * 1024))},
+            data={"path": "big.bin"},
+        )
+        assert response.status_code == 507
+        assert response.json()["error"]["code"] == "quota_exceeded"
+        other = new_sandbox(client)
+        assert shell(client, other, "dd if=/dev/zero of=big bs=1M count=10")["success"] is True

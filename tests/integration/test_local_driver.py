@@ -8,7 +8,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -29,6 +28,7 @@ from bay.drivers.base import (
     SessionSpec,
 )
 from bay.drivers.local import LocalDriver
+from tests.integration.bay_process import traversable_tmp
 
 REPO = Path(__file__).resolve().parents[2]
 SHIP_VENV = REPO / ".venv-ship"
@@ -88,10 +88,8 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def data_dir() -> Iterator[Path]:
     # Short, so socket paths fit in sun_path; traversable, since sandboxes run as host_uid.
-    path = Path(tempfile.mkdtemp(prefix="bay-", dir="/tmp"))
-    path.chmod(0o711)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
+    with traversable_tmp() as path:
+        yield path
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -101,6 +99,8 @@ async def driver(data_dir: Path) -> AsyncIterator[LocalDriver]:
     # Sessions outlive their driver by design; a failed test must not leave any running.
     for info in await driver.list_instances():
         await driver.stop(info.ref)
+    for storage in await driver.list_cargos():
+        await driver.delete_cargo(storage.driver_ref)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

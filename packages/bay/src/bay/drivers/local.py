@@ -28,6 +28,7 @@ from bay.drivers.base import (
     Labels,
     SessionSpec,
 )
+from bay.drivers.cargo_store import CargoStore
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +63,8 @@ class LocalDriver:
         self._settings = settings
         self._instance_id = instance_id
         self._host_uid = settings.host_uid if root else None
-        self._cargos = data_dir.absolute() / "cargos"
+        self._store = CargoStore(data_dir, self._host_uid)
+        self._cargos = self._store.root
         self._runs = data_dir.absolute() / "run"
         self._tools = bwrap.find_tools(settings.bwrap, root)
         venv = (settings.ship_venv or Path(sys.prefix)).absolute()
@@ -78,28 +80,18 @@ class LocalDriver:
 
     async def create_cargo(self, spec: CargoSpec) -> str:
         """Called by the cargo service; the directory is bound at /workspace in each session."""
-        path = self._cargos / _checked(spec.cargo_id)
         with _mapped(DriverError, f"create cargo {spec.cargo_id}"):
-            path.mkdir(mode=0o700, exist_ok=True)
-            self._give(path)
-        return str(path)
+            return str(await self._store.create(spec.cargo_id, spec.size_limit_mb))
 
     async def delete_cargo(self, driver_ref: str) -> None:
         """Called on cargo deletion and by GC; only directories under the cargos root go."""
-        path = Path(driver_ref)
-        if path.parent != self._cargos or not _NAME.fullmatch(path.name):
-            raise DriverError(f"not a cargo of this driver: {driver_ref}")
         with _mapped(DriverError, f"delete cargo {driver_ref}"):
-            _remove_tree(path)
+            await self._store.delete(driver_ref)
 
     async def list_cargos(self) -> list[CargoStorage]:
         """Called by the orphan-cargo GC: every cargo directory, with its creation time."""
         with _mapped(DriverError, "list cargos"):
-            return [
-                CargoStorage(entry.name, str(entry), entry.stat().st_mtime)
-                for entry in sorted(self._cargos.iterdir())
-                if entry.is_dir() and _NAME.fullmatch(entry.name)
-            ]
+            return self._store.storages()
 
     async def start(self, spec: SessionSpec) -> Instance:
         """Called by `ensure_running`; returns once Ship wrote `ready`, else leaves nothing."""
@@ -114,6 +106,7 @@ class LocalDriver:
         with _mapped(InstanceStartError, f"start {run.name}"):
             run.mkdir(mode=0o700)  # the claim: a session that already has a run dir keeps it
         try:
+            await self._store.ensure_mounted(self._store.owns(spec.cargo_ref))
             await self._launch(spec, run, record)
         except BaseException:
             try:
@@ -160,9 +153,10 @@ class LocalDriver:
         notes = (
             *self._cgroups.notes,
             "network is always off: the local driver cannot give network yet",
-            "cargo size limits are not enforced",
+            self._store.reason,
         )
-        return Enforcement("memory" in parents, "pids" in parents, "cpu" in parents, False, notes)
+        held = ("memory" in parents, "pids" in parents, "cpu" in parents, self._store.quota)
+        return Enforcement(*held, notes)
 
     async def close(self) -> None:
         """Nothing to release: sessions are detached processes that keep running."""
