@@ -1,0 +1,124 @@
+"""The `bay` command: serve, migrate, and admin chores that work on the database directly."""
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+
+from bay.app import create_app
+from bay.config import Settings
+from bay.db.engine import make_engine, make_sessionmaker, migrate
+from bay.services.clock import utcnow
+from bay.services.keys import KeyService, Provisioned
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    os.umask(0o077)  # the database and credentials are for Bay's eyes only
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    if args.command == "serve":
+        serve(settings)
+        return
+    asyncio.run(_ACTIONS[args.command](settings, args))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bay", description="Shipyard Neo control plane")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("serve", help="run the API server")
+    commands.add_parser("migrate", help="upgrade the database schema")
+    keys = commands.add_parser("keys", help="manage API keys").add_subparsers(
+        dest="keys_command", required=True
+    )
+    create = keys.add_parser("create", help="create a key for an owner (shown once)")
+    create.add_argument("--owner", required=True)
+    create.add_argument("--admin", action="store_true", help="the key may call /v1/admin")
+    keys.add_parser("list", help="list keys (never their secrets)")
+    revoke = keys.add_parser("revoke", help="deactivate a key at once")
+    revoke.add_argument("key_id")
+    return parser
+
+
+def serve(settings: Settings) -> None:
+    app = create_app(settings, on_keys=lambda keys: _banner(settings, keys))
+    uvicorn.run(app, host=settings.server.host, port=settings.server.port, log_config=None)
+
+
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[DbSession]:
+    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        async with make_sessionmaker(engine)() as db, db.begin():
+            yield db
+    finally:
+        await engine.dispose()
+
+
+async def _migrate(settings: Settings, _: argparse.Namespace) -> None:
+    async with _database(settings):
+        pass
+
+
+async def _keys(settings: Settings, args: argparse.Namespace) -> None:
+    async with _database(settings) as db:
+        keys = KeyService(db, utcnow)
+        if args.keys_command == "create":
+            created = await keys.create(args.owner, args.admin)
+            _print(created.model_dump(mode="json"))
+        elif args.keys_command == "list":
+            _print((await keys.listing()).model_dump(mode="json"))
+        else:
+            await keys.revoke(args.key_id)
+            _print({"id": args.key_id, "revoked": True})
+
+
+_ACTIONS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, None]]] = {
+    "migrate": _migrate,
+    "keys": _keys,
+}
+
+
+def _print(value: object) -> None:
+    sys.stdout.write(json.dumps(value, indent=2) + "\n")
+
+
+def _banner(settings: Settings, provisioned: Provisioned) -> None:
+    key = provisioned.generated_key or settings.admin_key or _saved_key(provisioned)
+    base = f"http://{settings.server.host}:{settings.server.port}"
+    token = key or "$BAY_API_KEY"
+    lines = [
+        "",
+        f"Bay is starting on {base} (driver: {settings.driver.type}, data: {settings.data_dir})",
+        f"API key: {key}" if key else "API key: the one you configured or generated earlier",
+    ]
+    if provisioned.generated_key and provisioned.credentials_path:
+        lines.append(f"(generated now; saved to {provisioned.credentials_path}, mode 0600)")
+    lines += [
+        "Try:",
+        f"  curl -s -X POST {base}/v1/sandboxes -H 'Authorization: Bearer {token}' "
+        "-H 'Content-Type: application/json' -d '{}'",
+        f"  curl -s -X POST {base}/v1/sandboxes/SANDBOX_ID/python/exec "
+        f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
+        """-d '{"code": "print(1+1)"}'""",
+        "",
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()
+
+
+def _saved_key(provisioned: Provisioned) -> str | None:
+    path = provisioned.credentials_path
+    if path is None or not path.exists():
+        return None
+    return str(json.loads(path.read_text())["api_key"])
