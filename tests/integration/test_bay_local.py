@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.bay_process import BayProcess, local_driver_missing, traversable_tmp
+from tests.bay_process import BayProcess, local_driver_missing, traversable_tmp
 
 pytestmark = [pytest.mark.local]
 

@@ -28,7 +28,7 @@ from bay.drivers.base import (
     SessionSpec,
 )
 from bay.drivers.local import LocalDriver
-from tests.integration.bay_process import traversable_tmp
+from tests.bay_process import traversable_tmp
 
 REPO = Path(__file__).resolve().parents[2]
 SHIP_VENV = REPO / ".venv-ship"

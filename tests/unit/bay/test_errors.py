@@ -26,3 +26,20 @@ async def test_schema_violation_keeps_fastapi_422_shape(bay: Bay) -> None:
     )
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "code"]
+
+
+async def test_unexpected_crash_is_a_json_500_with_request_id(bay: Bay) -> None:
+    async def explode() -> None:
+        raise RuntimeError("boom")
+
+    bay.app.add_api_route("/explode", explode)
+    response = await bay.client.get("/explode", headers={"X-Request-Id": "req-500"})
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": {
+            "code": "internal_error",
+            "message": "Internal server error",
+            "request_id": "req-500",
+        }
+    }
+    assert response.headers["x-request-id"] == "req-500"

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 SHIP_VENV = REPO / ".venv-ship"
 API_KEY = "sk-integration-admin"
 
@@ -64,7 +64,8 @@ def local_driver_missing() -> str | None:
 class BayProcess:
     """A Bay server on its own data dir; `restart()` keeps the data dir and the sessions."""
 
-    def __init__(self, data_dir: Path, config: dict[str, Any]) -> None:
+    def __init__(self, data_dir: Path, config: dict[str, Any], driver: str = "local") -> None:
+        self.driver = driver
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -80,7 +81,7 @@ class BayProcess:
             "BAY_API_KEY": API_KEY,
             "BAY_CONFIG_FILE": str(self.config_file),
             "BAY_SERVER__PORT": str(self.port),
-            "BAY_DRIVER__TYPE": "local",
+            "BAY_DRIVER__TYPE": self.driver,
             "BAY_DRIVER__LOCAL__SHIP_VENV": str(SHIP_VENV),
         }
 
