@@ -42,7 +42,8 @@ async def test_full_session(client: BayClient) -> None:
 
         before = sandbox.expires_at
         await sandbox.extend_ttl(120, idempotency_key="compat-extend-1")
-        assert sandbox.expires_at is not None and before is not None
+        assert sandbox.expires_at is not None
+        assert before is not None
         assert sandbox.expires_at > before
         await sandbox.keepalive()
         await sandbox.refresh()
