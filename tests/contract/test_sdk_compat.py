@@ -36,9 +36,11 @@ async def test_full_session(client: BayClient) -> None:
         assert [entry.id for entry in history.entries] == [result.execution_id]
         last = await sandbox.get_last_execution(exec_type="shell")
         assert last.id == shell.execution_id
-        noted = await sandbox.annotate_execution(result.execution_id, notes="worked")
+        execution_id = result.execution_id
+        assert execution_id is not None
+        noted = await sandbox.annotate_execution(execution_id, notes="worked")
         assert noted.notes == "worked"
-        assert (await sandbox.get_execution(result.execution_id)).notes == "worked"
+        assert (await sandbox.get_execution(execution_id)).notes == "worked"
 
         before = sandbox.expires_at
         await sandbox.extend_ttl(120, idempotency_key="compat-extend-1")
