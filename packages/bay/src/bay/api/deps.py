@@ -107,7 +107,7 @@ Sandboxes = Annotated[SandboxService, Depends(get_sandboxes)]
 
 def get_execs(request: Request, db: Db, sessions: Sessions) -> ExecService:
     state = _state(request)
-    return ExecService(db, sessions, state["ship"], state["clock"])
+    return ExecService(db, sessions, state["ship"], state["profiles"], state["clock"])
 
 
 Execs = Annotated[ExecService, Depends(get_execs)]

@@ -1,13 +1,16 @@
 """Python and shell execution: run in the sandbox's session, answer, and keep history."""
 
 import time
+from datetime import timedelta
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
 from bay.db.models import ExecutionHistory, Sandbox
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.paths import normalize_path
+from bay.services.profiles import ProfileCatalog
 from bay.services.sessions import SessionService
 from bay.services.ship_errors import mapped_ship_errors
 from bay.ship_client import ShipClient
@@ -23,11 +26,17 @@ from shipyard_protocol.ship import PythonOutcome, PythonRun, ShellOutcome, Shell
 
 class ExecService:
     def __init__(
-        self, db: DbSession, sessions: SessionService, ship: ShipClient, clock: Clock
+        self,
+        db: DbSession,
+        sessions: SessionService,
+        ship: ShipClient,
+        profiles: ProfileCatalog,
+        clock: Clock,
     ) -> None:
         self._db = db
         self._sessions = sessions
         self._ship = ship
+        self._profiles = profiles
         self._clock = clock
 
     async def python(self, sandbox: Sandbox, request: PythonExec) -> PythonExecResult:
@@ -84,7 +93,18 @@ class ExecService:
                 created_at=self._clock(),
             )
         )
+        await self._renew(sandbox)
         await self._db.flush()
+
+    async def _renew(self, sandbox: Sandbox) -> None:
+        """A finished exec is activity too: a long run must not leave the lease nearly spent."""
+        now = self._clock()
+        idle = timedelta(seconds=self._profiles.get(sandbox.profile_id).idle_timeout)
+        await self._db.execute(
+            update(Sandbox)
+            .where(Sandbox.id == sandbox.id, Sandbox.current_session_id.is_not(None))
+            .values(last_active_at=now, idle_expires_at=now + idle)
+        )
 
 
 def normalize_tags(tags: str | None) -> str | None:
