@@ -12,12 +12,35 @@ Ship is reached only by Bay. Paths (all JSON unless noted):
 - `PUT  /upload?path=`  raw body      -> FileWritten (streamed to disk)
 - `GET  /download?path=`              -> raw bytes (streamed)
 
+Executions (python and shell alike) run as tasks Ship owns, so a dropped client never stops
+one. With `Accept: application/x-ndjson`, `POST /python/exec` and `POST /shell/exec` answer
+the execution's events as NDJSON (`ExecEvent`, one per line, `seq` from 1, always ending
+with an `end` event); without it they answer the collected outcome, which is exactly what
+the stream would have collected (capped; the stream itself is not).
+
+- `GET  /executions/{id}?wait=S`      -> ExecutionState (waits up to S seconds for the end)
+- `GET  /executions/{id}/events?after=N` -> NDJSON ExecEvent with seq > N, following live;
+  404 `not_found` when unknown, 410 `not_found` when events after N fell out of the
+  bounded event log
+- `POST /python/interrupt`            -> KernelState
+- `POST /python/restart`              -> KernelState
+- `GET  /activity`                    -> Activity (what keeps the session busy)
+- `POST /processes`     ProcessStart  -> ProcessInfo (detached; returns at once)
+- `GET  /processes`                   -> ProcessList
+- `GET  /processes/{id}`              -> ProcessInfo
+- `GET  /processes/{id}/logs?stream=stdout|stderr&offset=N&limit=M` -> ProcessLogs
+- `POST /processes/{id}/wait?timeout=S` -> ProcessInfo (when it exited, or after S seconds)
+- `POST /processes/{id}/signal` ProcessSignal -> ProcessInfo
+- `DELETE /processes/{id}`            -> ProcessInfo (killed with its group, then forgotten)
+- `WS   /terminal?cols=C&rows=R`      -> a PTY running `bash -l`; text frames in are
+  `TerminalInput` JSON, binary frames out are the terminal's bytes; closing ends the shell
+
 Errors are `ErrorBody` with a matching status: 404 file_not_found, 400 invalid_path
 (the path resolves outside the workspace), 400 validation_error (a directory where a
 file is expected, text that is not UTF-8), 507 quota_exceeded (no space left).
 """
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -40,6 +63,7 @@ class PythonRun(BaseModel):
 
     code: str
     timeout: float = Field(default=30, gt=0, le=3600)
+    execution_id: str | None = Field(default=None, description="Bay's id; Ship makes one if absent")
 
 
 class PythonError(BaseModel):
@@ -76,6 +100,7 @@ class ShellRun(BaseModel):
     timeout: float = Field(default=30, gt=0, le=3600)
     cwd: str = "."
     env: dict[str, str] = Field(default_factory=dict)
+    execution_id: str | None = Field(default=None, description="Bay's id; Ship makes one if absent")
 
 
 class ShellOutcome(BaseModel):
@@ -117,3 +142,130 @@ class DirectoryListing(BaseModel):
     """Entries of one directory: hidden ones left out, directories first, then by name."""
 
     entries: list[FileEntry]
+
+
+class _Event(BaseModel):
+    seq: int = Field(ge=1, description="1, 2, 3, ... within one execution")
+    execution_id: str
+
+
+class OutputEvent(_Event):
+    """A chunk of stdout or stderr text (decoded as UTF-8 with replacement)."""
+
+    kind: Literal["stdout", "stderr"]
+    text: str
+
+
+class DisplayEvent(_Event):
+    """A rich display bundle (mime -> data; binary types base64)."""
+
+    kind: Literal["display"] = "display"
+    data: dict[str, Any]
+
+
+class ResultEvent(_Event):
+    """The value of the last expression (execute_result): its text and its bundle."""
+
+    kind: Literal["result"] = "result"
+    text: str
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorEvent(_Event):
+    """The exception the user's code raised (or the timeout / kernel death)."""
+
+    kind: Literal["error"] = "error"
+    error: PythonError
+
+
+class EndEvent(_Event):
+    """Always the last event; a stream that stops without one was cut."""
+
+    kind: Literal["end"] = "end"
+    success: bool
+    exit_code: int | None = None
+    error: str | None = None
+    timed_out: bool = False
+    duration_ms: int
+    kernel_generation: int | None = None
+    kernel_restarted: bool = False
+
+
+ExecEvent = Annotated[
+    OutputEvent | DisplayEvent | ResultEvent | ErrorEvent | EndEvent, Field(discriminator="kind")
+]
+
+
+class ExecutionState(BaseModel):
+    """Where one execution stands; `outcome` once it ended."""
+
+    execution_id: str
+    exec_type: Literal["python", "shell"]
+    state: Literal["running", "finished"]
+    last_seq: int
+    outcome: PythonOutcome | ShellOutcome | None = None
+
+
+class KernelState(BaseModel):
+    """The kernel after an interrupt or a restart."""
+
+    kernel_generation: int
+    restarted: bool
+
+
+class Activity(BaseModel):
+    """What keeps a session busy; idle reclaim leaves a busy session alone."""
+
+    running_executions: int
+    running_processes: int
+    open_terminals: int
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.running_executions or self.running_processes or self.open_terminals)
+
+
+class ProcessStart(BaseModel):
+    """Start `bash -lc command` detached; its output goes to log files in the sandbox."""
+
+    command: str
+    cwd: str = "."
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class ProcessInfo(BaseModel):
+    process_id: str
+    pid: int
+    command: str
+    state: Literal["running", "exited"]
+    exit_code: int | None = None
+    started_at: float
+    ended_at: float | None = None
+
+
+class ProcessList(BaseModel):
+    processes: list[ProcessInfo]
+
+
+class ProcessLogs(BaseModel):
+    """`data` read from `offset`; ask again from `next_offset`; `eof` once it exited and all
+    was read."""
+
+    stream: Literal["stdout", "stderr"]
+    offset: int
+    next_offset: int
+    data: str
+    eof: bool
+
+
+class ProcessSignal(BaseModel):
+    signal: str = Field(default="TERM", pattern=r"^(SIG)?[A-Z0-9]+$")
+
+
+class TerminalInput(BaseModel):
+    """A text frame sent to the terminal: keystrokes, or a new window size."""
+
+    type: Literal["input", "resize"]
+    data: str = ""
+    cols: int | None = Field(default=None, ge=1, le=1000)
+    rows: int | None = Field(default=None, ge=1, le=1000)
