@@ -13,12 +13,13 @@ export BAY_DRIVER__LOCAL__SHIP_VENV ?= $(SHIP_VENV)
 
 RUN := $(UV) run --no-sync
 
-.PHONY: help run test lint fmt typecheck unit integration sync bwrap
+.PHONY: help run test lint fmt typecheck unit integration sync bwrap image test-docker
 
 help:
 	@echo "make run    start Bay on 127.0.0.1:8114 (local driver, SQLite under ./.bay)"
 	@echo "make test   lint + every test"
 	@echo "make fmt    format the code"
+	@echo "make image  build the Ship image for the docker driver (skipped when current)"
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) scripts/bootstrap_uv.py $@
@@ -48,6 +49,12 @@ unit: sync
 
 integration: sync bwrap
 	$(RUN) pytest tests/integration
+
+image: $(UV)
+	@UV=$(UV) scripts/build_ship_image.sh
+
+test-docker: sync image
+	$(RUN) pytest -m docker tests/integration
 
 test: lint bwrap
 	$(RUN) pytest

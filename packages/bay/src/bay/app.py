@@ -11,7 +11,19 @@ from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bay import __version__
-from bay.api import admin, cargos, execs, files, handlers, health, history, profiles, sandboxes
+from bay.api import (
+    admin,
+    cargos,
+    execs,
+    files,
+    handlers,
+    health,
+    history,
+    processes,
+    profiles,
+    sandboxes,
+    terminal,
+)
 from bay.api.middleware import RequestIdMiddleware
 from bay.api.state import State
 from bay.config import Settings
@@ -23,6 +35,7 @@ from bay.services.keys import KeyService, Provisioned
 from bay.services.locks import SandboxLocks
 from bay.services.profiles import ProfileCatalog
 from bay.services.sessions import Reconciler, SessionRuntime, SessionService
+from bay.services.tasks import Tasks
 from bay.ship_client import ShipClient
 
 log = logging.getLogger(__name__)
@@ -37,6 +50,10 @@ def build_driver(settings: Settings) -> Driver:
         from bay.drivers.local import LocalDriver
 
         return LocalDriver(settings.driver.local, settings.data_dir, settings.instance_id)
+    if kind == "docker":
+        from bay.drivers.docker import DockerDriver
+
+        return DockerDriver(settings.driver.docker, settings.data_dir, settings.instance_id)
     if kind == "fake":
         from bay.drivers.fake import FakeDriver
 
@@ -62,7 +79,19 @@ def create_app(
             await _stop(state)
 
     app = FastAPI(title="Shipyard Neo Bay", version=__version__, lifespan=lifespan)
-    for module in (health, profiles, sandboxes, execs, files, history, cargos, admin):
+    routers = (
+        health,
+        profiles,
+        sandboxes,
+        execs,
+        processes,
+        files,
+        history,
+        cargos,
+        admin,
+        terminal,
+    )
+    for module in routers:
         app.include_router(module.router)
     handlers.install(app)
     app.add_middleware(RequestIdMiddleware)
@@ -110,6 +139,7 @@ async def _start(
         runtime=runtime,
         clock=clock,
         gc=gc,
+        tasks=Tasks(),
     )
 
 
@@ -149,6 +179,7 @@ def _log_enforcement(driver: Driver) -> None:
 
 
 async def _stop(state: State) -> None:
+    await state["tasks"].drain(seconds=5)
     await state["ship"].aclose()
     await state["driver"].close()
     await state["engine"].dispose()

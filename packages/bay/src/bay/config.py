@@ -44,6 +44,14 @@ class LocalDriverSettings(BaseModel):
     )
 
 
+class DockerDriverSettings(BaseModel):
+    """The Docker driver: one hardened container per session on a dockerd."""
+
+    url: str = Field(default="unix:///var/run/docker.sock", description="dockerd's API address")
+    start_timeout_s: float = 60.0
+    tmp_size_mb: int = Field(default=512, gt=0, description="size of each container's /tmp tmpfs")
+
+
 class ResourceSettings(BaseModel):
     cpus: float = 1.0
     memory: str = "1g"
@@ -72,6 +80,11 @@ def _default_profiles() -> list[ProfileSettings]:
             description="More memory and CPU for data work",
             resources=ResourceSettings(cpus=2.0, memory="4g"),
         ),
+        ProfileSettings(
+            id="python-gvisor",
+            description="Python and shell in gVisor (docker driver with runsc registered)",
+            runtime="runsc",
+        ),
     ]
 
 
@@ -88,6 +101,12 @@ class CargoSettings(BaseModel):
 
 class ShipSettings(BaseModel):
     output_limit_bytes: int = Field(default=1024 * 1024, description="per stream per exec")
+
+
+class StreamingSettings(BaseModel):
+    heartbeat_seconds: float = Field(
+        default=15.0, gt=0, description="a quiet event stream gets a comment this often"
+    )
 
 
 class IdempotencySettings(BaseModel):
@@ -108,7 +127,7 @@ class GcSettings(BaseModel):
     run_on_startup: bool = True
     interval_seconds: int = 300
     orphan_grace_seconds: int = Field(
-        default=600, description="storage or instances younger than this are never orphans"
+        default=120, description="cargo storage younger than this is never an orphan"
     )
     idle_session: GcTaskSettings = Field(default_factory=GcTaskSettings)
     expired_sandbox: GcTaskSettings = Field(default_factory=GcTaskSettings)
@@ -119,6 +138,7 @@ class GcSettings(BaseModel):
 class DriverSettings(BaseModel):
     type: Literal["local", "docker", "fake"] = "local"
     local: LocalDriverSettings = Field(default_factory=LocalDriverSettings)
+    docker: DockerDriverSettings = Field(default_factory=DockerDriverSettings)
 
 
 def _default_data_dir() -> Path:
@@ -141,6 +161,7 @@ class Settings(BaseSettings):
     ship: ShipSettings = Field(default_factory=ShipSettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     gc: GcSettings = Field(default_factory=GcSettings)
+    streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     profiles: list[ProfileSettings] = Field(default_factory=_default_profiles)
     api_key: str | None = Field(default=None, description="BAY_API_KEY: the admin key to seed")
     instance_id: str = Field(default_factory=lambda: os.environ.get("HOSTNAME") or "bay")

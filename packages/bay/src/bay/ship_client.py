@@ -6,21 +6,41 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from websockets.asyncio.client import ClientConnection as ClientConnection
+from websockets.asyncio.client import connect, unix_connect
+from websockets.exceptions import WebSocketException
 
 from shipyard_protocol.errors import ErrorBody, ErrorCode
 from shipyard_protocol.ship import (
+    Activity,
     DirectoryListing,
+    DisplayEvent,
+    EndEvent,
+    ErrorEvent,
+    ExecEvent,
+    ExecutionState,
     FileText,
     FileWritten,
+    KernelState,
+    OutputEvent,
+    ProcessInfo,
+    ProcessList,
+    ProcessLogs,
+    ProcessSignal,
+    ProcessStart,
     PythonOutcome,
     PythonRun,
+    ResultEvent,
     ShellOutcome,
     ShellRun,
     ShipHealth,
 )
 
 Model = TypeVar("Model", bound=BaseModel)
+ExecEventModel = OutputEvent | DisplayEvent | ResultEvent | ErrorEvent | EndEvent
+_EVENTS: TypeAdapter[ExecEventModel] = TypeAdapter(ExecEvent)
+NDJSON = "application/x-ndjson"
 
 # Bay waits this much longer than the exec deadline Ship enforces, so Ship always answers first.
 EXEC_GRACE_S = 15.0
@@ -68,6 +88,23 @@ class ShipDownload:
     async def chunks(self) -> AsyncIterator[bytes]:
         async for chunk in self._response.aiter_bytes(1024 * 1024):
             yield chunk
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+class ShipStream:
+    """An open NDJSON event stream from Ship; iterate `events()` then `aclose()`."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+
+    async def events(self) -> AsyncIterator[ExecEventModel]:
+        """Parsed events; a cut connection or a malformed line raises ShipCallError."""
+        with _mapped_transport_errors():
+            async for line in self._response.aiter_lines():
+                if line:
+                    yield _event(line)
 
     async def aclose(self) -> None:
         await self._response.aclose()
@@ -141,15 +178,98 @@ class ShipClient:
         )
 
     async def download(self, endpoint: str, path: str) -> ShipDownload:
+        response = await self._open(endpoint, "GET", "/download", params={"path": path})
+        return ShipDownload(response)
+
+    async def stream(self, endpoint: str, run: PythonRun | ShellRun) -> ShipStream:
+        """Start an execution and follow its events; closing the stream never stops it."""
+        path = "/python/exec" if isinstance(run, PythonRun) else "/shell/exec"
+        headers = {"Accept": NDJSON}
+        response = await self._open(endpoint, "POST", path, json=run.model_dump(), headers=headers)
+        return ShipStream(response)
+
+    async def events(self, endpoint: str, execution_id: str, after: int) -> ShipStream:
+        """Follow an execution's events with seq > after (resume after a dropped client)."""
+        path = f"/executions/{execution_id}/events"
+        response = await self._open(endpoint, "GET", path, params={"after": after})
+        return ShipStream(response)
+
+    async def execution(self, endpoint: str, execution_id: str, wait: float = 0) -> ExecutionState:
+        return await self._call(
+            endpoint,
+            "GET",
+            f"/executions/{execution_id}",
+            ExecutionState,
+            params={"wait": wait},
+            timeout=wait + EXEC_GRACE_S,
+        )
+
+    async def interrupt(self, endpoint: str) -> KernelState:
+        return await self._call(endpoint, "POST", "/python/interrupt", KernelState)
+
+    async def restart(self, endpoint: str) -> KernelState:
+        return await self._call(endpoint, "POST", "/python/restart", KernelState)
+
+    async def activity(self, endpoint: str) -> Activity:
+        return await self._call(endpoint, "GET", "/activity", Activity, timeout=5)
+
+    async def start_process(self, endpoint: str, start: ProcessStart) -> ProcessInfo:
+        return await self._call(
+            endpoint, "POST", "/processes", ProcessInfo, json=start.model_dump()
+        )
+
+    async def processes(self, endpoint: str) -> ProcessList:
+        return await self._call(endpoint, "GET", "/processes", ProcessList)
+
+    async def process(self, endpoint: str, process_id: str) -> ProcessInfo:
+        return await self._call(endpoint, "GET", f"/processes/{process_id}", ProcessInfo)
+
+    async def process_logs(
+        self, endpoint: str, process_id: str, stream: str, offset: int, limit: int
+    ) -> ProcessLogs:
+        params = {"stream": stream, "offset": offset, "limit": limit}
+        path = f"/processes/{process_id}/logs"
+        return await self._call(endpoint, "GET", path, ProcessLogs, params=params)
+
+    async def wait_process(self, endpoint: str, process_id: str, timeout: float) -> ProcessInfo:
+        path = f"/processes/{process_id}/wait"
+        return await self._call(
+            endpoint, "POST", path, ProcessInfo, params={"timeout": timeout}, timeout=timeout + 5
+        )
+
+    async def signal_process(self, endpoint: str, process_id: str, signal: str) -> ProcessInfo:
+        body = ProcessSignal(signal=signal).model_dump()
+        path = f"/processes/{process_id}/signal"
+        return await self._call(endpoint, "POST", path, ProcessInfo, json=body)
+
+    async def kill_process(self, endpoint: str, process_id: str) -> ProcessInfo:
+        return await self._call(endpoint, "DELETE", f"/processes/{process_id}", ProcessInfo)
+
+    async def terminal(self, endpoint: str, cols: int, rows: int) -> ClientConnection:
+        """Open Ship's terminal WebSocket (a PTY running bash as the sandbox user)."""
+        query = f"/terminal?cols={cols}&rows={rows}"
+        try:
+            if endpoint.startswith("unix:"):
+                path = endpoint.removeprefix("unix:")
+                return await unix_connect(path, f"ws://ship{query}", max_size=None)
+            if endpoint.startswith("http"):
+                return await connect(endpoint.replace("http", "ws", 1) + query, max_size=None)
+        except (OSError, WebSocketException) as exc:
+            raise ShipUnreachableError(f"Ship's terminal could not be reached: {exc!r}") from exc
+        raise ShipUnreachableError(f"this session's driver offers no terminal ({endpoint})")
+
+    async def _open(self, endpoint: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send and return the response unread (streaming), or raise Ship's error."""
         client = self._client(endpoint)
-        request = client.build_request("GET", "/download", params={"path": path})
+        timeout = httpx.Timeout(FILE_TIMEOUT_S, read=None)
+        request = client.build_request(method, path, timeout=timeout, **kwargs)
         with _mapped_transport_errors():
             response = await client.send(request, stream=True)
         if response.status_code >= 400:
             await response.aread()
             await response.aclose()
             raise _error_from(response)
-        return ShipDownload(response)
+        return response
 
     async def _call(
         self,
@@ -169,6 +289,13 @@ class ShipClient:
             return model.model_validate_json(response.content)
         except ValidationError as exc:
             raise ShipUnreachableError(f"Ship answered an unexpected body: {exc}") from exc
+
+
+def _event(line: str) -> ExecEventModel:
+    try:
+        return _EVENTS.validate_json(line)
+    except ValidationError as exc:
+        raise ShipUnreachableError(f"Ship sent an unexpected event: {exc}") from exc
 
 
 def _make_client(

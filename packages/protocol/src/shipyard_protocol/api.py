@@ -331,3 +331,38 @@ class KeyCreated(BaseModel):
 
 class KeyList(BaseModel):
     items: list[KeyInfo]
+
+
+class ExecutionStatus(BaseModel):
+    """`GET /v1/sandboxes/{id}/executions/{execution_id}`: how an execution stands or ended."""
+
+    execution_id: str
+    exec_type: str
+    status: Literal["running", "finished"]
+    success: bool | None = None
+    exit_code: int | None = None
+    last_event_id: int | None = Field(
+        default=None, description="the newest event's id, while the session still holds them"
+    )
+    execution_time_ms: int | None = None
+
+
+class KernelControl(BaseModel):
+    """The kernel after an interrupt or a restart."""
+
+    kernel_generation: int
+    restarted: bool
+
+
+class ProcessCreate(BaseModel):
+    """`POST /v1/sandboxes/{id}/processes`: start a detached command."""
+
+    command: str = Field(min_length=1)
+    cwd: str | None = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+
+class ProcessSignalRequest(BaseModel):
+    """`POST …/processes/{process_id}/signal`."""
+
+    signal: str = Field(default="TERM", pattern=r"^(SIG)?[A-Z0-9]+$")

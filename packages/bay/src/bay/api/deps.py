@@ -3,8 +3,9 @@
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, cast
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from starlette.requests import HTTPConnection
 
 from bay.api.state import State
 from bay.db.models import Sandbox
@@ -16,16 +17,19 @@ from bay.services.gc import GcService
 from bay.services.history import HistoryService
 from bay.services.idempotency import IdempotencyService
 from bay.services.keys import KeyService, Principal
+from bay.services.processes import ProcessService
 from bay.services.profiles import ProfileCatalog
 from bay.services.sandboxes import SandboxService
 from bay.services.sessions import SessionService
+from bay.services.streams import StreamService, StreamSettings
+from bay.services.terminals import TerminalService
 
 
-def _state(request: Request) -> State:
+def _state(request: HTTPConnection) -> State:
     return cast(State, request.state.bay)
 
 
-async def get_db(request: Request) -> AsyncIterator[DbSession]:
+async def get_db(request: HTTPConnection) -> AsyncIterator[DbSession]:
     """One transaction per request: committed when the route returns, rolled back on error."""
     async with _state(request)["sessionmaker"]() as db:
         try:
@@ -40,7 +44,7 @@ Db = Annotated[DbSession, Depends(get_db)]
 
 
 async def get_principal(
-    request: Request,
+    request: HTTPConnection,
     db: Db,
     authorization: Annotated[str | None, Header()] = None,
     x_owner: Annotated[str | None, Header()] = None,
@@ -68,14 +72,14 @@ def get_admin(principal: Caller) -> Principal:
 Admin = Annotated[Principal, Depends(get_admin)]
 
 
-def get_profiles(request: Request) -> ProfileCatalog:
+def get_profiles(request: HTTPConnection) -> ProfileCatalog:
     return _state(request)["profiles"]
 
 
 Profiles = Annotated[ProfileCatalog, Depends(get_profiles)]
 
 
-def get_sessions(request: Request) -> SessionService:
+def get_sessions(request: HTTPConnection) -> SessionService:
     state = _state(request)
     return SessionService(state["runtime"], state["clock"])
 
@@ -83,7 +87,7 @@ def get_sessions(request: Request) -> SessionService:
 Sessions = Annotated[SessionService, Depends(get_sessions)]
 
 
-def get_cargos(request: Request, db: Db) -> CargoService:
+def get_cargos(request: HTTPConnection, db: Db) -> CargoService:
     state = _state(request)
     size = state["settings"].cargo.default_size_limit_mb
     return CargoService(db, state["driver"], size, state["clock"])
@@ -93,7 +97,7 @@ Cargos = Annotated[CargoService, Depends(get_cargos)]
 
 
 def get_sandboxes(
-    request: Request,
+    request: HTTPConnection,
     db: Db,
     sessions: Sessions,
     cargos: Cargos,
@@ -105,7 +109,7 @@ def get_sandboxes(
 Sandboxes = Annotated[SandboxService, Depends(get_sandboxes)]
 
 
-def get_execs(request: Request, db: Db, sessions: Sessions) -> ExecService:
+def get_execs(request: HTTPConnection, db: Db, sessions: Sessions) -> ExecService:
     state = _state(request)
     return ExecService(db, sessions, state["ship"], state["profiles"], state["clock"])
 
@@ -113,14 +117,14 @@ def get_execs(request: Request, db: Db, sessions: Sessions) -> ExecService:
 Execs = Annotated[ExecService, Depends(get_execs)]
 
 
-def get_files(request: Request, sessions: Sessions) -> FileService:
+def get_files(request: HTTPConnection, sessions: Sessions) -> FileService:
     return FileService(sessions, _state(request)["ship"])
 
 
 Files = Annotated[FileService, Depends(get_files)]
 
 
-def get_idempotency(request: Request, db: Db) -> IdempotencyService:
+def get_idempotency(request: HTTPConnection, db: Db) -> IdempotencyService:
     state = _state(request)
     return IdempotencyService(
         db, state["sessionmaker"], state["settings"].idempotency, state["clock"]
@@ -138,18 +142,41 @@ def get_history(db: Db) -> HistoryService:
 History = Annotated[HistoryService, Depends(get_history)]
 
 
-def get_keys(request: Request, db: Db) -> KeyService:
+def get_keys(request: HTTPConnection, db: Db) -> KeyService:
     return KeyService(db, _state(request)["clock"])
 
 
 Keys = Annotated[KeyService, Depends(get_keys)]
 
 
-def get_gc(request: Request) -> GcService:
+def get_gc(request: HTTPConnection) -> GcService:
     return _state(request)["gc"]
 
 
 Gc = Annotated[GcService, Depends(get_gc)]
+
+
+def get_streams(request: HTTPConnection, sessions: Sessions) -> StreamService:
+    state = _state(request)
+    settings = StreamSettings(heartbeat_s=state["settings"].streaming.heartbeat_seconds)
+    return StreamService(state["runtime"], sessions, state["tasks"], settings, state["clock"])
+
+
+Streams = Annotated[StreamService, Depends(get_streams)]
+
+
+def get_terminals(request: HTTPConnection, sessions: Sessions) -> TerminalService:
+    return TerminalService(sessions, _state(request)["ship"])
+
+
+Terminals = Annotated[TerminalService, Depends(get_terminals)]
+
+
+def get_processes(request: HTTPConnection, sessions: Sessions) -> ProcessService:
+    return ProcessService(sessions, _state(request)["ship"])
+
+
+Processes = Annotated[ProcessService, Depends(get_processes)]
 
 
 def capable(capability: str) -> Any:

@@ -11,6 +11,7 @@ from bay.services.clock import Clock
 from bay.services.gc import GcService
 from bay.services.profiles import ProfileCatalog
 from bay.services.sessions import SessionRuntime
+from bay.services.tasks import Tasks
 from bay.ship_client import ShipClient
 
 
@@ -24,3 +25,4 @@ class State(TypedDict):
     runtime: SessionRuntime
     clock: Clock
     gc: GcService
+    tasks: Tasks

@@ -1,7 +1,7 @@
 """Python and shell execution: run in the sandbox's session, answer, and keep history."""
 
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
@@ -23,6 +23,9 @@ from shipyard_protocol.api import (
 )
 from shipyard_protocol.ship import PythonOutcome, PythonRun, ShellOutcome, ShellRun
 
+ExecRequest = PythonExec | ShellExec
+ExecResult = PythonExecResult | ShellExecResult
+
 
 class ExecService:
     def __init__(
@@ -40,61 +43,29 @@ class ExecService:
         self._clock = clock
 
     async def python(self, sandbox: Sandbox, request: PythonExec) -> PythonExecResult:
-        started = time.monotonic()
-        ready = await self._sessions.ensure_running(sandbox.id)
-        with mapped_ship_errors():
-            outcome = await self._ship.python(
-                ready.endpoint, PythonRun(code=request.code, timeout=request.timeout)
-            )
-        elapsed = _ms_since(started)
-        result = _python_result(outcome, new_id("exec"), elapsed, ready.state_lost)
-        if request.include_code:
-            result.code = request.code
-        await self._record(sandbox, ready.session_id, request, result)
+        result = await self._run(sandbox, request)
+        assert isinstance(result, PythonExecResult)  # noqa: S101 - a python request's result
         return result
 
     async def shell(self, sandbox: Sandbox, request: ShellExec) -> ShellExecResult:
-        cwd = normalize_path(request.cwd, "cwd") if request.cwd is not None else "."
+        result = await self._run(sandbox, request)
+        assert isinstance(result, ShellExecResult)  # noqa: S101 - a shell request's result
+        return result
+
+    async def _run(self, sandbox: Sandbox, request: ExecRequest) -> ExecResult:
+        run = ship_run(request, new_id("exec"))
         started = time.monotonic()
         ready = await self._sessions.ensure_running(sandbox.id)
         with mapped_ship_errors():
-            outcome = await self._ship.shell(
-                ready.endpoint, ShellRun(command=request.command, timeout=request.timeout, cwd=cwd)
-            )
-        elapsed = _ms_since(started)
-        result = _shell_result(outcome, new_id("exec"), elapsed)
-        if request.include_code:
-            result.command = request.command
-        await self._record(sandbox, ready.session_id, request, result)
-        return result
-
-    async def _record(
-        self,
-        sandbox: Sandbox,
-        session_id: str,
-        request: PythonExec | ShellExec,
-        result: PythonExecResult | ShellExecResult,
-    ) -> None:
-        self._db.add(
-            ExecutionHistory(
-                id=result.execution_id,
-                owner=sandbox.owner,
-                sandbox_id=sandbox.id,
-                session_id=session_id,
-                exec_type="python" if isinstance(request, PythonExec) else "shell",
-                code=request.code if isinstance(request, PythonExec) else request.command,
-                success=result.success,
-                execution_time_ms=result.execution_time_ms,
-                output=result.output,
-                error=result.error,
-                exit_code=getattr(result, "exit_code", None),
-                description=request.description,
-                tags=normalize_tags(request.tags),
-                created_at=self._clock(),
-            )
-        )
+            if isinstance(run, PythonRun):
+                outcome: PythonOutcome | ShellOutcome = await self._ship.python(ready.endpoint, run)
+            else:
+                outcome = await self._ship.shell(ready.endpoint, run)
+        result = exec_result(request, outcome, run, _ms_since(started), ready.state_lost)
+        self._db.add(history_row(sandbox, ready.session_id, request, result, self._clock()))
         await self._renew(sandbox)
         await self._db.flush()
+        return result
 
     async def _renew(self, sandbox: Sandbox) -> None:
         """A finished exec is activity too: a long run must not leave the lease nearly spent."""
@@ -105,6 +76,63 @@ class ExecService:
             .where(Sandbox.id == sandbox.id, Sandbox.current_session_id.is_not(None))
             .values(last_active_at=now, idle_expires_at=now + idle)
         )
+
+
+def ship_run(request: ExecRequest, execution_id: str) -> PythonRun | ShellRun:
+    """What Ship is asked to run; a bad cwd is 400 before any compute starts."""
+    if isinstance(request, PythonExec):
+        return PythonRun(code=request.code, timeout=request.timeout, execution_id=execution_id)
+    cwd = normalize_path(request.cwd, "cwd") if request.cwd is not None else "."
+    return ShellRun(
+        command=request.command, timeout=request.timeout, cwd=cwd, execution_id=execution_id
+    )
+
+
+def exec_result(
+    request: ExecRequest,
+    outcome: PythonOutcome | ShellOutcome,
+    run: PythonRun | ShellRun,
+    elapsed_ms: int,
+    state_lost: bool,
+) -> ExecResult:
+    """The public result of a finished execution, with the code echoed when asked."""
+    execution_id = run.execution_id or new_id("exec")
+    if isinstance(outcome, PythonOutcome):
+        python = _python_result(outcome, execution_id, elapsed_ms, state_lost)
+        python.code = (
+            request.code if request.include_code and isinstance(request, PythonExec) else None
+        )
+        return python
+    shell = _shell_result(outcome, execution_id, elapsed_ms)
+    if request.include_code and isinstance(request, ShellExec):
+        shell.command = request.command
+    return shell
+
+
+def history_row(
+    sandbox: Sandbox,
+    session_id: str | None,
+    request: ExecRequest,
+    result: ExecResult,
+    now: datetime,
+) -> ExecutionHistory:
+    python = isinstance(request, PythonExec)
+    return ExecutionHistory(
+        id=result.execution_id,
+        owner=sandbox.owner,
+        sandbox_id=sandbox.id,
+        session_id=session_id,
+        exec_type="python" if python else "shell",
+        code=request.code if isinstance(request, PythonExec) else request.command,
+        success=result.success,
+        execution_time_ms=result.execution_time_ms,
+        output=result.output,
+        error=result.error,
+        exit_code=getattr(result, "exit_code", None),
+        description=request.description,
+        tags=normalize_tags(request.tags),
+        created_at=now,
+    )
 
 
 def normalize_tags(tags: str | None) -> str | None:

@@ -24,7 +24,7 @@ from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.locks import SandboxLocks
 from bay.services.profiles import ProfileCatalog
-from bay.ship_client import ShipClient
+from bay.ship_client import ShipCallError, ShipClient
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +79,15 @@ class SessionService:
             session_id, spec = await self._begin(sandbox_id)
             endpoint = await self._start(session_id, spec)
             return Ready(session_id=session_id, endpoint=endpoint, state_lost=lost)
+
+    async def running_endpoint(self, sandbox_id: str) -> str | None:
+        """Ship's endpoint if the sandbox has a running session; never starts one."""
+        async with self._rt.sessionmaker() as db:
+            sandbox = await db.get(Sandbox, sandbox_id)
+            session = await _session(db, sandbox.current_session_id if sandbox else None)
+        if session is None or session.observed_state != RUNNING:
+            return None
+        return session.endpoint
 
     async def _current(self, sandbox_id: str) -> tuple[Ready | None, bool]:
         """The live current session (renewing the idle lease), or whether a dead one was found."""
@@ -142,8 +151,22 @@ class SessionService:
                 return False
             if sandbox.idle_expires_at is None or sandbox.idle_expires_at >= now:
                 return False
+            if await self._busy(db, sandbox):
+                self._touch(sandbox)
+                return False
             await self._discard_all(db, sandbox)
             return True
+
+    async def _busy(self, db: DbSession, sandbox: Sandbox) -> bool:
+        """A running exec, background process or open terminal is activity, not idleness."""
+        session = await _session(db, sandbox.current_session_id)
+        if session is None or not session.endpoint or session.observed_state != RUNNING:
+            return False
+        try:
+            activity = await self._rt.ship.activity(session.endpoint)
+        except ShipCallError:
+            return False
+        return activity.busy
 
     async def expire(self, sandbox_id: str, now: datetime) -> bool:
         """Expired GC: retire the sandbox if, under the lock, it is still past its TTL."""

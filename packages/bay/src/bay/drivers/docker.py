@@ -1,0 +1,314 @@
+"""The Docker driver: each session is one hardened container, cargos are host directories."""
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import shutil
+import stat
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import aiodocker
+import aiohttp
+import httpx
+
+from bay.config import DockerDriverSettings
+from bay.drivers.base import (
+    CargoSpec,
+    CargoStorage,
+    DriverError,
+    DriverUnavailableError,
+    Enforcement,
+    Instance,
+    InstanceInfo,
+    InstanceStartError,
+    InstanceState,
+    Labels,
+    SessionSpec,
+)
+from bay.drivers.cargo_store import CargoStore
+
+logger = logging.getLogger(__name__)
+
+SANDBOX_UID = 1000
+WORKSPACE = "/workspace"
+SHIP_RUN = "/run/ship"
+SOCKET_NAME = "ship.sock"
+CONTAINER_PREFIX = "shipyard-"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
+_SANDBOX_TMP = "/tmp"  # noqa: S108 - a tmpfs inside the container, not a host path
+_POLL_S = 0.05
+_UNREACHABLE = 900  # the status aiodocker gives a DockerError when it cannot connect at all
+
+
+class DockerDriver:
+    """Sessions are containers found again by their labels; cargos are bind-mounted host dirs."""
+
+    def __init__(self, settings: DockerDriverSettings, data_dir: Path, instance_id: str) -> None:
+        self._settings = settings
+        self._instance_id = instance_id
+        self._store = CargoStore(data_dir, SANDBOX_UID)
+        self._cargos = self._store.root
+        self._runs = data_dir.absolute() / "run"
+        self._docker: aiodocker.Docker | None = None
+        with _mapped(DriverError, "docker driver setup"):
+            for directory in (self._cargos, self._runs):
+                directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    async def create_cargo(self, spec: CargoSpec) -> str:
+        """Called by the cargo service; the directory is bind-mounted at /workspace."""
+        with _mapped(DriverError, f"create cargo {spec.cargo_id}"):
+            return str(await self._store.create(spec.cargo_id, spec.size_limit_mb))
+
+    async def delete_cargo(self, driver_ref: str) -> None:
+        """Called on cargo deletion and by GC; only directories under the cargos root go."""
+        with _mapped(DriverError, f"delete cargo {driver_ref}"):
+            await self._store.delete(driver_ref)
+
+    async def list_cargos(self) -> list[CargoStorage]:
+        """Called by the orphan-cargo GC: every cargo directory, with its creation time."""
+        with _mapped(DriverError, "list cargos"):
+            return self._store.storages()
+
+    async def start(self, spec: SessionSpec) -> Instance:
+        """Called by `ensure_running`; returns once Ship answers, else leaves nothing behind."""
+        session_id = _checked(spec.labels.session_id)
+        run = self._runs / session_id
+        socket = run / SOCKET_NAME
+        if len(os.fsencode(socket)) > _SOCKET_PATH_MAX:
+            raise InstanceStartError(f"socket path too long for a Unix socket: {socket}")
+        with _mapped(InstanceStartError, f"start {session_id}"):
+            await self._store.ensure_mounted(self._checked_cargo(spec.cargo_ref))
+            run.mkdir(mode=0o700)  # the claim: a session that already has a run dir keeps it
+            # Ship (uid 1000) binds its socket here; _seal takes the dir back once it has.
+            os.chown(run, SANDBOX_UID, SANDBOX_UID)
+        try:
+            await self._launch(spec, run)
+        except BaseException:
+            await self._discard(session_id)
+            raise
+        return Instance(ref=session_id, endpoint=f"unix:{socket}", labels=spec.labels)
+
+    async def stop(self, ref: str) -> None:
+        """Called by stop, delete, idle GC and reconcile; removes the container and its run dir."""
+        session_id = _checked(ref)
+        with _mapped(DriverError, f"stop {ref}"):
+            await self._remove(session_id)
+            _remove_tree(self._runs / session_id)
+
+    async def inspect(self, ref: str) -> InstanceState:
+        """Called by `ensure_running` before it trusts a session row."""
+        name = CONTAINER_PREFIX + _checked(ref)
+        with _mapped(DriverError, f"inspect {ref}"):
+            try:
+                container = await self._client().containers.get(name)
+            except aiodocker.DockerError as exc:
+                if exc.status == 404:
+                    return InstanceState.MISSING
+                raise
+        return _state(container["State"])
+
+    async def list_instances(self) -> list[InstanceInfo]:
+        """Called by reconcile and GC: every container labelled with this Bay instance's id."""
+        labels = ["bay.managed=true", f"bay.instance_id={self._instance_id}"]
+        with _mapped(DriverError, "list instances"):
+            containers = await self._client().containers.list(all=True, filters={"label": labels})
+        found = []
+        for container in containers:
+            with contextlib.suppress(KeyError):
+                found.append(self._info(container["Labels"], container["State"]))
+        return sorted(found, key=lambda info: info.ref)
+
+    def enforcement(self) -> Enforcement:
+        """Called once at startup: dockerd enforces every compute limit through cgroups."""
+        notes = (
+            self._store.reason,
+            "runsc: gVisor's own host threads count against the pids limit",
+        )
+        return Enforcement(True, True, True, self._store.quota, notes)
+
+    async def close(self) -> None:
+        """Close the API client; the containers keep running and are found again by label."""
+        if self._docker is not None:
+            await self._docker.close()
+            self._docker = None
+
+    def _client(self) -> aiodocker.Docker:
+        # Built on first use: aiohttp wants a running event loop.
+        if self._docker is None:
+            self._docker = aiodocker.Docker(url=self._settings.url)
+        return self._docker
+
+    def _info(self, labels: dict[str, str], state: str) -> InstanceInfo:
+        found = Labels.from_dict(labels)
+        socket = self._runs / found.session_id / SOCKET_NAME
+        running = InstanceState.RUNNING if state == "running" else InstanceState.EXITED
+        return InstanceInfo(found.session_id, running, found, f"unix:{socket}")
+
+    def _checked_cargo(self, cargo_ref: str) -> Path:
+        cargo = Path(cargo_ref)
+        if cargo.parent != self._cargos or not cargo.is_dir():
+            raise InstanceStartError(f"not a cargo of this driver: {cargo_ref}")
+        return cargo
+
+    async def _launch(self, spec: SessionSpec, run: Path) -> None:
+        name = CONTAINER_PREFIX + spec.labels.session_id
+        config = container_config(spec, run, self._settings.tmp_size_mb)
+        with _mapped(InstanceStartError, f"start {name}"):
+            container = await self._client().containers.create(config, name=name)
+            await container.start()
+            await self._wait_ready(container, run / SOCKET_NAME)
+            _seal(run)
+
+    async def _wait_ready(self, container: Any, socket: Path) -> None:
+        """Poll until Ship answers on its socket; fail early when the container exits."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._settings.start_timeout_s
+        polls = 0
+        while loop.time() < deadline:
+            if await _answers(socket):
+                return
+            polls += 1
+            if (
+                polls % 10 == 0
+                and _state((await container.show())["State"]) != InstanceState.RUNNING
+            ):
+                raise InstanceStartError(f"Ship exited at start: {await _log_tail(container)}")
+            await asyncio.sleep(_POLL_S)
+        raise InstanceStartError(f"Ship did not become ready: {await _log_tail(container)}")
+
+    async def _remove(self, session_id: str) -> None:
+        try:
+            await (
+                self._client()
+                .containers.container(CONTAINER_PREFIX + session_id)
+                .delete(force=True, v=True)
+            )
+        except aiodocker.DockerError as exc:
+            if exc.status != 404:
+                raise
+
+    async def _discard(self, session_id: str) -> None:
+        try:
+            await self.stop(session_id)
+        except DriverError:
+            logger.exception("could not clean up the failed start of %s", session_id)
+
+
+def container_config(spec: SessionSpec, run: Path, tmp_size_mb: int) -> dict[str, Any]:
+    """The container: unprivileged, read-only, offline unless allowed, limited by the profile."""
+    limits = spec.limits
+    host: dict[str, Any] = {
+        "Binds": [f"{spec.cargo_ref}:{WORKSPACE}:rw", f"{run}:{SHIP_RUN}:rw"],
+        "Tmpfs": {_SANDBOX_TMP: f"rw,nosuid,nodev,size={tmp_size_mb}m,mode=1777"},
+        "ReadonlyRootfs": True,
+        "CapDrop": ["ALL"],
+        "SecurityOpt": ["no-new-privileges"],
+        "NetworkMode": "bridge" if spec.network else "none",
+        "Init": True,  # reaps the orphans a shell leaves, which would count against PidsLimit
+        "IpcMode": "private",
+        "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "1"}},
+    }
+    if limits.memory_bytes > 0:
+        # Swap equal to memory means no swap: the limit cannot be dodged by paging out.
+        host["Memory"] = host["MemorySwap"] = limits.memory_bytes
+    if limits.cpus > 0:
+        host["NanoCpus"] = int(limits.cpus * 1_000_000_000)
+    if limits.pids > 0:
+        host["PidsLimit"] = limits.pids
+    if spec.runtime:
+        host["Runtime"] = spec.runtime
+    return {
+        "Image": spec.image,
+        "User": f"{SANDBOX_UID}:{SANDBOX_UID}",
+        "Env": [f"{key}={value}" for key, value in sandbox_env(spec.env).items()],
+        "Labels": spec.labels.as_dict(),
+        "WorkingDir": WORKSPACE,
+        "Hostname": "sandbox",
+        "HostConfig": host,
+    }
+
+
+def sandbox_env(profile_env: Mapping[str, str]) -> dict[str, str]:
+    """The profile's env under Ship's own variables, which always win."""
+    env = {"HOME": WORKSPACE, "USER": "shipyard", "LOGNAME": "shipyard", **profile_env}
+    env["SHIP_WORKSPACE"] = WORKSPACE
+    env["SHIP_SOCKET"] = f"{SHIP_RUN}/{SOCKET_NAME}"
+    return env
+
+
+def _seal(run: Path) -> None:
+    """Take the run dir back from the sandbox once Ship listens, so it cannot swap the socket.
+
+    Bay connects to this path as root; a symlink planted there would point Bay at any socket
+    on the host (docker.sock included). Without CAP_CHOWN the sandbox cannot undo this.
+    """
+    os.chown(run, 0, 0)
+    run.chmod(0o755)
+    if not _is_socket(run / SOCKET_NAME):
+        raise InstanceStartError(f"{run.name}: Ship's socket is not a socket")
+
+
+def _is_socket(path: Path) -> bool:
+    """True for a socket itself; a symlink to one does not count."""
+    try:
+        return stat.S_ISSOCK(path.lstat().st_mode)
+    except FileNotFoundError:
+        return False
+
+
+async def _answers(socket: Path) -> bool:
+    if not _is_socket(socket):
+        return False
+    transport = httpx.AsyncHTTPTransport(uds=str(socket))
+    async with httpx.AsyncClient(transport=transport, base_url="http://ship", timeout=5) as ship:
+        try:
+            return (await ship.get("/health")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+
+async def _log_tail(container: Any, lines: int = 40) -> str:
+    try:
+        logs = await container.log(stdout=True, stderr=True, tail=lines)
+    except aiodocker.DockerError:
+        return "(no log)"
+    return "".join(logs).strip() or "(empty log)"
+
+
+def _state(state: Any) -> InstanceState:
+    """`State` is a string in container lists and an object in an inspect answer."""
+    if isinstance(state, dict):
+        running = state.get("Running") and not state.get("Paused")
+        return InstanceState.RUNNING if running else InstanceState.EXITED
+    return InstanceState.RUNNING if state == "running" else InstanceState.EXITED
+
+
+@contextlib.contextmanager
+def _mapped(error: type[DriverError], what: str) -> Iterator[None]:
+    """Translate aiodocker, aiohttp and OS failures into the driver's error tree."""
+    try:
+        yield
+    except aiohttp.ClientConnectionError as exc:
+        raise DriverUnavailableError(f"{what}: dockerd cannot be reached: {exc}") from exc
+    except aiodocker.DockerError as exc:
+        if exc.status == _UNREACHABLE:
+            raise DriverUnavailableError(f"{what}: dockerd cannot be reached: {exc}") from exc
+        raise error(f"{what}: {exc.message}") from exc
+    except (OSError, aiohttp.ClientError, TimeoutError) as exc:
+        raise error(f"{what}: {exc}") from exc
+
+
+def _checked(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise DriverError(f"invalid name for a docker driver resource: {name!r}")
+    return name
+
+
+def _remove_tree(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        shutil.rmtree(path)

@@ -1,0 +1,188 @@
+"""Streamed executions: relay Ship's events (with heartbeats), resume them, and record history
+once the execution ends, whether or not anyone is still listening."""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from bay.db.models import ExecutionHistory, Sandbox
+from bay.errors import NotFoundError
+from bay.services.clock import Clock
+from bay.services.execs import ExecRequest, exec_result, history_row, ship_run
+from bay.services.ids import new_id
+from bay.services.sessions import SessionRuntime, SessionService
+from bay.services.ship_errors import mapped_ship_errors
+from bay.services.tasks import Tasks
+from bay.ship_client import ExecEventModel, ShipCallError, ShipStream
+from shipyard_protocol.api import ExecutionStatus
+from shipyard_protocol.ship import ExecutionState, PythonOutcome, PythonRun, ShellRun
+
+log = logging.getLogger(__name__)
+
+# Yielded when the stream was quiet for a heartbeat interval; the HTTP layer writes a comment.
+HEARTBEAT = None
+EventOrBeat = ExecEventModel | None
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    heartbeat_s: float = 15.0
+
+
+class StreamService:
+    def __init__(
+        self,
+        runtime: SessionRuntime,
+        sessions: SessionService,
+        tasks: Tasks,
+        settings: StreamSettings,
+        clock: Clock,
+    ) -> None:
+        self._rt = runtime
+        self._sessions = sessions
+        self._tasks = tasks
+        self._settings = settings
+        self._clock = clock
+
+    async def start(self, sandbox: Sandbox, request: ExecRequest) -> AsyncIterator[EventOrBeat]:
+        """Start an execution and return its live events; errors before the first event raise."""
+        run = ship_run(request, new_id("exec"))
+        ready = await self._sessions.ensure_running(sandbox.id)
+        with mapped_ship_errors():
+            stream = await self._rt.ship.stream(ready.endpoint, run)
+        self._tasks.spawn(
+            self._record_when_done(sandbox, ready.session_id, ready.endpoint, request, run),
+            name=f"history-{run.execution_id}",
+        )
+        return with_heartbeats(stream, self._settings.heartbeat_s)
+
+    async def resume(
+        self, sandbox: Sandbox, execution_id: str, after: int
+    ) -> AsyncIterator[EventOrBeat]:
+        """Events with id > after, from the session that runs (or ran) the execution."""
+        endpoint = await self._live_endpoint(sandbox, execution_id)
+        with mapped_ship_errors():
+            stream = await self._rt.ship.events(endpoint, execution_id, after)
+        return with_heartbeats(stream, self._settings.heartbeat_s)
+
+    async def status(self, sandbox: Sandbox, execution_id: str) -> ExecutionStatus:
+        endpoint = await self._sessions.running_endpoint(sandbox.id)
+        if endpoint is not None:
+            with contextlib.suppress(ShipCallError):
+                return _status_from_ship(await self._rt.ship.execution(endpoint, execution_id))
+        return await self._status_from_history(sandbox, execution_id)
+
+    async def _live_endpoint(self, sandbox: Sandbox, execution_id: str) -> str:
+        endpoint = await self._sessions.running_endpoint(sandbox.id)
+        if endpoint is None:
+            raise NotFoundError(
+                f"Events of {execution_id} are gone: they live only as long as the session"
+            )
+        return endpoint
+
+    async def _status_from_history(self, sandbox: Sandbox, execution_id: str) -> ExecutionStatus:
+        async with self._rt.sessionmaker() as db:
+            row = await db.scalar(
+                select(ExecutionHistory).where(
+                    ExecutionHistory.id == execution_id,
+                    ExecutionHistory.sandbox_id == sandbox.id,
+                    ExecutionHistory.owner == sandbox.owner,
+                )
+            )
+        if row is None:
+            raise NotFoundError(f"Execution not found: {execution_id}")
+        return ExecutionStatus(
+            execution_id=row.id,
+            exec_type=row.exec_type,
+            status="finished",
+            success=row.success,
+            exit_code=row.exit_code,
+            execution_time_ms=row.execution_time_ms,
+        )
+
+    async def _record_when_done(
+        self,
+        sandbox: Sandbox,
+        session_id: str,
+        endpoint: str,
+        request: ExecRequest,
+        run: PythonRun | ShellRun,
+    ) -> None:
+        started = time.monotonic()
+        execution_id = run.execution_id or ""
+        deadline = started + run.timeout + 60
+        while time.monotonic() < deadline:
+            try:
+                state = await self._rt.ship.execution(endpoint, execution_id, wait=30)
+            except ShipCallError as exc:
+                log.warning("history of %s not recorded: %s", execution_id, exc.message)
+                return
+            if state.outcome is not None:
+                elapsed = int((time.monotonic() - started) * 1000)
+                result = exec_result(request, state.outcome, run, elapsed, False)
+                async with self._rt.sessionmaker() as db, db.begin():
+                    db.add(history_row(sandbox, session_id, request, result, self._clock()))
+                return
+        log.warning("history of %s not recorded: it never ended", execution_id)
+
+
+async def with_heartbeats(stream: ShipStream, interval: float) -> AsyncIterator[EventOrBeat]:
+    """Ship's events, with HEARTBEAT whenever `interval` passes without one.
+
+    A pump task reads the stream into a small queue, so a slow client slows Ship down
+    (backpressure) instead of piling events up here.
+    """
+    queue: asyncio.Queue[ExecEventModel | BaseException | None] = asyncio.Queue(maxsize=64)
+    pump = asyncio.create_task(_pump(stream.events(), queue.put))
+    try:
+        while True:
+            try:
+                item = await asyncio.wait_for(queue.get(), interval)
+            except TimeoutError:
+                yield HEARTBEAT
+                continue
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                log.warning("event stream from Ship was cut: %r", item)
+                return
+            yield item
+    finally:
+        pump.cancel()
+        await stream.aclose()
+
+
+async def _pump(
+    events: AsyncIterator[ExecEventModel],
+    put: Callable[[ExecEventModel | BaseException | None], Awaitable[None]],
+) -> None:
+    try:
+        async for event in events:
+            await put(event)
+    except ShipCallError as exc:
+        await put(exc)
+        return
+    await put(None)
+
+
+def _status_from_ship(state: ExecutionState) -> ExecutionStatus:
+    outcome = state.outcome
+    success: bool | None = None
+    exit_code: int | None = None
+    if isinstance(outcome, PythonOutcome):
+        success = outcome.success
+    elif outcome is not None:
+        success, exit_code = outcome.exit_code == 0, outcome.exit_code
+    return ExecutionStatus(
+        execution_id=state.execution_id,
+        exec_type=state.exec_type,
+        status=state.state,
+        success=success,
+        exit_code=exit_code,
+        last_event_id=state.last_seq,
+    )

@@ -1,0 +1,104 @@
+"""What only the Docker driver promises: the container's own settings, as dockerd reports them."""
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from bay.config import DockerDriverSettings
+from bay.drivers.base import DriverUnavailableError, InstanceStartError, Limits
+from bay.drivers.docker import DockerDriver, container_config
+from tests.bay_process import traversable_tmp
+from tests.engines import docker, docker_inspect, make_driver, new_cargo, new_spec, unavailable
+
+pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
+
+LIMITS = Limits(cpus=0.5, memory_bytes=256 * 1024 * 1024, pids=512)
+
+
+@pytest.fixture(scope="module", params=["docker", "docker+runsc"])
+def variant(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    reason = unavailable(name)
+    if reason is not None:
+        pytest.skip(f"{name}: {reason}")
+    return name
+
+
+@pytest.fixture(scope="module")
+def data_dir(variant: str) -> Iterator[Path]:
+    # Short, so socket paths fit in sun_path; traversable, since local sandboxes run as host_uid.
+    with traversable_tmp() as path:
+        yield path
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def driver(variant: str, data_dir: Path) -> AsyncIterator[DockerDriver]:
+    driver = make_driver(variant, data_dir)
+    assert isinstance(driver, DockerDriver)
+    yield driver
+    for info in await driver.list_instances():
+        await driver.stop(info.ref)
+    await driver.close()
+
+
+async def test_container_is_hardened_limited_and_labelled(
+    variant: str, driver: DockerDriver
+) -> None:
+    spec = new_spec(variant, await new_cargo(driver), LIMITS)
+    instance = await driver.start(spec)
+    try:
+        found = docker_inspect(instance.ref)
+    finally:
+        await driver.stop(instance.ref)
+    host, config = found["HostConfig"], found["Config"]
+    assert config["User"] == "1000:1000"
+    assert host["CapDrop"] == ["ALL"]
+    assert host["SecurityOpt"] == ["no-new-privileges"]
+    assert host["ReadonlyRootfs"] is True
+    assert host["NetworkMode"] == "none"
+    assert host["Memory"] == host["MemorySwap"] == LIMITS.memory_bytes
+    assert host["NanoCpus"] == 500_000_000
+    assert host["PidsLimit"] == LIMITS.pids
+    assert host["Runtime"] == ("runsc" if variant == "docker+runsc" else "runc")
+    assert config["Labels"].items() >= spec.labels.as_dict().items()
+    assert {mount["Destination"] for mount in found["Mounts"]} == {"/workspace", "/run/ship"}
+    assert set(host["Tmpfs"]) == {"/tmp"}
+
+
+async def test_ship_failing_at_start_leaves_nothing(
+    variant: str, driver: DockerDriver, data_dir: Path
+) -> None:
+    # The bare base image has no Ship: its shell exits at once.
+    spec = new_spec(variant, await new_cargo(driver), LIMITS, image="shipyard/bookworm-base:latest")
+    with pytest.raises(InstanceStartError, match="Ship exited at start"):
+        await driver.start(spec)
+    assert docker("inspect", f"shipyard-{spec.labels.session_id}", check=False) is None
+    assert not (data_dir / "run" / spec.labels.session_id).exists()
+
+
+async def test_missing_image_is_a_start_error(variant: str, driver: DockerDriver) -> None:
+    image = f"shipyard/missing-{uuid.uuid4().hex[:8]}:latest"
+    spec = new_spec(variant, await new_cargo(driver), LIMITS, image=image)
+    with pytest.raises(InstanceStartError, match="No such image"):
+        await driver.start(spec)
+
+
+async def test_unreachable_dockerd_is_unavailable(tmp_path: Path) -> None:
+    settings = DockerDriverSettings(url="unix:///nonexistent/docker.sock")
+    driver = DockerDriver(settings, tmp_path, "bay-test")
+    try:
+        with pytest.raises(DriverUnavailableError, match="dockerd cannot be reached"):
+            await driver.list_instances()
+    finally:
+        await driver.close()
+
+
+async def test_network_and_runtime_come_from_the_spec(tmp_path: Path) -> None:
+    spec = new_spec("docker", str(tmp_path), LIMITS, network=True)
+    host = container_config(spec, tmp_path / "run", 64)["HostConfig"]
+    assert host["NetworkMode"] == "bridge"
+    assert "Runtime" not in host
+    assert host["Tmpfs"]["/tmp"].endswith("size=64m,mode=1777")
