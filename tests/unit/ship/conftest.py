@@ -1,5 +1,8 @@
-"""Fixtures: the real Ship app in-process over httpx, on a temporary workspace."""
+"""Fixtures: the real Ship app in-process over httpx, or served by uvicorn, on a temp workspace."""
 
+import asyncio
+import socket
+import threading
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -7,11 +10,23 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from ship.app import create_app
 from ship.config import ShipConfig
 
 StartShip = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+ServeShip = Callable[..., AbstractAsyncContextManager[str]]
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty HOME, so `bash -l` skips this machine's profile (slow; and a login shell killed
+    inside it can leave a lock behind, as pyenv's rehash does)."""
+    path = tmp_path / "home"
+    path.mkdir()
+    monkeypatch.setenv("HOME", str(path))
+    return path
 
 
 @pytest.fixture
@@ -43,3 +58,38 @@ def start_ship(workspace: Path) -> StartShip:
 async def client(start_ship: StartShip) -> AsyncIterator[httpx.AsyncClient]:
     async with start_ship() as client:
         yield client
+
+
+@pytest.fixture
+def serve_ship(workspace: Path) -> ServeShip:
+    """Serves the app with uvicorn in a thread (real sockets: streams are not buffered whole).
+
+    Yields the base URL, `http://127.0.0.1:<port>`.
+    """
+
+    @asynccontextmanager
+    async def serve(**overrides: Any) -> AsyncIterator[str]:
+        config = ShipConfig(**{"workspace": workspace, "output_limit": 64 * 1024, **overrides})
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(config), log_config=None, timeout_graceful_shutdown=5)
+        )
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]})
+        thread.start()
+        try:
+            while not server.started and thread.is_alive():
+                await asyncio.sleep(0.02)
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        finally:
+            server.should_exit = True
+            await asyncio.to_thread(thread.join, 30)
+            sock.close()
+
+    return serve
+
+
+@pytest.fixture
+async def ship_url(serve_ship: ServeShip) -> AsyncIterator[str]:
+    async with serve_ship() as url:
+        yield url

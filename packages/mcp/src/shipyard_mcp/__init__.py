@@ -1,1 +1,1 @@
-"""MCP server for Shipyard Neo."""
+"""MCP server for Shipyard Neo: `create_server(Settings)` or the `shipyard-mcp` command."""

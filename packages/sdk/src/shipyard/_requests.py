@@ -1,70 +1,148 @@
-"""One request builder shared by the async and sync clients: requests out, models back."""
+"""Request machinery shared by both clients: `Call`, retry policy, answers to models or errors."""
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from importlib.metadata import version
+from typing import Any, BinaryIO, Generic, TypeVar
 
 import httpx
-from pydantic import BaseModel
+import pydantic
 
-from shipyard.errors import ShipyardError, error_for
-from shipyard_protocol.api import (
-    PythonExec,
-    SandboxCreate,
-    ShellExec,
-)
+from shipyard.errors import error_class
 
-Model = TypeVar("Model", bound=BaseModel)
+T = TypeVar("T")
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:8114"
+IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE"})
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 
 @dataclass(frozen=True)
-class Call:
-    """One HTTP call, relative to the client's base URL."""
+class Call(Generic[T]):
+    """One HTTP call relative to the base URL, and how to read its answer."""
 
     method: str
     url: str
-    json: dict[str, Any] | None = None
+    parse: Callable[[httpx.Response], T]
+    json: Any = None
     params: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    form: dict[str, str] | None = None
+    upload: BinaryIO | None = None
+    read_timeout: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        """Safe to send twice: idempotent verbs, keyed POSTs and uploads that can rewind."""
+        if self.upload is not None:
+            return self.upload.seekable()
+        return self.method in IDEMPOTENT_METHODS or "Idempotency-Key" in self.headers
+
+    def build(self, http: httpx.Client | httpx.AsyncClient) -> httpx.Request:
+        """The request, on the client's base URL and headers (a rewindable upload restarts)."""
+        files = None if self.upload is None else {"file": ("upload", self.upload)}
+        return http.build_request(
+            self.method,
+            self.url,
+            params=self.params or None,
+            json=self.json,
+            data=self.form,
+            files=files,
+            headers=self.headers or None,
+            timeout=self._timeout(http.timeout),
+        )
+
+    def _timeout(self, default: httpx.Timeout) -> httpx.Timeout:
+        if self.read_timeout is None or (default.read or 0) >= self.read_timeout:
+            return default
+        return httpx.Timeout(default, read=self.read_timeout)
 
 
-def create_sandbox(profile: str, ttl: int | None) -> Call:
-    body = SandboxCreate(profile=profile, ttl=ttl).model_dump(exclude_none=True)
-    return Call("POST", "/v1/sandboxes", json=body)
+@dataclass(frozen=True)
+class Retries:
+    """Retry policy for safe calls: transport errors, 429, 502, 503 and 504.
+
+    A call is retried up to `attempts` more times, waiting `backoff * 2**n` seconds capped at
+    `cap`. Unsafe calls (a POST exec) are never retried.
+    """
+
+    attempts: int = 3
+    backoff: float = 0.2
+    cap: float = 1.5
+
+    def again(self, call: Call[Any], attempt: int, status: int | None) -> bool:
+        """Whether to resend after try number `attempt` (from 0); `status` None: no answer."""
+        if attempt >= self.attempts or not call.retryable:
+            return False
+        return status is None or status in RETRY_STATUSES
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait after try number `attempt` failed."""
+        return float(min(self.backoff * 2**attempt, self.cap))
 
 
-def get_sandbox(sandbox_id: str) -> Call:
-    return Call("GET", f"/v1/sandboxes/{sandbox_id}")
-
-
-def delete_sandbox(sandbox_id: str) -> Call:
-    return Call("DELETE", f"/v1/sandboxes/{sandbox_id}")
-
-
-def run_python(sandbox_id: str, code: str, timeout: int) -> Call:
-    body = PythonExec(code=code, timeout=timeout).model_dump(exclude_none=True)
-    return Call("POST", f"/v1/sandboxes/{sandbox_id}/python/exec", json=body)
-
-
-def run_shell(sandbox_id: str, command: str, timeout: int) -> Call:
-    body = ShellExec(command=command, timeout=timeout).model_dump(exclude_none=True)
-    return Call("POST", f"/v1/sandboxes/{sandbox_id}/shell/exec", json=body)
-
-
-def parse(response: httpx.Response, model: type[Model]) -> Model:
-    """The model of a success, or the SDK exception of an error body."""
-    raise_for_error(response)
-    return model.model_validate_json(response.content)
+def client_options(endpoint: str | None, api_key: str | None, timeout: float) -> dict[str, Any]:
+    """`httpx` client arguments, with `SHIPYARD_ENDPOINT` and `SHIPYARD_API_KEY` fallbacks."""
+    key = api_key or os.environ.get("SHIPYARD_API_KEY")
+    headers = {"User-Agent": f"shipyard-sdk/{version('shipyard-sdk')}"}
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    base = endpoint or os.environ.get("SHIPYARD_ENDPOINT") or DEFAULT_ENDPOINT
+    return {"base_url": base, "headers": headers, "timeout": timeout}
 
 
 def raise_for_error(response: httpx.Response) -> None:
-    if response.status_code < 400:
+    """Raise the SDK exception of an error answer; JSON or not, every error maps to a class."""
+    if not response.is_error:
         return
+    status = response.status_code
+    code, message, details, request_id = _error_fields(response)
+    raise error_class(code, status)(message, status, details, request_id)
+
+
+def content_length(response: httpx.Response) -> int | None:
+    """The announced body size, when the server sent one."""
+    value = response.headers.get("content-length", "")
+    return int(value) if value.isdigit() else None
+
+
+def _error_fields(response: httpx.Response) -> tuple[Any, str, dict[str, Any], str | None]:
+    """Code, message, details and request id of Bay's error body, or of anything else."""
+    request_id = response.headers.get("x-request-id")
     try:
-        error: dict[str, Any] = response.json()["error"]
-    except (ValueError, KeyError, TypeError):
-        raise ShipyardError(response.text[:500], response.status_code) from None
-    raise error_for(
-        error.get("code", ""),
-        error.get("message", ""),
-        response.status_code,
-        error.get("details", {}),
+        body = response.json()
+    except ValueError:
+        body = None
+    error = body.get("error") if isinstance(body, dict) else None
+    if isinstance(error, dict):
+        message = str(error.get("message", response.reason_phrase))
+        details = error.get("details") or {}
+        return error.get("code"), message, details, error.get("request_id", request_id)
+    if isinstance(body, dict) and "detail" in body:  # FastAPI's own 422 and HTTPException bodies
+        return None, _detail_text(body["detail"]), {}, request_id
+    return None, response.text.strip()[:500] or response.reason_phrase, {}, request_id
+
+
+def _detail_text(detail: Any) -> str:
+    if not isinstance(detail, list):
+        return str(detail)
+    return "; ".join(
+        f"{'.'.join(map(str, item.get('loc', [])))}: {item.get('msg')}" for item in detail
     )
+
+
+def model(cls: type[M]) -> Callable[[httpx.Response], M]:
+    """A parser: the model of a success, or the SDK exception of an error."""
+
+    def parse(response: httpx.Response) -> M:
+        raise_for_error(response)
+        return cls.model_validate_json(response.content)
+
+    return parse
+
+
+def nothing(response: httpx.Response) -> None:
+    """A parser for answers whose body carries nothing (`204`, `{"status": "ok"}`)."""
+    raise_for_error(response)

@@ -1,4 +1,4 @@
-"""SDK exceptions, one per Bay error code, built from `ErrorCode` rather than a second table."""
+"""SDK exceptions: one class per `ErrorCode`, looked up by the code Bay answered."""
 
 from typing import Any
 
@@ -6,53 +6,144 @@ from shipyard_protocol.errors import ErrorCode
 
 
 class ShipyardError(Exception):
-    """Base of every error Bay answered; `code`, `message` and `details` come from the body."""
+    """Base of every error Bay answered.
 
-    code: ErrorCode = ErrorCode.INTERNAL_ERROR
+    `code`, `message`, `details` and `request_id` come from Bay's error body; `status` is the
+    HTTP status. Network failures are not wrapped: they surface as `httpx.TransportError`.
+    """
 
-    def __init__(self, message: str, status: int, details: dict[str, Any] | None = None) -> None:
+    code: ErrorCode
+
+    def __init__(
+        self,
+        message: str,
+        status: int,
+        details: dict[str, Any] | None = None,
+        request_id: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.details = details or {}
+        self.request_id = request_id
+
+    def __str__(self) -> str:
+        return f"[{self.code}] {self.message}"
+
+
+class InternalError(ShipyardError):
+    """Bay failed unexpectedly (500)."""
+
+    code = ErrorCode.INTERNAL_ERROR
 
 
 class NotFoundError(ShipyardError):
+    """The sandbox, cargo, execution or key does not exist or is not yours (404)."""
+
     code = ErrorCode.NOT_FOUND
 
 
 class UnauthorizedError(ShipyardError):
+    """The API key is missing or invalid (401)."""
+
     code = ErrorCode.UNAUTHORIZED
 
 
-class ValidationError(ShipyardError):
+class ForbiddenError(ShipyardError):
+    """The key may not do this, e.g. a non-admin key on an admin route (403)."""
+
+    code = ErrorCode.FORBIDDEN
+
+
+class QuotaExceededError(ShipyardError):
+    """A quota or rate limit was hit (429)."""
+
+    code = ErrorCode.QUOTA_EXCEEDED
+
+
+class SessionNotReadyError(ShipyardError):
+    """The sandbox's runtime is still starting; `details["retry_after_ms"]` says when (503)."""
+
+    code = ErrorCode.SESSION_NOT_READY
+
+
+class RequestTimeoutError(ShipyardError):
+    """Bay timed out talking to the sandbox runtime (504)."""
+
+    code = ErrorCode.TIMEOUT
+
+
+class ShipError(ShipyardError):
+    """The sandbox runtime failed or could not be reached (502)."""
+
+    code = ErrorCode.SHIP_ERROR
+
+
+class ConflictError(ShipyardError):
+    """The request conflicts with the current state, e.g. a reused idempotency key (409)."""
+
+    code = ErrorCode.CONFLICT
+
+
+class SandboxExpiredError(ShipyardError):
+    """The sandbox is past its `expires_at` and refuses work (409)."""
+
+    code = ErrorCode.SANDBOX_EXPIRED
+
+
+class SandboxTTLInfiniteError(ShipyardError):
+    """`extend_ttl` on a sandbox that never expires (409)."""
+
+    code = ErrorCode.SANDBOX_TTL_INFINITE
+
+
+class InvalidRequestError(ShipyardError):
+    """Bay rejected the request's values (400 `validation_error`, or FastAPI's 422)."""
+
     code = ErrorCode.VALIDATION_ERROR
 
 
 class FileNotFoundInSandboxError(ShipyardError):
+    """The path does not exist in the sandbox's workspace (404)."""
+
     code = ErrorCode.FILE_NOT_FOUND
 
 
+class CapabilityNotSupportedError(ShipyardError):
+    """The sandbox's profile lacks the capability (400); `details["available"]` lists them."""
+
+    code = ErrorCode.CAPABILITY_NOT_SUPPORTED
+
+
 class InvalidPathError(ShipyardError):
+    """The path is empty, absolute or escapes the workspace (400)."""
+
     code = ErrorCode.INVALID_PATH
 
 
-_BY_CODE: dict[ErrorCode, type[ShipyardError]] = {
-    cls.code: cls
-    for cls in (
-        NotFoundError,
-        UnauthorizedError,
-        ValidationError,
-        FileNotFoundInSandboxError,
-        InvalidPathError,
-    )
+_BY_CODE: dict[str, type[ShipyardError]] = {cls.code: cls for cls in ShipyardError.__subclasses__()}
+
+# Bodies without a known code (plain-text 500s, FastAPI's 422, proxies) map by status.
+_CODE_BY_STATUS: dict[int, ErrorCode] = {
+    400: ErrorCode.VALIDATION_ERROR,
+    401: ErrorCode.UNAUTHORIZED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.NOT_FOUND,
+    409: ErrorCode.CONFLICT,
+    422: ErrorCode.VALIDATION_ERROR,
+    423: ErrorCode.CONFLICT,
+    429: ErrorCode.QUOTA_EXCEEDED,
+    502: ErrorCode.SHIP_ERROR,
+    503: ErrorCode.SESSION_NOT_READY,
+    504: ErrorCode.TIMEOUT,
 }
 
 
-def error_for(code: str, message: str, status: int, details: dict[str, Any]) -> ShipyardError:
-    """The exception class of a wire code; unknown codes fall back to the base class."""
-    try:
-        cls = _BY_CODE.get(ErrorCode(code), ShipyardError)
-    except ValueError:
-        cls = ShipyardError
-    return cls(message, status, details)
+def error_class(code: object, status: int) -> type[ShipyardError]:
+    """The class of a wire code; an unknown or missing code falls back to the HTTP status."""
+    if isinstance(code, str) and code in _BY_CODE:
+        return _BY_CODE[code]
+    fallback = _CODE_BY_STATUS.get(status)
+    if fallback is None:
+        fallback = ErrorCode.VALIDATION_ERROR if status < 500 else ErrorCode.INTERNAL_ERROR
+    return _BY_CODE[fallback]

@@ -1,4 +1,4 @@
-"""Ship's FastAPI app: `create_app(config)`, the lifespan that owns the kernel and shell, errors."""
+"""Ship's FastAPI app: `create_app(config)`, the lifespan that owns what runs, and errors."""
 
 import logging
 from collections.abc import AsyncIterator
@@ -11,12 +11,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ship.api import files, health, python, shell
+from ship.api import activity, executions, files, health, processes, python, shell, terminal
 from ship.config import ShipConfig
 from ship.errors import ShipError
+from ship.events import LogBounds
+from ship.executions import Executions
 from ship.files import Workspace
 from ship.kernel import Kernel
+from ship.processes import Processes
 from ship.shell import Shell
+from ship.terminal import Terminals
 from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 
 logger = logging.getLogger(__name__)
@@ -27,22 +31,34 @@ def create_app(config: ShipConfig) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         kernel = Kernel(config.workspace, config.output_limit, config.interrupt_grace)
         shell_ = Shell(config.output_limit, config.pipe_grace)
-        app.state.kernel, app.state.shell = kernel, shell_
-        app.state.workspace = Workspace(config.workspace)
+        state = app.state
+        state.kernel, state.workspace = kernel, Workspace(config.workspace)
+        state.executions = Executions(
+            kernel, shell_, _bounds(config), config.executions_kept, config.executions_kept_bytes
+        )
+        state.processes, state.terminals = Processes(), Terminals(config.workspace)
         try:
             yield
         finally:
+            await state.executions.shutdown()
             shell_.shutdown()
+            await state.processes.shutdown()
+            await state.terminals.shutdown()
             await kernel.shutdown()
 
     app = FastAPI(title="Ship", version=version("shipyard-ship"), lifespan=lifespan)
-    for module in (health, python, shell, files):
+    routers = (health, python, shell, executions, processes, terminal, activity, files)
+    for module in routers:
         app.include_router(module.router)
     app.add_exception_handler(ShipError, _ship_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
+
+
+def _bounds(config: ShipConfig) -> LogBounds:
+    return LogBounds(config.event_log_bytes, config.event_log_events, config.follower_stall)
 
 
 async def _ship_error(request: Request, exc: Exception) -> JSONResponse:

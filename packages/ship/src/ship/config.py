@@ -17,6 +17,11 @@ class ShipConfig:
     ready_fd: int | None = None
     interrupt_grace: float = 2.0
     pipe_grace: float = 0.2
+    event_log_bytes: int = 16 * 1024 * 1024
+    event_log_events: int = 65536
+    follower_stall: float = 300.0
+    executions_kept: int = 64
+    executions_kept_bytes: int = 64 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ShipConfig":
@@ -29,4 +34,5 @@ class ShipConfig:
             port=int(env.get("SHIP_PORT", "8123")),
             output_limit=int(env.get("SHIP_OUTPUT_LIMIT", str(DEFAULT_OUTPUT_LIMIT))),
             ready_fd=int(ready_fd) if ready_fd else None,
+            event_log_bytes=int(env.get("SHIP_EVENT_LOG_BYTES", str(cls.event_log_bytes))),
         )

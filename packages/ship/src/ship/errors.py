@@ -51,3 +51,29 @@ class QuotaExceededError(ShipError):
 class KernelStartError(ShipError):
     code = ErrorCode.INTERNAL_ERROR
     status = 500
+
+
+class NotFoundError(ShipError):
+    """An execution or a background process Ship does not know (or no longer keeps)."""
+
+    code = ErrorCode.NOT_FOUND
+    status = 404
+
+
+class EventsGoneError(ShipError):
+    """The events asked for fell out of the bounded event log."""
+
+    code = ErrorCode.NOT_FOUND
+    status = 410
+
+
+class ConflictError(ShipError):
+    """An execution with this id already exists."""
+
+    code = ErrorCode.CONFLICT
+    status = 409
+
+
+class InvalidSignalError(ShipError):
+    code = ErrorCode.VALIDATION_ERROR
+    status = 400

@@ -3,107 +3,23 @@
 import asyncio
 import enum
 import os
-import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from pathlib import Path
 from queue import Empty
 from typing import Any
 
 from ship.errors import KernelStartError
-from ship.output import OutputBuffer
-from shipyard_protocol.ship import PythonError, PythonOutcome
-
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-_PLAIN = "text/plain"
-# Rich bundles are kept whole; once they add up to this many output limits, later ones are dropped.
-_OUTPUTS_PER_LIMIT = 16
+from ship.events import EventLog
+from ship.kernel_output import Collector
+from shipyard_protocol.ship import KernelState, PythonError, PythonOutcome
 
 
 class _Wait(enum.Enum):
     IDLE = "idle"
     TIMEOUT = "timeout"
     DIED = "died"
-
-
-@dataclass
-class _Collector:
-    """What one execution produced, fed only with iopub messages parented by it."""
-
-    msg_id: str
-    limit: int
-    stdout: OutputBuffer = field(init=False)
-    stderr: OutputBuffer = field(init=False)
-    result: OutputBuffer = field(init=False)
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    outputs_size: int = 0
-    outputs_dropped: bool = False
-    error: PythonError | None = None
-    execution_count: int | None = None
-    idle: bool = False
-    timed_out: bool = False
-
-    def __post_init__(self) -> None:
-        self.stdout = OutputBuffer(self.limit)
-        self.stderr = OutputBuffer(self.limit)
-        self.result = OutputBuffer(self.limit)
-
-    def feed(self, msg: dict[str, Any]) -> None:
-        if msg.get("parent_header", {}).get("msg_id") != self.msg_id:
-            return
-        kind, content = msg["msg_type"], msg["content"]
-        if kind == "stream":
-            buffer = self.stderr if content.get("name") == "stderr" else self.stdout
-            buffer.write_text(content.get("text", ""))
-        elif kind in ("display_data", "execute_result"):
-            self._display(content, is_result=kind == "execute_result")
-        elif kind == "error":
-            self.error = _user_error(content)
-        elif kind == "execute_input":
-            self.execution_count = content.get("execution_count")
-        elif kind == "status" and content.get("execution_state") == "idle":
-            self.idle = True
-
-    def _display(self, content: dict[str, Any], is_result: bool) -> None:
-        data: dict[str, Any] = content.get("data", {})
-        plain = str(data.get(_PLAIN, ""))
-        if is_result:
-            self.result.write_text(plain)
-            self.execution_count = content.get("execution_count", self.execution_count)
-        if set(data) - {_PLAIN}:
-            self._keep_bundle(data)
-        elif not is_result:
-            self.stdout.write_text(plain + "\n")
-
-    def _keep_bundle(self, data: dict[str, Any]) -> None:
-        size = sum(len(str(value)) for value in data.values())
-        if self.outputs_size + size > self.limit * _OUTPUTS_PER_LIMIT:
-            self.outputs_dropped = True
-            return
-        self.outputs.append(data)
-        self.outputs_size += size
-
-    def text(self) -> str:
-        text = self.stdout.render() + self.stderr.render()
-        result = self.result.render()
-        if result and text and not text.endswith("\n"):
-            text += "\n"
-        return (text + result).strip()
-
-    def outcome(self, generation: int, restarted: bool) -> PythonOutcome:
-        buffers = (self.stdout, self.stderr, self.result)
-        return PythonOutcome(
-            success=self.error is None,
-            text=self.text(),
-            outputs=self.outputs,
-            error=self.error,
-            execution_count=self.execution_count,
-            kernel_generation=generation,
-            kernel_restarted=restarted,
-            timed_out=self.timed_out,
-            truncated=self.outputs_dropped or any(b.truncated for b in buffers),
-        )
+    RESTARTED = "restarted"
 
 
 class Kernel:
@@ -123,34 +39,45 @@ class Kernel:
         self._poll_interval = poll_interval
         self._start_timeout = start_timeout
         self._lock = asyncio.Lock()
+        # Start and restart; separate from `_lock` so a restart can cut a running execution short.
+        self._lifecycle = asyncio.Lock()
         self._manager: Any = None
         self._client: Any = None
         self._private_dir: Path | None = None
         self._generation = 0
         self._last_run_generation: int | None = None
+        # Set by a restart, cleared before the next execution: waiting for the kernel reads
+        # iopub, which a running execution's loop must not be made to share.
+        self._unready = False
 
     @property
     def generation(self) -> int:
         """0 before the first kernel; grows by one each time a kernel and its state are replaced."""
         return self._generation
 
-    async def execute(self, code: str, time_limit: float) -> PythonOutcome:
+    async def execute(self, code: str, time_limit: float, log: EventLog) -> PythonOutcome:
+        """Run `code` once the previous execution is done, putting its events into `log`."""
         async with self._lock:
             await self._ensure_running()
-            ran_in = self._generation
             msg_id = self._client.execute(code, store_history=True, allow_stdin=False)
-            collector = _Collector(msg_id, self._output_limit)
-            waited = await self._wait_idle(collector, time_limit)
-            if waited is _Wait.TIMEOUT:
-                await self._recover_from_timeout(collector, time_limit)
-            elif waited is _Wait.DIED:
-                await self._restart()
-                collector.error = _died_error()
+            collector = Collector(msg_id, self._generation, self._output_limit, log)
+            await self._collect(collector, time_limit)
             await self._drop_replies()
-            previous = self._last_run_generation
-            restarted = self._generation != (ran_in if previous is None else previous)
-            self._last_run_generation = ran_in
-            return collector.outcome(self._generation, restarted)
+            return collector.outcome(self._generation, self._restarted_since(collector.generation))
+
+    async def interrupt(self) -> KernelState:
+        """SIGINT the kernel: a running execution ends with KeyboardInterrupt; variables stay."""
+        if self._manager is not None:
+            await self._manager.interrupt_kernel()
+        return KernelState(kernel_generation=self._generation, restarted=False)
+
+    async def restart(self) -> KernelState:
+        """Replace the kernel (variables are lost); a running execution ends with an error."""
+        async with self._lifecycle:
+            if self._manager is None:
+                return KernelState(kernel_generation=self._generation, restarted=False)
+            await self._restart()
+        return KernelState(kernel_generation=self._generation, restarted=True)
 
     async def shutdown(self) -> None:
         if self._client is not None:
@@ -162,11 +89,31 @@ class Kernel:
             shutil.rmtree(self._private_dir, ignore_errors=True)
         self._client = self._manager = self._private_dir = None
 
+    def _restarted_since(self, ran_in: int) -> bool:
+        """Whether state was lost since the previous execution started (or during this one)."""
+        previous = self._last_run_generation
+        self._last_run_generation = ran_in
+        return self._generation != (ran_in if previous is None else previous)
+
     async def _ensure_running(self) -> None:
-        if self._manager is None:
-            await self._start()
-        elif not await self._manager.is_alive():
-            await self._restart()
+        async with self._lifecycle:
+            if self._manager is None:
+                await self._start()
+                return
+            if not self._unready and not await self._manager.is_alive():
+                await self._restart()
+            if self._unready:
+                await self._wait_ready()
+
+    async def _collect(self, collector: Collector, time_limit: float) -> None:
+        waited = await self._wait_idle(collector, time_limit)
+        if waited is _Wait.TIMEOUT:
+            await self._recover_from_timeout(collector, time_limit)
+        elif waited is _Wait.DIED:
+            await self._restart_unless_done(collector.generation)
+            await collector.fail(_lost_error("KernelDiedError", "died (probably out of memory)"))
+        elif waited is _Wait.RESTARTED:
+            await collector.fail(_lost_error("KernelRestartedError", "was restarted"))
 
     async def _start(self) -> None:
         from jupyter_client.kernelspec import KernelSpecManager
@@ -191,49 +138,70 @@ class Kernel:
         self._generation += 1
 
     async def _restart(self) -> None:
+        """Replace the kernel process; the next execution waits for it to be ready."""
         try:
             await self._manager.restart_kernel(now=True)
-            await self._client.wait_for_ready(timeout=self._start_timeout)
         except (OSError, RuntimeError) as exc:
             await self.shutdown()
             raise KernelStartError(f"the python kernel did not restart: {exc}") from exc
         finally:
             self._generation += 1
+        self._unready = True
 
-    async def _wait_idle(self, collector: _Collector, seconds: float) -> _Wait:
-        """Feed `collector` until its execution is idle, the time is up, or the kernel died."""
+    async def _wait_ready(self) -> None:
+        try:
+            await self._client.wait_for_ready(timeout=self._start_timeout)
+        except (OSError, RuntimeError) as exc:
+            await self.shutdown()
+            raise KernelStartError(f"the python kernel did not restart: {exc}") from exc
+        self._unready = False
+
+    async def _restart_unless_done(self, generation: int) -> None:
+        """Restart the kernel `generation` names, unless someone already replaced it."""
+        async with self._lifecycle:
+            if self._generation == generation:
+                await self._restart()
+
+    async def _wait_idle(self, collector: Collector, seconds: float) -> _Wait:
+        """Feed `collector` until its execution is idle, the time is up, or the kernel is lost."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         next_check = loop.time() + self._poll_interval
         while not collector.idle:
             now = loop.time()
+            if self._generation != collector.generation:
+                return _Wait.RESTARTED
             if now >= deadline:
                 return _Wait.TIMEOUT
             if now >= next_check:
-                if not await self._manager.is_alive():
+                if not await self._alive():
                     return _Wait.DIED
                 next_check = now + self._poll_interval
             try:
-                wait = min(deadline, next_check) - now
-                collector.feed(await self._client.get_iopub_msg(timeout=wait))
+                msg = await self._client.get_iopub_msg(timeout=min(deadline, next_check) - now)
             except Empty:
                 continue
+            await collector.feed(msg)
         return _Wait.IDLE
+
+    async def _alive(self) -> bool:
+        if self._lifecycle.locked():
+            return True  # a restart is under way; the loop sees the new generation next
+        return bool(await self._manager.is_alive())
 
     async def _drop_replies(self) -> None:
         """Discard shell replies: results come from iopub, and unread replies would pile up."""
         while await self._client.shell_channel.msg_ready():
             await self._client.get_shell_msg(timeout=0)
 
-    async def _recover_from_timeout(self, collector: _Collector, time_limit: float) -> None:
+    async def _recover_from_timeout(self, collector: Collector, time_limit: float) -> None:
         """Interrupt; if this execution is not idle within the grace period, restart."""
         await self._manager.interrupt_kernel()
         if await self._wait_idle(collector, self._interrupt_grace) is not _Wait.IDLE:
-            await self._restart()
+            await self._restart_unless_done(collector.generation)
         collector.timed_out = True
-        collector.error = PythonError(
-            name="TimeoutError", value=f"Code execution timed out after {time_limit:g} seconds"
-        )
+        value = f"Code execution timed out after {time_limit:g} seconds"
+        await collector.fail(PythonError(name="TimeoutError", value=value))
 
 
 def _kernel_env(private_dir: Path) -> dict[str, str]:
@@ -252,16 +220,5 @@ def _kernel_env(private_dir: Path) -> dict[str, str]:
     return env
 
 
-def _user_error(content: dict[str, Any]) -> PythonError:
-    return PythonError(
-        name=str(content.get("ename", "Error")),
-        value=str(content.get("evalue", "")),
-        traceback=[_ANSI.sub("", line) for line in content.get("traceback", [])],
-    )
-
-
-def _died_error() -> PythonError:
-    return PythonError(
-        name="KernelDiedError",
-        value="The python kernel died (probably out of memory); its variables are lost.",
-    )
+def _lost_error(name: str, how: str) -> PythonError:
+    return PythonError(name=name, value=f"The python kernel {how}; its variables are lost.")

@@ -1,29 +1,52 @@
-"""Shell commands: `bash -lc` in its own process group, captured with caps, killed on timeout."""
+"""Shell commands: `bash -lc` in its own process group, streamed and captured, killed on timeout."""
 
 import asyncio
+import codecs
 import os
 import signal
 import subprocess
 from pathlib import Path
+from typing import cast
 
+from ship.events import EventLog
 from ship.output import OutputBuffer
-from shipyard_protocol.ship import ShellOutcome
+from shipyard_protocol.ship import OutputEvent, ShellOutcome
+
+_STREAMS = {1: "stdout", 2: "stderr"}
 
 
 class _Capture(asyncio.SubprocessProtocol):
-    """Feeds the child's stdout and stderr into capped buffers and notes exit and EOF."""
+    """Feeds the child's output into the event log and capped buffers; notes exit and EOF.
 
-    def __init__(self, limit: int) -> None:
+    While a follower of the log lags too far, reading the pipes pauses, so the child blocks
+    on a full pipe instead of Ship buffering without bound.
+    """
+
+    def __init__(self, limit: int, log: EventLog) -> None:
         loop = asyncio.get_running_loop()
-        self.buffers = {1: OutputBuffer(limit), 2: OutputBuffer(limit)}
+        self.buffers = {fd: OutputBuffer(limit) for fd in _STREAMS}
+        # One decoder per stream, so a character split across reads is decoded whole.
+        self._decoders = {fd: codecs.getincrementaldecoder("utf-8")("replace") for fd in _STREAMS}
+        self._log = log
+        self._transport: asyncio.SubprocessTransport | None = None
+        self._resumer: asyncio.Task[None] | None = None
+        self.flowing = asyncio.Event()
+        self.flowing.set()
         self.exited: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
-        self._open = {1, 2}
+        self._open = set(_STREAMS)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = cast(asyncio.SubprocessTransport, transport)
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         self.buffers[fd].write(data)
+        self._emit(fd, self._decoders[fd].decode(data))
+        if self._log.full and self.flowing.is_set():
+            self._pause()
 
     def pipe_connection_lost(self, fd: int, exc: Exception | None) -> None:
+        self._emit(fd, self._decoders[fd].decode(b"", final=True))
         self._open.discard(fd)
         if not self._open and not self.closed.done():
             self.closed.set_result(None)
@@ -31,6 +54,36 @@ class _Capture(asyncio.SubprocessProtocol):
     def process_exited(self) -> None:
         if not self.exited.done():
             self.exited.set_result(None)
+
+    def stop(self) -> None:
+        if self._resumer is not None:
+            self._resumer.cancel()
+
+    def _emit(self, fd: int, text: str) -> None:
+        if text:
+            self._log.append(OutputEvent, kind=_STREAMS[fd], text=text)
+
+    def _pause(self) -> None:
+        self.flowing.clear()
+        self._set_reading(False)
+        self._resumer = asyncio.create_task(self._resume_when_room())
+
+    async def _resume_when_room(self) -> None:
+        await self._log.wait_room()
+        self._set_reading(True)
+        self.flowing.set()
+
+    def _set_reading(self, reading: bool) -> None:
+        if self._transport is None:
+            return
+        for fd in _STREAMS:
+            pipe = cast(asyncio.ReadTransport | None, self._transport.get_pipe_transport(fd))
+            if pipe is None or pipe.is_closing():
+                continue
+            if reading:
+                pipe.resume_reading()
+            else:
+                pipe.pause_reading()
 
 
 class Shell:
@@ -42,10 +95,10 @@ class Shell:
         self._groups: set[int] = set()
 
     async def run(
-        self, command: str, cwd: Path, env: dict[str, str], time_limit: float
+        self, command: str, cwd: Path, env: dict[str, str], time_limit: float, log: EventLog
     ) -> ShellOutcome:
         """Run `command`; exit_code is -1 when it was killed for running past `time_limit`."""
-        transport, capture = await self._spawn(command, cwd, env)
+        transport, capture = await self._spawn(command, cwd, env, log)
         pid = transport.get_pid()
         self._groups.add(pid)
         try:
@@ -59,6 +112,7 @@ class Shell:
             if not capture.exited.done():
                 _kill_group(pid)
             self._groups.discard(pid)
+            capture.stop()
             transport.close()
         return _outcome(capture, -1 if timed_out or code is None else code, timed_out)
 
@@ -67,11 +121,11 @@ class Shell:
             _kill_group(pid)
 
     async def _spawn(
-        self, command: str, cwd: Path, env: dict[str, str]
+        self, command: str, cwd: Path, env: dict[str, str], log: EventLog
     ) -> tuple[asyncio.SubprocessTransport, _Capture]:
         loop = asyncio.get_running_loop()
         return await loop.subprocess_exec(
-            lambda: _Capture(self._output_limit),
+            lambda: _Capture(self._output_limit, log),
             "bash",
             "-lc",
             command,
@@ -84,11 +138,21 @@ class Shell:
         )
 
     async def _drain(self, pid: int, capture: _Capture) -> None:
-        """Wait for EOF; background children still holding the pipes are killed."""
-        if await _settle(capture.closed, self._pipe_grace):
-            return
+        """Wait for EOF; background children still holding the pipes are killed.
+
+        Time spent held back by a lagging follower does not count against the grace period.
+        """
+        while True:
+            await capture.flowing.wait()
+            if await _settle(capture.closed, self._pipe_grace):
+                return
+            if capture.flowing.is_set():
+                break
         _kill_group(pid)
-        await _settle(capture.closed, 1.0)
+        while True:
+            await capture.flowing.wait()
+            if await _settle(capture.closed, 1.0) or capture.flowing.is_set():
+                return
 
 
 async def _settle(future: asyncio.Future[None], seconds: float) -> bool:

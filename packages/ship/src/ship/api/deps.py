@@ -2,28 +2,43 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
+from ship.executions import Executions
 from ship.files import Workspace
 from ship.kernel import Kernel
-from ship.shell import Shell
+from ship.processes import Processes
+from ship.terminal import Terminals
 
 
-def _kernel(request: Request) -> Kernel:
-    kernel: Kernel = request.app.state.kernel
+def _kernel(connection: HTTPConnection) -> Kernel:
+    kernel: Kernel = connection.app.state.kernel
     return kernel
 
 
-def _shell(request: Request) -> Shell:
-    shell: Shell = request.app.state.shell
-    return shell
-
-
-def _workspace(request: Request) -> Workspace:
-    workspace: Workspace = request.app.state.workspace
+def _workspace(connection: HTTPConnection) -> Workspace:
+    workspace: Workspace = connection.app.state.workspace
     return workspace
 
 
+def _executions(connection: HTTPConnection) -> Executions:
+    executions: Executions = connection.app.state.executions
+    return executions
+
+
+def _processes(connection: HTTPConnection) -> Processes:
+    processes: Processes = connection.app.state.processes
+    return processes
+
+
+def _terminals(connection: HTTPConnection) -> Terminals:
+    terminals: Terminals = connection.app.state.terminals
+    return terminals
+
+
 KernelDep = Annotated[Kernel, Depends(_kernel)]
-ShellDep = Annotated[Shell, Depends(_shell)]
 WorkspaceDep = Annotated[Workspace, Depends(_workspace)]
+ExecutionsDep = Annotated[Executions, Depends(_executions)]
+ProcessesDep = Annotated[Processes, Depends(_processes)]
+TerminalsDep = Annotated[Terminals, Depends(_terminals)]

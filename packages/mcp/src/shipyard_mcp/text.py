@@ -1,0 +1,112 @@
+"""What tools answer: local argument checks, bounded text, and readable renderings of models."""
+
+import re
+from pathlib import PurePosixPath
+
+from shipyard import ShipyardError
+from shipyard_protocol import api
+
+SANDBOX_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
+
+
+class ToolInputError(Exception):
+    """An argument refused before anything is sent to Bay."""
+
+
+def check_sandbox_id(sandbox_id: str) -> str:
+    if not SANDBOX_ID.fullmatch(sandbox_id):
+        raise ToolInputError("sandbox_id must be 1-128 letters, digits, '_' or '-'")
+    return sandbox_id
+
+
+def check_path(path: str, name: str = "path") -> str:
+    """A workspace path must be relative and stay inside `/workspace`."""
+    parts = PurePosixPath(path).parts
+    if not path or "\x00" in path:
+        raise ToolInputError(f"{name} must be a non-empty path")
+    if path.startswith("/") or ".." in parts:
+        raise ToolInputError(f"{name} must be relative to /workspace, without '..'")
+    return path
+
+
+def truncate(text: str, limit: int) -> str:
+    """Keep the head and tail of long text around a visible marker."""
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    cut = len(text) - 2 * half
+    return f"{text[:half]}\n...[truncated {cut} chars]...\n{text[len(text) - half :]}"
+
+
+def api_error(exc: ShipyardError) -> str:
+    details = "".join(f"\n- {key}: {value}" for key, value in exc.details.items())
+    return f"**API Error:** [{exc.code}] {exc.message}{details}"
+
+
+def sandbox(info: api.Sandbox) -> str:
+    lines = [
+        f"Sandbox {info.id}",
+        f"profile: {info.profile}",
+        f"status: {info.status}",
+        f"capabilities: {', '.join(info.capabilities)}",
+        f"expires_at: {info.expires_at or 'never'}",
+    ]
+    return "\n".join(lines)
+
+
+def python_result(result: api.PythonExecResult) -> str:
+    verdict = "succeeded" if result.success else "failed"
+    head = f"Python {verdict} ({result.execution_id}, {result.execution_time_ms} ms)"
+    return _sections(head, result.code, result.output, result.error)
+
+
+def shell_result(result: api.ShellExecResult) -> str:
+    head = f"Exit code {result.exit_code} ({result.execution_id}, {result.execution_time_ms} ms)"
+    return _sections(head, result.command, result.output, result.error)
+
+
+def _sections(head: str, code: str | None, output: str, error: str | None) -> str:
+    parts = [head]
+    if code:
+        parts.append(f"code:\n{code}")
+    parts.append(f"output:\n{output}" if output else "output: (none)")
+    if error:
+        parts.append(f"error:\n{error}")
+    return "\n".join(parts)
+
+
+def file_list(path: str, entries: list[api.FileInfo]) -> str:
+    if not entries:
+        return f"{path}: empty"
+    lines = [f"{e.name}/" if e.is_dir else f"{e.name} ({e.size} bytes)" for e in entries]
+    return "\n".join([f"{path}:", *lines])
+
+
+def execution(entry: api.ExecutionEntry) -> str:
+    fields = {
+        "type": entry.exec_type,
+        "success": entry.success,
+        "time_ms": entry.execution_time_ms,
+        "created_at": entry.created_at,
+        "description": entry.description,
+        "tags": entry.tags,
+        "notes": entry.notes,
+    }
+    lines = [f"Execution {entry.id}"] + [f"{k}: {v}" for k, v in fields.items() if v is not None]
+    return _sections("\n".join(lines), entry.code, entry.output or "", entry.error)
+
+
+def history(page: api.ExecutionList) -> str:
+    lines = [f"{len(page.entries)} of {page.total} executions (newest first)"]
+    for entry in page.entries:
+        verdict = "ok" if entry.success else "failed"
+        first = entry.code.splitlines()[0] if entry.code else ""
+        lines.append(f"- {entry.id} [{entry.exec_type}] {verdict}: {first[:80]}")
+    return "\n".join(lines)
+
+
+def profiles(listing: api.ProfileList) -> str:
+    return "\n".join(
+        f"- {p.id}: {', '.join(p.capabilities)}; idle timeout {p.idle_timeout} s"
+        for p in listing.items
+    )

@@ -1,0 +1,209 @@
+"""`AsyncClient` and its account-wide resources: they only send what the builder makes."""
+
+import asyncio
+import builtins
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+import httpx
+
+from shipyard import _endpoints as req
+from shipyard import _requests
+from shipyard._async_sandbox import AsyncSandbox
+from shipyard._transfer import Progress, Receiver, Target, open_target
+from shipyard_protocol import api
+
+T = TypeVar("T")
+
+
+class AsyncClient:
+    """Async client for Bay; use it as `async with AsyncClient() as client:`.
+
+    `endpoint` and `api_key` fall back to `SHIPYARD_ENDPOINT` and `SHIPYARD_API_KEY`. Safe
+    calls are retried per `retries`; `transport` is passed to `httpx.AsyncClient`.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 120.0,
+        retries: _requests.Retries | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        options = _requests.client_options(endpoint, api_key, timeout)
+        self._http = httpx.AsyncClient(**options, transport=transport)
+        self._retries = _requests.Retries() if retries is None else retries
+        self.sandboxes = AsyncSandboxes(self)
+        self.cargos = AsyncCargos(self)
+        self.profiles = AsyncProfiles(self)
+        self.admin = AsyncAdmin(self)
+
+    async def health(self) -> api.Health:
+        """Bay's `GET /health`: status and version, no key needed."""
+        return await self._call(req.health())
+
+    async def aclose(self) -> None:
+        """Close the connection pool; `async with` does this for you."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def _call(self, call: _requests.Call[T]) -> T:
+        response = await self._respond(call)
+        try:
+            await response.aread()
+        finally:
+            await response.aclose()
+        return call.parse(response)
+
+    async def _download(
+        self, call: _requests.Call[None], target: Target, progress: Progress | None
+    ) -> int:
+        response = await self._respond(call)
+        try:
+            if response.is_error:
+                await response.aread()
+                call.parse(response)
+            with open_target(target) as stream:
+                receiver = Receiver(stream, _requests.content_length(response), progress)
+                async for chunk in response.aiter_bytes():
+                    receiver.write(chunk)
+        finally:
+            await response.aclose()
+        return receiver.done
+
+    async def _respond(self, call: _requests.Call[Any]) -> httpx.Response:
+        attempt = 0
+        while True:
+            try:
+                response = await self._http.send(call.build(self._http), stream=True)
+            except httpx.TransportError:
+                if not self._retries.again(call, attempt, None):
+                    raise
+            else:
+                if not self._retries.again(call, attempt, response.status_code):
+                    return response
+                await response.aclose()
+            await asyncio.sleep(self._retries.delay(attempt))
+            attempt += 1
+
+
+class AsyncSandboxes:
+    """`client.sandboxes`: create, find and list sandboxes."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        profile: str = "python-default",
+        *,
+        ttl: int | None = None,
+        cargo_id: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> AsyncSandbox:
+        """Create a sandbox; compute starts on first use.
+
+        `ttl` seconds until it expires (None: never); `cargo_id` mounts an external cargo. A
+        fresh idempotency key is sent when none is given, so a retried create makes one sandbox.
+        """
+        call = req.create_sandbox(profile, ttl, cargo_id, idempotency_key)
+        return AsyncSandbox(self._client, await self._client._call(call))
+
+    async def get(self, sandbox_id: str) -> AsyncSandbox:
+        """A handle on an existing sandbox; `NotFoundError` if it is gone or not yours."""
+        return AsyncSandbox(self._client, await self._client._call(req.get_sandbox(sandbox_id)))
+
+    async def list(
+        self, *, limit: int = 50, cursor: str | None = None, status: str | None = None
+    ) -> api.SandboxList:
+        """One page of your sandboxes; pass `next_cursor` back as `cursor` for the next."""
+        return await self._client._call(req.list_sandboxes(limit, cursor, status))
+
+
+class AsyncCargos:
+    """`client.cargos`: persistent volumes that outlive sandboxes."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def create(
+        self, *, size_limit_mb: int | None = None, idempotency_key: str | None = None
+    ) -> api.Cargo:
+        """Create an external cargo (a fresh idempotency key is sent when none is given)."""
+        return await self._client._call(req.create_cargo(size_limit_mb, idempotency_key))
+
+    async def get(self, cargo_id: str) -> api.Cargo:
+        """One cargo by id."""
+        return await self._client._call(req.get_cargo(cargo_id))
+
+    async def delete(self, cargo_id: str) -> None:
+        """Delete a cargo; `ConflictError` while a sandbox still uses it."""
+        await self._client._call(req.delete_cargo(cargo_id))
+
+    async def list(
+        self, *, limit: int = 50, cursor: str | None = None, managed: bool | None = None
+    ) -> api.CargoList:
+        """One page of cargos: external ones unless `managed=True`."""
+        return await self._client._call(req.list_cargos(limit, cursor, managed))
+
+
+class AsyncProfiles:
+    """`client.profiles`: the sandbox profiles Bay offers."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def list(self, *, detail: bool = False) -> api.ProfileList:
+        """Every profile; `detail` adds descriptions and containers."""
+        return await self._client._call(req.list_profiles(detail))
+
+
+class AsyncAdmin:
+    """`client.admin`: API keys and garbage collection (admin keys only)."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self.keys = AsyncKeys(client)
+        self.gc = AsyncGc(client)
+
+
+class AsyncKeys:
+    """`client.admin.keys`: create, list and revoke API keys."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def create(self, owner: str, *, admin: bool = False) -> api.KeyCreated:
+        """A new key for `owner`; its secret is shown only in this answer."""
+        return await self._client._call(req.create_key(owner, admin))
+
+    async def list(self) -> api.KeyList:
+        """Every key, without secrets."""
+        return await self._client._call(req.list_keys())
+
+    async def revoke(self, key_id: str) -> None:
+        """Deactivate a key; requests with it are refused from then on."""
+        await self._client._call(req.revoke_key(key_id))
+
+
+class AsyncGc:
+    """`client.admin.gc`: run and inspect garbage collection."""
+
+    def __init__(self, client: AsyncClient) -> None:
+        self._client = client
+
+    async def run(self, tasks: builtins.list[str] | None = None) -> api.GcRunResult:
+        """Run one cycle now, of the named `tasks` only when given."""
+        return await self._client._call(req.run_gc(tasks))
+
+    async def status(self) -> api.GcStatus:
+        """Whether GC is enabled or running, and its tasks."""
+        return await self._client._call(req.gc_status())

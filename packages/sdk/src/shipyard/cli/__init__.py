@@ -1,0 +1,40 @@
+"""The `shipyard` command line: sandboxes, execs, files, cargos and profiles over the SDK."""
+
+from typing import Annotated
+
+import typer
+
+from shipyard.cli._cargos import cargo_app, profiles
+from shipyard.cli._common import Connection
+from shipyard.cli._files import files_app
+from shipyard.cli._sandboxes import exec_app, sandbox_app
+
+app = typer.Typer(
+    help="Shipyard Neo: sandboxes for AI agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(exec_app, name="exec")
+app.add_typer(files_app, name="files")
+app.add_typer(cargo_app, name="cargo")
+app.command("profiles")(profiles)
+
+
+@app.callback()
+def connection(
+    ctx: typer.Context,
+    endpoint: Annotated[
+        str | None, typer.Option(envvar="SHIPYARD_ENDPOINT", help="Bay's URL.")
+    ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(envvar="SHIPYARD_API_KEY", help="API key.", show_default=False),
+    ] = None,
+) -> None:
+    """Where Bay is and how to sign in (flags or SHIPYARD_ENDPOINT / SHIPYARD_API_KEY)."""
+    ctx.obj = Connection(endpoint, api_key)
+
+
+__all__ = ["app"]

@@ -1,0 +1,19 @@
+"""`GET /activity`: what keeps the session busy (idle reclaim reads it)."""
+
+from fastapi import APIRouter
+
+from ship.api.deps import ExecutionsDep, ProcessesDep, TerminalsDep
+from shipyard_protocol.ship import Activity
+
+router = APIRouter()
+
+
+@router.get("/activity")
+async def activity(
+    executions: ExecutionsDep, processes: ProcessesDep, terminals: TerminalsDep
+) -> Activity:
+    return Activity(
+        running_executions=executions.running(),
+        running_processes=processes.running(),
+        open_terminals=terminals.count,
+    )

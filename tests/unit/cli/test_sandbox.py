@@ -1,0 +1,58 @@
+"""`shipyard sandbox create|list|get|stop|delete`."""
+
+import json
+
+from shipyard import Client
+from tests.unit.cli.conftest import Shipyard
+
+
+class TestCreate:
+    def test_prints_the_id(self, shipyard: Shipyard, client: Client) -> None:
+        result = shipyard("sandbox", "create", "--ttl", "600")
+        assert result.exit_code == 0, result.output
+        sandbox = client.sandboxes.get(result.stdout.strip())
+        assert sandbox.info.expires_at is not None
+
+    def test_json_prints_the_sandbox(self, shipyard: Shipyard) -> None:
+        result = shipyard("sandbox", "create", "--profile", "python-only", "--json")
+        assert json.loads(result.stdout)["capabilities"] == ["python"]
+
+    def test_unknown_profile_fails_with_the_error(self, shipyard: Shipyard) -> None:
+        result = shipyard("sandbox", "create", "--profile", "nope")
+        assert result.exit_code == 1
+        assert result.stderr.startswith("Error: [validation_error]")
+
+
+class TestList:
+    def test_table_names_the_sandbox(self, shipyard: Shipyard, sandbox_id: str) -> None:
+        result = shipyard("sandbox", "list")
+        assert sandbox_id in result.stdout
+
+    def test_json_pages(self, shipyard: Shipyard, sandbox_id: str) -> None:
+        page = json.loads(shipyard("sandbox", "list", "--limit", "200", "--json").stdout)
+        assert sandbox_id in [item["id"] for item in page["items"]]
+
+
+class TestGet:
+    def test_shows_fields(self, shipyard: Shipyard, sandbox_id: str) -> None:
+        result = shipyard("sandbox", "get", sandbox_id)
+        assert "python-default" in result.stdout
+        assert sandbox_id in result.stdout
+
+    def test_missing_sandbox_exits_1(self, shipyard: Shipyard) -> None:
+        result = shipyard("sandbox", "get", "sandbox-000000000000", "--json")
+        assert (result.exit_code, result.stdout) == (1, "")
+        assert "[not_found]" in result.stderr
+
+
+class TestStop:
+    def test_stops(self, shipyard: Shipyard, sandbox_id: str) -> None:
+        result = shipyard("sandbox", "stop", sandbox_id, "--json")
+        assert json.loads(result.stdout)["status"] == "idle"
+
+
+class TestDelete:
+    def test_deletes(self, shipyard: Shipyard, client: Client) -> None:
+        sandbox_id = client.sandboxes.create().id
+        assert shipyard("sandbox", "delete", sandbox_id).stdout == f"deleted {sandbox_id}\n"
+        assert shipyard("sandbox", "get", sandbox_id).exit_code == 1

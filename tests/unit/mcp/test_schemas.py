@@ -1,0 +1,57 @@
+"""Tool names and arguments are upstream's (contract §6.1), so configured agents keep working."""
+
+from mcp.server.mcpserver import MCPServer
+
+UPSTREAM = {
+    "create_sandbox": ({"profile", "ttl"}, set()),
+    "delete_sandbox": ({"sandbox_id"}, {"sandbox_id"}),
+    "execute_python": (
+        {"sandbox_id", "code", "timeout", "include_code", "description", "tags"},
+        {"sandbox_id", "code"},
+    ),
+    "execute_shell": (
+        {"sandbox_id", "command", "cwd", "timeout", "include_code", "description", "tags"},
+        {"sandbox_id", "command"},
+    ),
+    "read_file": ({"sandbox_id", "path"}, {"sandbox_id", "path"}),
+    "write_file": ({"sandbox_id", "path", "content"}, {"sandbox_id", "path", "content"}),
+    "list_files": ({"sandbox_id", "path"}, {"sandbox_id"}),
+    "delete_file": ({"sandbox_id", "path"}, {"sandbox_id", "path"}),
+    "upload_file": ({"sandbox_id", "local_path", "sandbox_path"}, {"sandbox_id", "local_path"}),
+    "download_file": (
+        {"sandbox_id", "sandbox_path", "local_path"},
+        {"sandbox_id", "sandbox_path"},
+    ),
+    "get_execution_history": (
+        {
+            "sandbox_id",
+            "exec_type",
+            "success_only",
+            "limit",
+            "tags",
+            "has_notes",
+            "has_description",
+        },
+        {"sandbox_id"},
+    ),
+    "get_execution": ({"sandbox_id", "execution_id"}, {"sandbox_id", "execution_id"}),
+    "get_last_execution": ({"sandbox_id", "exec_type"}, {"sandbox_id"}),
+    "annotate_execution": (
+        {"sandbox_id", "execution_id", "description", "tags", "notes"},
+        {"sandbox_id", "execution_id"},
+    ),
+    "list_profiles": (set(), set()),
+}
+
+
+async def test_every_tool_takes_upstream_arguments(server: MCPServer) -> None:
+    schemas = {tool.name: tool.input_schema for tool in await server.list_tools()}
+    found = {
+        name: (set(schema["properties"]), set(schema.get("required", [])))
+        for name, schema in schemas.items()
+    }
+    assert found == UPSTREAM
+
+
+async def test_every_tool_is_described(server: MCPServer) -> None:
+    assert all(tool.description for tool in await server.list_tools())

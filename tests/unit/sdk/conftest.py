@@ -1,0 +1,35 @@
+"""SDK fixtures: the async client on Bay in-process, the sync client on Bay in a thread."""
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from shipyard import AsyncClient, Client
+from tests.unit.bay.conftest import ADMIN_KEY, Bay, make_settings, start_bay
+from tests.unit.sdk.live import serve_bay
+
+
+@pytest.fixture
+async def bay_app(tmp_path: Path) -> AsyncIterator[Bay]:
+    async with start_bay(make_settings(tmp_path)) as bay:
+        yield bay
+
+
+@pytest.fixture
+async def aclient(bay_app: Bay) -> AsyncIterator[AsyncClient]:
+    transport = bay_app.client._transport
+    async with AsyncClient("http://bay", ADMIN_KEY, transport=transport) as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with serve_bay(tmp_path_factory.mktemp("bay")) as url:
+        yield url
+
+
+@pytest.fixture
+def client(live_url: str) -> Iterator[Client]:
+    with Client(live_url, ADMIN_KEY) as sync_client:
+        yield sync_client

@@ -1,0 +1,39 @@
+"""Bay served by uvicorn on a free local port in a thread (httpx's `serve_in_thread`)."""
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import uvicorn
+
+from bay.app import create_app
+from bay.config import Settings
+from bay.drivers.fake import FakeDriver
+from tests.unit.bay.conftest import make_settings
+
+
+def _fake_driver(settings: Settings) -> FakeDriver:
+    return FakeDriver(settings.data_dir)
+
+
+@contextmanager
+def serve_bay(data_dir: Path) -> Iterator[str]:
+    """Run Bay (fake driver, real Ship in-process) until the block ends; yields its URL."""
+    app = create_app(make_settings(data_dir), driver_factory=_fake_driver)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            assert thread.is_alive(), "Bay did not start"
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()

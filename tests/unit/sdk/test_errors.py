@@ -1,0 +1,110 @@
+"""Error answers become one exception class per `ErrorCode`, whatever the body looks like."""
+
+import httpx
+import pytest
+
+import shipyard
+from shipyard import (
+    AsyncClient,
+    Client,
+    ConflictError,
+    InternalError,
+    InvalidRequestError,
+    NotFoundError,
+    Retries,
+    SessionNotReadyError,
+    ShipyardError,
+    UnauthorizedError,
+)
+from shipyard.errors import error_class
+from shipyard_protocol.errors import ErrorCode
+from tests.unit.bay.conftest import Bay
+
+
+def answering(response: httpx.Response) -> Client:
+    transport = httpx.MockTransport(lambda _: response)
+    return Client("http://bay", "k", retries=Retries(attempts=0), transport=transport)
+
+
+class TestClasses:
+    def test_one_exported_class_per_code(self) -> None:
+        classes = [error_class(code, 200) for code in ErrorCode]
+        assert [cls.code for cls in classes] == list(ErrorCode)
+        assert all(getattr(shipyard, cls.__name__) is cls for cls in classes)
+
+    @pytest.mark.parametrize(
+        ("status", "expected"),
+        [
+            (404, NotFoundError),
+            (422, InvalidRequestError),
+            (503, SessionNotReadyError),
+            (500, InternalError),
+            (418, InvalidRequestError),
+            (599, InternalError),
+        ],
+    )
+    def test_missing_code_falls_back_to_status(self, status: int, expected: type) -> None:
+        assert error_class(None, status) is expected
+        assert error_class("no_such_code", status) is expected
+
+
+class TestBodies:
+    def test_bay_body_carries_code_details_and_request_id(self) -> None:
+        body = {
+            "error": {
+                "code": "not_found",
+                "message": "gone",
+                "request_id": "r1",
+                "details": {"id": "x"},
+            }
+        }
+        with (
+            answering(httpx.Response(404, json=body)) as client,
+            pytest.raises(NotFoundError) as caught,
+        ):
+            client.sandboxes.get("sandbox-x")
+        error = caught.value
+        assert (error.message, error.details, error.request_id, error.status) == (
+            "gone",
+            {"id": "x"},
+            "r1",
+            404,
+        )
+        assert str(error) == "[not_found] gone"
+
+    def test_unknown_code_keeps_the_message(self) -> None:
+        body = {"error": {"code": "brand_new", "message": "later"}}
+        with (
+            answering(httpx.Response(409, json=body)) as client,
+            pytest.raises(ConflictError) as caught,
+        ):
+            client.cargos.delete("ws-1")
+        assert caught.value.message == "later"
+
+    def test_plain_text_body_is_wrapped(self) -> None:
+        response = httpx.Response(500, text="Internal Server Error", headers={"x-request-id": "r2"})
+        with answering(response) as client, pytest.raises(InternalError) as caught:
+            client.cargos.list()
+        assert (caught.value.message, caught.value.request_id) == ("Internal Server Error", "r2")
+
+    def test_fastapi_detail_list_becomes_the_message(self) -> None:
+        detail = [{"loc": ["query", "limit"], "msg": "too big", "type": "x"}]
+        with (
+            answering(httpx.Response(422, json={"detail": detail})) as client,
+            pytest.raises(InvalidRequestError) as caught,
+        ):
+            client.sandboxes.list(limit=1000)
+        assert caught.value.message == "query.limit: too big"
+
+    def test_empty_body_uses_the_reason(self) -> None:
+        with answering(httpx.Response(502)) as client, pytest.raises(ShipyardError) as caught:
+            client.profiles.list()
+        assert caught.value.message == "Bad Gateway"
+
+
+async def test_missing_key_is_unauthorized(bay_app: Bay, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SHIPYARD_API_KEY", raising=False)
+    transport = bay_app.client._transport
+    async with AsyncClient("http://bay", transport=transport) as anonymous:
+        with pytest.raises(UnauthorizedError):
+            await anonymous.sandboxes.list()

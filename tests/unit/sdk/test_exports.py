@@ -1,0 +1,55 @@
+"""The public surface: `__all__` is exactly what `shipyard` exposes, and the twins match."""
+
+import inspect
+from types import ModuleType
+
+import pytest
+
+import shipyard
+from shipyard import _async, _async_sandbox, _sync, _sync_sandbox
+
+
+def test_all_is_exactly_the_public_api() -> None:
+    public = {
+        name
+        for name, value in vars(shipyard).items()
+        if not name.startswith("_") and not isinstance(value, ModuleType)
+    }
+    assert public == set(shipyard.__all__)
+
+
+def _classes(module: ModuleType) -> dict[str, type]:
+    return {
+        name: value
+        for name, value in vars(module).items()
+        if inspect.isclass(value) and value.__module__ == module.__name__
+    }
+
+
+TWINS = [
+    (async_cls, _classes(sync_module)[name.removeprefix("Async")])
+    for async_module, sync_module in ((_async, _sync), (_async_sandbox, _sync_sandbox))
+    for name, async_cls in _classes(async_module).items()
+]
+
+
+@pytest.mark.parametrize(("async_cls", "sync_cls"), TWINS, ids=lambda c: c.__name__)
+def test_sync_twin_has_the_same_methods_and_parameters(async_cls: type, sync_cls: type) -> None:
+    renamed = {"aclose": "close"}
+    for name, method in vars(async_cls).items():
+        if name.startswith("_") or not callable(method):
+            continue
+        twin = getattr(sync_cls, renamed.get(name, name))
+        assert (
+            inspect.signature(twin).parameters.keys() == inspect.signature(method).parameters.keys()
+        )
+        assert (twin.__doc__ or "").replace("async ", "") == (method.__doc__ or "").replace(
+            "async ", ""
+        )
+
+
+def test_every_public_method_has_a_docstring() -> None:
+    for cls in [cls for pair in TWINS for cls in pair]:
+        for name, member in vars(cls).items():
+            if not name.startswith("_"):
+                assert inspect.getdoc(member), f"{cls.__name__}.{name}"
