@@ -95,18 +95,30 @@ class SandboxService:
     async def page(
         self, owner: str, limit: int, cursor: str | None, status: str | None
     ) -> SandboxList:
+        """By id; a status filter scans in batches and stops at a budget (contract §1.5)."""
         wanted = _status_filter(status)
+        batch = limit + 1 if wanted is None else min(max(limit * 5, 50), 500)
+        budget = limit + 1 if wanted is None else max(limit * 20, 1000)
+        items: list[SandboxOut] = []
+        scanned, last = 0, cursor
+        while len(items) <= limit and scanned < budget:
+            rows = await self._batch(owner, last, batch)
+            if not rows:
+                break
+            scanned, last = scanned + len(rows), rows[-1].id
+            sessions = await self._sessions_by_id(rows)
+            outs = [self.out(row, sessions.get(row.current_session_id or "")) for row in rows]
+            items += [out for out in outs if wanted is None or out.status == wanted]
+        if len(items) > limit:
+            return SandboxList(items=items[:limit], next_cursor=items[limit - 1].id)
+        exhausted = scanned < budget
+        return SandboxList(items=items, next_cursor=None if exhausted else last)
+
+    async def _batch(self, owner: str, after: str | None, size: int) -> list[Sandbox]:
         query = select(Sandbox).where(Sandbox.owner == owner, Sandbox.deleted_at.is_(None))
-        if cursor:
-            query = query.where(Sandbox.id > cursor)
-        rows = list(await self._db.scalars(query.order_by(Sandbox.id)))
-        sessions = await self._sessions_by_id(rows)
-        items = [self.out(s, sessions.get(s.current_session_id or "")) for s in rows]
-        if wanted is not None:
-            items = [item for item in items if item.status == wanted]
-        page = items[:limit]
-        more = len(items) > limit
-        return SandboxList(items=page, next_cursor=page[-1].id if more and page else None)
+        if after:
+            query = query.where(Sandbox.id > after)
+        return list(await self._db.scalars(query.order_by(Sandbox.id).limit(size)))
 
     async def extend_ttl(self, owner: str, sandbox_id: str, extend_by: int) -> SandboxOut:
         """Push `expires_at` out; never revives an expired sandbox nor limits an infinite one."""
