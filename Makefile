@@ -13,20 +13,24 @@ export BAY_DRIVER__LOCAL__SHIP_VENV ?= $(SHIP_VENV)
 
 RUN := $(UV) run --no-sync
 
-.PHONY: help run test lint fmt typecheck unit integration sync bwrap image test-docker
+.PHONY: help run test lint fmt typecheck unit integration sync bwrap image test-docker bench
 
 help:
 	@echo "make run    start Bay on 127.0.0.1:8114 (local driver, SQLite under ./.bay)"
 	@echo "make test   lint + every test"
 	@echo "make fmt    format the code"
 	@echo "make image  build the Ship image for the docker driver (skipped when current)"
+	@echo "make bench  the benchmark harness (SCENARIO=tti,exec,... runs some; see bench/README.md)"
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) scripts/bootstrap_uv.py $@
 
 sync: $(UV)
 	@$(UV) sync --all-packages --locked --quiet
-	@UV_PROJECT_ENVIRONMENT=$(SHIP_VENV) $(UV) sync --package shipyard-ship --no-dev --locked --quiet
+	@UV_PROJECT_ENVIRONMENT=$(SHIP_VENV) $(UV) sync --package shipyard-ship --no-dev --locked --quiet \
+		--compile-bytecode
+	@# Sandboxes see Ship's sources read-only: compile them here or every start compiles them.
+	@$(SHIP_VENV)/bin/python -m compileall -q packages/ship/src packages/protocol/src
 
 bwrap:
 	@scripts/ensure_bwrap.sh
@@ -41,7 +45,7 @@ fmt: sync
 lint: sync
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
-	$(RUN) mypy packages tests
+	$(RUN) mypy packages tests bench
 	$(RUN) lint-imports
 
 unit: sync
@@ -58,3 +62,8 @@ test-docker: sync image
 
 test: lint bwrap
 	$(RUN) pytest
+
+# Docker scenarios are skipped (and say so) when dockerd or the image is missing.
+bench: sync bwrap
+	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory image; fi
+	$(RUN) python -m bench $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DRIVERS),--drivers $(DRIVERS))

@@ -101,13 +101,17 @@ class BayProcess:
                 time.sleep(0.1)
         raise RuntimeError(f"Bay did not come up: {self.log.read_text()[-3000:]}")
 
-    def stop(self) -> None:
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def stop(self, timeout: float = 20) -> None:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
         process.send_signal(signal.SIGTERM)
         try:
-            process.wait(timeout=20)
+            process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()

@@ -144,6 +144,6 @@ class TestEnvelope:
 
     def test_gc_run_and_status(self, http: httpx.Client) -> None:
         status = http.get("/v1/admin/gc/status").json()
-        assert set(status) == {"enabled", "is_running", "instance_id", "interval_seconds", "tasks"}
+        assert {"enabled", "is_running", "instance_id", "interval_seconds", "tasks"} <= set(status)
         run = http.post("/v1/admin/gc/run", json={"tasks": ["orphan_instance"]}).json()
         assert [r["task_name"] for r in run["results"]] == ["orphan_instance"]

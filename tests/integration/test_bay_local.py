@@ -260,7 +260,7 @@ class TestCargoQuota:
             files={"file": ("upload", b"x" * (10 * 1024 * 1024))},
             data={"path": "big.bin"},
         )
-        assert response.status_code == 507
+        assert response.status_code == 429
         assert response.json()["error"]["code"] == "quota_exceeded"
         other = new_sandbox(client)
         assert shell(client, other, "dd if=/dev/zero of=big bs=1M count=10")["success"] is True

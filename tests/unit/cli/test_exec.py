@@ -35,3 +35,19 @@ class TestShell:
         result = shipyard("exec", "shell", "--sandbox", "new", "--keep", "true")
         kept = result.stderr.removeprefix("sandbox: ").strip()
         client.sandboxes.get(kept).delete()
+
+
+class TestStreamedOutput:
+    def test_python_result_and_display_go_to_stdout(
+        self, shipyard: Shipyard, sandbox_id: str
+    ) -> None:
+        code = "from IPython.display import display\nprint('a')\ndisplay('shown')\n6 * 7"
+        result = shipyard("exec", "python", "-s", sandbox_id, code)
+        assert (result.exit_code, result.stdout) == (0, "a\n'shown'\n42\n")
+
+    def test_shell_timeout_is_reported(self, shipyard: Shipyard, sandbox_id: str) -> None:
+        result = shipyard(
+            "exec", "shell", "-s", sandbox_id, "echo start; sleep 5", "--timeout", "1"
+        )
+        assert (result.stdout, result.stderr) == ("start\n", "Error: timed out\n")
+        assert result.exit_code == 1

@@ -1,4 +1,5 @@
-"""Tool names and arguments are upstream's (contract §6.1), so configured agents keep working."""
+"""Tool names and arguments are upstream's (contract §6.1), so configured agents keep working;
+the background-process tools are our additions."""
 
 from mcp.server.mcpserver import MCPServer
 
@@ -42,6 +43,15 @@ UPSTREAM = {
     ),
     "list_profiles": (set(), set()),
 }
+ADDED = {
+    "start_process": ({"sandbox_id", "command", "cwd", "env"}, {"sandbox_id", "command"}),
+    "get_process_logs": (
+        {"sandbox_id", "process_id", "stream", "offset"},
+        {"sandbox_id", "process_id"},
+    ),
+    "list_processes": ({"sandbox_id"}, {"sandbox_id"}),
+    "kill_process": ({"sandbox_id", "process_id", "signal"}, {"sandbox_id", "process_id"}),
+}
 
 
 async def test_every_tool_takes_upstream_arguments(server: MCPServer) -> None:
@@ -50,7 +60,16 @@ async def test_every_tool_takes_upstream_arguments(server: MCPServer) -> None:
         name: (set(schema["properties"]), set(schema.get("required", [])))
         for name, schema in schemas.items()
     }
-    assert found == UPSTREAM
+    assert found == UPSTREAM | ADDED
+
+
+async def test_process_arguments_are_typed(server: MCPServer) -> None:
+    schemas = {tool.name: tool.input_schema for tool in await server.list_tools()}
+    logs = schemas["get_process_logs"]["properties"]
+    assert logs["stream"]["enum"] == ["stdout", "stderr"]
+    assert logs["offset"]["minimum"] == 0
+    env = schemas["start_process"]["properties"]["env"]["anyOf"][0]
+    assert env == {"additionalProperties": {"type": "string"}, "type": "object"}
 
 
 async def test_every_tool_is_described(server: MCPServer) -> None:

@@ -31,6 +31,10 @@ TOOLS = {
     "get_last_execution",
     "annotate_execution",
     "list_profiles",
+    "start_process",
+    "get_process_logs",
+    "list_processes",
+    "kill_process",
 }
 
 

@@ -6,7 +6,16 @@ from types import ModuleType
 import pytest
 
 import shipyard
-from shipyard import _async, _async_sandbox, _sync, _sync_sandbox
+from shipyard import (
+    _async,
+    _async_execs,
+    _async_sandbox,
+    _events,
+    _sync,
+    _sync_execs,
+    _sync_sandbox,
+    _terminal,
+)
 
 
 def test_all_is_exactly_the_public_api() -> None:
@@ -26,11 +35,20 @@ def _classes(module: ModuleType) -> dict[str, type]:
     }
 
 
+MODULES = ((_async, _sync), (_async_sandbox, _sync_sandbox), (_async_execs, _sync_execs))
 TWINS = [
     (async_cls, _classes(sync_module)[name.removeprefix("Async")])
-    for async_module, sync_module in ((_async, _sync), (_async_sandbox, _sync_sandbox))
+    for async_module, sync_module in MODULES
     for name, async_cls in _classes(async_module).items()
+] + [
+    (_events.AsyncExecStream, _events.ExecStream),
+    (_terminal.AsyncTerminal, _terminal.Terminal),
 ]
+
+
+def _plain(doc: str | None) -> str:
+    """A docstring with the async wording taken out."""
+    return (doc or "").replace("async ", "").replace("Async", "")
 
 
 @pytest.mark.parametrize(("async_cls", "sync_cls"), TWINS, ids=lambda c: c.__name__)
@@ -43,9 +61,7 @@ def test_sync_twin_has_the_same_methods_and_parameters(async_cls: type, sync_cls
         assert (
             inspect.signature(twin).parameters.keys() == inspect.signature(method).parameters.keys()
         )
-        assert (twin.__doc__ or "").replace("async ", "") == (method.__doc__ or "").replace(
-            "async ", ""
-        )
+        assert _plain(twin.__doc__) == _plain(method.__doc__)
 
 
 def test_every_public_method_has_a_docstring() -> None:

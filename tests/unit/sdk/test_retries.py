@@ -116,3 +116,16 @@ def test_seekable_upload_is_resent_whole() -> None:
 def test_backoff_doubles_up_to_the_cap() -> None:
     retries = Retries(backoff=0.2, cap=1.5)
     assert [retries.delay(n) for n in range(5)] == [0.2, 0.4, 0.8, 1.5, 1.5]
+
+
+def test_a_long_exec_raises_only_the_read_timeout() -> None:
+    ran = {"success": True, "output": "", "error": None, "exit_code": 0}
+    recorder = Recorder(
+        httpx.Response(200, json=SANDBOX),
+        httpx.Response(200, json={**ran, "execution_id": "exec-1", "execution_time_ms": 1}),
+    )
+    transport = httpx.MockTransport(recorder)
+    with Client("http://bay", "k", timeout=5, retries=NO_WAIT, transport=transport) as client:
+        client.sandboxes.get("sandbox-1").shell.run("true", timeout=60)
+    timeouts = recorder.requests[1].extensions["timeout"]
+    assert (timeouts["read"], timeouts["connect"]) == (70.0, 5.0)

@@ -1,6 +1,7 @@
 """`create_app(settings)`: everything long-lived is built in the lifespan and passed down."""
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -24,11 +25,12 @@ from bay.api import (
     sandboxes,
     terminal,
 )
-from bay.api.middleware import RequestIdMiddleware
+from bay.api.middleware import AuthGate, RequestIdMiddleware
 from bay.api.state import State
 from bay.config import Settings
 from bay.db.engine import make_engine, make_sessionmaker, migrate
 from bay.drivers.base import Driver
+from bay.services.cargos import CargoService
 from bay.services.clock import Clock, utcnow
 from bay.services.gc import GcService
 from bay.services.keys import KeyService, Provisioned
@@ -36,6 +38,7 @@ from bay.services.locks import SandboxLocks
 from bay.services.profiles import ProfileCatalog
 from bay.services.sessions import Reconciler, SessionRuntime, SessionService
 from bay.services.tasks import Tasks
+from bay.services.warm_pool import WarmPool
 from bay.ship_client import ShipClient
 
 log = logging.getLogger(__name__)
@@ -71,12 +74,13 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, State]]:
         state = await _start(settings, clock, driver_factory, on_keys)
         background = _schedule_gc(state)
+        refill = _schedule_refill(state)
         try:
             yield {"bay": state}
         finally:
             if background is not None:
                 background.cancel()
-            await _stop(state)
+            await _stop(state, refill)
 
     app = FastAPI(title="Shipyard Neo Bay", version=__version__, lifespan=lifespan)
     routers = (
@@ -94,6 +98,7 @@ def create_app(
     for module in routers:
         app.include_router(module.router)
     handlers.install(app)
+    app.add_middleware(AuthGate)  # runs after RequestIdMiddleware: the last added is outermost
     app.add_middleware(RequestIdMiddleware)
     return app
 
@@ -126,7 +131,9 @@ async def _start(
     )
     attached, reaped = await Reconciler(runtime).run()
     log.info("reconcile: %d live sessions re-attached, %d dead reaped", attached, reaped)
-    gc = GcService(runtime, SessionService(runtime, clock), settings.gc, clock)
+    sessions = SessionService(runtime, clock)
+    pool = _build_pool(settings, runtime, sessions, clock)
+    gc = GcService(runtime, sessions, settings.gc, clock, pool)
     if settings.gc.run_on_startup:
         await gc.run_once()
     return State(
@@ -139,6 +146,7 @@ async def _start(
         runtime=runtime,
         clock=clock,
         gc=gc,
+        pool=pool,
         tasks=Tasks(),
     )
 
@@ -147,6 +155,23 @@ def _prepare_data_dir(data_dir: Path) -> None:
     """Others may pass through (sandbox users reach their cargo) but never list or read."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
     data_dir.chmod(0o711)
+
+
+def _build_pool(
+    settings: Settings, runtime: SessionRuntime, sessions: SessionService, clock: Clock
+) -> WarmPool:
+    size = settings.cargo.default_size_limit_mb
+
+    def cargos(db: DbSession) -> CargoService:
+        return CargoService(db, runtime.driver, size, clock)
+
+    return WarmPool(runtime, sessions, cargos, settings.warm_pool, clock)
+
+
+def _schedule_refill(state: State) -> "asyncio.Task[None] | None":
+    if not state["settings"].warm_pool.background:
+        return None
+    return asyncio.create_task(state["pool"].loop(), name="bay-warm-pool")
 
 
 def _schedule_gc(state: State) -> "asyncio.Task[None] | None":
@@ -178,7 +203,14 @@ def _log_enforcement(driver: Driver) -> None:
         log.warning("driver: %s", note)
 
 
-async def _stop(state: State) -> None:
+async def _stop(state: State, refill: "asyncio.Task[None] | None") -> None:
+    if refill is not None:
+        state["pool"].stop()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.shield(refill), timeout=10)
+        refill.cancel()
+        await asyncio.gather(refill, return_exceptions=True)
+    await state["pool"].drain()
     await state["tasks"].drain(seconds=5)
     await state["ship"].aclose()
     await state["driver"].close()

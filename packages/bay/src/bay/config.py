@@ -70,6 +70,12 @@ class ProfileSettings(BaseModel):
     idle_timeout: int = 1800
     env: dict[str, str] = Field(default_factory=dict)
     network: bool = False
+    warm_pool_size: int = Field(
+        default=0, ge=0, description="ready sandboxes kept for creates without a cargo"
+    )
+    warm_rotate_ttl: int = Field(
+        default=1800, gt=0, description="seconds an unclaimed warm sandbox lives before renewal"
+    )
 
 
 def _default_profiles() -> list[ProfileSettings]:
@@ -135,6 +141,23 @@ class GcSettings(BaseModel):
     orphan_instance: GcTaskSettings = Field(default_factory=GcTaskSettings)
 
 
+class WarmPoolSettings(BaseModel):
+    """Pre-started sandboxes per profile (`warm_pool_size`); this switch turns them all off."""
+
+    enabled: bool = True
+    background: bool = Field(
+        default=True, description="refill on a timer and after each claim (off: tests refill)"
+    )
+    interval_seconds: float = Field(default=30.0, gt=0)
+    refill_delay_seconds: float = Field(
+        default=0.5, ge=0, description="after a claim, refill this much later (not at once)"
+    )
+    refill_concurrency: int = Field(default=2, ge=1, description="sandboxes warmed at once")
+    warming_grace_seconds: int = Field(
+        default=300, gt=0, description="a member warming this long belongs to a dead Bay"
+    )
+
+
 class DriverSettings(BaseModel):
     type: Literal["local", "docker", "fake"] = "local"
     local: LocalDriverSettings = Field(default_factory=LocalDriverSettings)
@@ -161,6 +184,7 @@ class Settings(BaseSettings):
     ship: ShipSettings = Field(default_factory=ShipSettings)
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     gc: GcSettings = Field(default_factory=GcSettings)
+    warm_pool: WarmPoolSettings = Field(default_factory=WarmPoolSettings)
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     profiles: list[ProfileSettings] = Field(default_factory=_default_profiles)
     api_key: str | None = Field(default=None, description="BAY_API_KEY: the admin key to seed")

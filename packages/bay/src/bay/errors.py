@@ -34,7 +34,7 @@ class ForbiddenError(BayError):
 
 class QuotaExceededError(BayError):
     code = ErrorCode.QUOTA_EXCEEDED
-    status = 507
+    status = 429
 
 
 class SessionNotReadyError(BayError):

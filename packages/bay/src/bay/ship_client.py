@@ -1,6 +1,8 @@
 """Typed httpx client for Ship, speaking shipyard_protocol.ship over a UDS or TCP."""
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
+import functools
+import ssl
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
@@ -45,6 +47,10 @@ NDJSON = "application/x-ndjson"
 # Bay waits this much longer than the exec deadline Ship enforces, so Ship always answers first.
 EXEC_GRACE_S = 15.0
 FILE_TIMEOUT_S = 60.0
+# JSON answers hold at most a few capped output buffers and one text file; bigger is hostile.
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+MAX_EVENT_LINE_BYTES = 8 * 1024 * 1024
+WS_FRAME_BYTES = 1024 * 1024
 
 
 class ShipCallError(Exception):
@@ -102,9 +108,8 @@ class ShipStream:
     async def events(self) -> AsyncIterator[ExecEventModel]:
         """Parsed events; a cut connection or a malformed line raises ShipCallError."""
         with _mapped_transport_errors():
-            async for line in self._response.aiter_lines():
-                if line:
-                    yield _event(line)
+            async for line in _lines(self._response, MAX_EVENT_LINE_BYTES):
+                yield _event(line)
 
     async def aclose(self) -> None:
         await self._response.aclose()
@@ -120,8 +125,15 @@ class ShipClient:
     def _client(self, endpoint: str) -> httpx.AsyncClient:
         client = self._clients.get(endpoint)
         if client is None:
-            client = self._clients[endpoint] = _make_client(endpoint, self._transports)
+            client = _make_client(endpoint, self._transports, lambda: self._tls)
+            self._clients[endpoint] = client
         return client
+
+    @functools.cached_property
+    def _tls(self) -> ssl.SSLContext:
+        """One TLS context for every client: httpx builds one per client otherwise, which
+        costs tens of milliseconds on each session's first call."""
+        return ssl.create_default_context()
 
     async def forget(self, endpoint: str) -> None:
         """Close the pooled client of an endpoint whose session ended."""
@@ -251,9 +263,10 @@ class ShipClient:
         try:
             if endpoint.startswith("unix:"):
                 path = endpoint.removeprefix("unix:")
-                return await unix_connect(path, f"ws://ship{query}", max_size=None)
+                return await unix_connect(path, f"ws://ship{query}", max_size=WS_FRAME_BYTES)
             if endpoint.startswith("http"):
-                return await connect(endpoint.replace("http", "ws", 1) + query, max_size=None)
+                url = endpoint.replace("http", "ws", 1) + query
+                return await connect(url, max_size=WS_FRAME_BYTES)
         except (OSError, WebSocketException) as exc:
             raise ShipUnreachableError(f"Ship's terminal could not be reached: {exc!r}") from exc
         raise ShipUnreachableError(f"this session's driver offers no terminal ({endpoint})")
@@ -266,9 +279,8 @@ class ShipClient:
         with _mapped_transport_errors():
             response = await client.send(request, stream=True)
         if response.status_code >= 400:
-            await response.aread()
-            await response.aclose()
-            raise _error_from(response)
+            body = await _capped_body(response)
+            raise _error_from(response, body)
         return response
 
     async def _call(
@@ -281,17 +293,34 @@ class ShipClient:
         **kwargs: Any,
     ) -> Model:
         client = self._client(endpoint)
+        request = client.build_request(method, path, timeout=timeout, **kwargs)
         with _mapped_transport_errors():
-            response = await client.request(method, path, timeout=timeout, **kwargs)
+            response = await client.send(request, stream=True)
+            body = await _capped_body(response)
         if response.status_code >= 400:
-            raise _error_from(response)
+            raise _error_from(response, body)
         try:
-            return model.model_validate_json(response.content)
+            return model.model_validate_json(body)
         except ValidationError as exc:
             raise ShipUnreachableError(f"Ship answered an unexpected body: {exc}") from exc
 
 
-def _event(line: str) -> ExecEventModel:
+async def _lines(response: httpx.Response, cap: int) -> AsyncIterator[bytes]:
+    """NDJSON lines, never buffering more than `cap` bytes of one line."""
+    pending = b""
+    async for chunk in response.aiter_raw():
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            if line.strip():
+                yield line
+        if len(pending) > cap:
+            raise ShipUnreachableError("Ship sent an oversized event")
+    if pending.strip():
+        yield pending
+
+
+def _event(line: bytes) -> ExecEventModel:
     try:
         return _EVENTS.validate_json(line)
     except ValidationError as exc:
@@ -299,15 +328,19 @@ def _event(line: str) -> ExecEventModel:
 
 
 def _make_client(
-    endpoint: str, transports: Mapping[str, httpx.AsyncBaseTransport]
+    endpoint: str,
+    transports: Mapping[str, httpx.AsyncBaseTransport],
+    tls: Callable[[], ssl.SSLContext],
 ) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
     if endpoint in transports:
         return httpx.AsyncClient(transport=transports[endpoint], base_url="http://ship")
     if endpoint.startswith("unix:"):
-        transport = httpx.AsyncHTTPTransport(uds=endpoint.removeprefix("unix:"), limits=limits)
+        uds = endpoint.removeprefix("unix:")
+        transport = httpx.AsyncHTTPTransport(uds=uds, limits=limits, verify=tls())
         return httpx.AsyncClient(transport=transport, base_url="http://ship")
-    return httpx.AsyncClient(base_url=endpoint, limits=limits)
+    transport = httpx.AsyncHTTPTransport(limits=limits, verify=tls())
+    return httpx.AsyncClient(transport=transport, base_url=endpoint)
 
 
 @contextmanager
@@ -316,15 +349,33 @@ def _mapped_transport_errors() -> Iterator[None]:
         yield
     except httpx.TimeoutException as exc:
         raise ShipTimedOutError(f"Ship did not answer in time: {exc!r}") from exc
-    except httpx.TransportError as exc:
+    except httpx.HTTPError as exc:
         raise ShipUnreachableError(f"Ship could not be reached: {exc!r}") from exc
 
 
-def _error_from(response: httpx.Response) -> ShipCallError:
+async def _capped_body(response: httpx.Response) -> bytes:
+    """Read a JSON answer, refusing one larger than any honest Ship would send.
+
+    Ship caps what it returns, but the sandbox can replace Ship: Bay must not trust it.
+    """
+    chunks: list[bytes] = []
+    size = 0
     try:
-        body = ErrorBody.model_validate_json(response.content)
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raise ShipUnreachableError(f"Ship's answer exceeded {MAX_ANSWER_BYTES} bytes")
+            chunks.append(chunk)
+    finally:
+        await response.aclose()
+    return b"".join(chunks)
+
+
+def _error_from(response: httpx.Response, body: bytes) -> ShipCallError:
+    try:
+        parsed = ErrorBody.model_validate_json(body)
     except ValidationError:
-        text = response.text[:500]
+        text = body[:500].decode(errors="replace")
         return ShipCallError(ErrorCode.SHIP_ERROR, f"Ship answered {response.status_code}: {text}")
-    error = body.error
+    error = parsed.error
     return ShipCallError(error.code, error.message, response.status_code, error.details)

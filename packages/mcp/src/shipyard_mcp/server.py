@@ -5,7 +5,7 @@ import functools
 import os
 from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
-from typing import Annotated, ParamSpec
+from typing import Annotated, Literal, ParamSpec
 
 import httpx
 from mcp.server.mcpserver import MCPServer
@@ -17,6 +17,7 @@ from shipyard_mcp.config import Settings
 from shipyard_mcp.text import ToolInputError, check_path, check_sandbox_id
 
 P = ParamSpec("P")
+LOG_HEADING = 80  # characters of a logs answer besides the process line and the data
 ClientFactory = Callable[[], AsyncClient]
 
 SandboxId = Annotated[str, Field(description="The sandbox id that create_sandbox answered.")]
@@ -24,6 +25,7 @@ WorkspacePath = Annotated[str, Field(description="Path relative to /workspace.")
 ExecutionId = Annotated[str, Field(description="An execution id, exec-….")]
 Timeout = Annotated[int, Field(ge=1, le=300, description="Seconds before the run is stopped.")]
 Tags = Annotated[str | None, Field(description="Comma-separated tags to record.")]
+ProcessId = Annotated[str, Field(description="The process id that start_process answered.")]
 ExecType = Annotated[
     str | None, Field(description="Only this kind: python, shell, browser or browser_batch.")
 ]
@@ -254,6 +256,67 @@ class Tools:
         return self._bounded(text.execution(entry))
 
     @_answered
+    async def start_process(
+        self,
+        sandbox_id: SandboxId,
+        command: Annotated[str, Field(description="A bash command, e.g. a server or a build.")],
+        cwd: Annotated[str | None, Field(description="Directory under /workspace.")] = None,
+        env: Annotated[dict[str, str] | None, Field(description="Extra variables.")] = None,
+    ) -> str:
+        """Start a long-running command in the background; answers its process id at once.
+
+        Read its output with get_process_logs; it ends with kill_process or the sandbox."""
+        where = None if cwd is None else check_path(cwd, "cwd")
+        async with self._connect() as client:
+            sandbox = await self._sandbox(client, sandbox_id)
+            info = await sandbox.processes.start(command, cwd=where, env=env)
+        return text.process(info)
+
+    @_answered
+    async def get_process_logs(
+        self,
+        sandbox_id: SandboxId,
+        process_id: ProcessId,
+        stream: Literal["stdout", "stderr"] = "stdout",
+        offset: Annotated[
+            int, Field(ge=0, description="Byte to start at: the previous answer's next offset.")
+        ] = 0,
+    ) -> str:
+        """Read a background process's output from `offset`; the answer says where to go on."""
+        async with self._connect() as client:
+            processes = (await self._sandbox(client, sandbox_id)).processes
+            info = await processes.get(process_id)
+            # Read no more than fits beside the heading, so pages are not cut in the middle.
+            room = self._settings.max_text_chars - len(text.process(info)) - LOG_HEADING
+            logs = await processes.logs(
+                process_id, stream=stream, offset=offset, limit=max(room, LOG_HEADING)
+            )
+        return self._bounded(text.process_logs(info, logs))
+
+    @_answered
+    async def list_processes(self, sandbox_id: SandboxId) -> str:
+        """List the sandbox's background processes, running and exited."""
+        async with self._connect() as client:
+            processes = await (await self._sandbox(client, sandbox_id)).processes.list()
+        return self._bounded(text.processes(processes))
+
+    @_answered
+    async def kill_process(
+        self,
+        sandbox_id: SandboxId,
+        process_id: ProcessId,
+        signal: Annotated[
+            str | None, Field(description="Only send this signal (TERM, INT, HUP, …).")
+        ] = None,
+    ) -> str:
+        """Kill a background process with its children and forget it, or only send `signal`."""
+        async with self._connect() as client:
+            processes = (await self._sandbox(client, sandbox_id)).processes
+            if signal is not None:
+                return f"Sent {signal}: {text.process(await processes.signal(process_id, signal))}"
+            return f"Killed: {text.process(await processes.kill(process_id))}"
+
+    @_answered
     async def list_profiles(self) -> str:
         """List the sandbox profiles Bay offers."""
         async with self._connect() as client:
@@ -282,6 +345,10 @@ def create_server(settings: Settings, client_factory: ClientFactory | None = Non
         tools.get_execution,
         tools.get_last_execution,
         tools.annotate_execution,
+        tools.start_process,
+        tools.get_process_logs,
+        tools.list_processes,
+        tools.kill_process,
         tools.list_profiles,
     ):
         server.add_tool(tool)
@@ -290,7 +357,8 @@ def create_server(settings: Settings, client_factory: ClientFactory | None = Non
 
 INSTRUCTIONS = (
     "Shipyard sandboxes: create_sandbox, then execute_python / execute_shell and the file "
-    "tools with its id. Files live under /workspace and persist; delete_sandbox when done."
+    "tools with its id. Files live under /workspace and persist; delete_sandbox when done. "
+    "For servers and long jobs use start_process, then get_process_logs."
 )
 
 

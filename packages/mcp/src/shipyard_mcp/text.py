@@ -4,7 +4,7 @@ import re
 from pathlib import PurePosixPath
 
 from shipyard import ShipyardError
-from shipyard_protocol import api
+from shipyard_protocol import api, ship
 
 SANDBOX_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
@@ -110,3 +110,18 @@ def profiles(listing: api.ProfileList) -> str:
         f"- {p.id}: {', '.join(p.capabilities)}; idle timeout {p.idle_timeout} s"
         for p in listing.items
     )
+
+
+def process(info: ship.ProcessInfo) -> str:
+    state = info.state if info.exit_code is None else f"{info.state}, exit code {info.exit_code}"
+    return f"Process {info.process_id} ({state}, pid {info.pid}): {info.command}"
+
+
+def processes(items: list[ship.ProcessInfo]) -> str:
+    return "\n".join(f"- {process(info)}" for info in items) or "No background processes"
+
+
+def process_logs(info: ship.ProcessInfo, logs: ship.ProcessLogs) -> str:
+    more = "all read" if logs.eof else f"next offset {logs.next_offset}"
+    head = f"{process(info)}\n{logs.stream} from byte {logs.offset} ({more}):"
+    return f"{head}\n{logs.data}" if logs.data else f"{head} (nothing new)"

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+MAX_SECONDS = 10 * 365 * 24 * 3600  # ten years: longer is a mistake, and overflows datetimes
+
 
 class SandboxStatus(StrEnum):
     """The computed, user-visible status of a sandbox (contract §2.1)."""
@@ -63,7 +65,7 @@ class SandboxCreate(BaseModel):
 
     profile: str = "python-default"
     cargo_id: str | None = None
-    ttl: int | None = None
+    ttl: int | None = Field(default=None, le=MAX_SECONDS)
 
 
 class SandboxList(BaseModel):
@@ -76,7 +78,7 @@ class SandboxList(BaseModel):
 class TTLExtend(BaseModel):
     """`POST /v1/sandboxes/{id}/extend_ttl` body."""
 
-    extend_by: int
+    extend_by: int = Field(le=MAX_SECONDS)
 
 
 class PythonExec(BaseModel):
@@ -293,12 +295,30 @@ class GcTaskStatus(BaseModel):
     enabled: bool
 
 
+class WarmPoolProfileStatus(BaseModel):
+    """One profile's pool: the depth it keeps and what it holds now."""
+
+    size: int
+    available: int
+    warming: int
+
+
+class WarmPoolStatus(BaseModel):
+    """The warm pool; `hits` and `misses` count this Bay's creates since it started."""
+
+    enabled: bool
+    hits: int
+    misses: int
+    profiles: dict[str, WarmPoolProfileStatus]
+
+
 class GcStatus(BaseModel):
     enabled: bool
     is_running: bool
     instance_id: str
     interval_seconds: int
     tasks: dict[str, GcTaskStatus]
+    warm_pool: WarmPoolStatus | None = None
 
 
 class KeyCreate(BaseModel):

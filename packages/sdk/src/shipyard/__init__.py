@@ -2,9 +2,11 @@
 
 from shipyard._async import AsyncClient
 from shipyard._async_sandbox import AsyncSandbox
+from shipyard._events import AsyncExecStream, ExecStream
 from shipyard._requests import Retries
 from shipyard._sync import Client
 from shipyard._sync_sandbox import Sandbox
+from shipyard._terminal import AsyncTerminal, Terminal
 from shipyard._transfer import Progress, Source, Target
 from shipyard.errors import (
     CapabilityNotSupportedError,
@@ -22,15 +24,19 @@ from shipyard.errors import (
     SessionNotReadyError,
     ShipError,
     ShipyardError,
+    StreamInterruptedError,
     UnauthorizedError,
 )
 
 __all__ = [
     "AsyncClient",
+    "AsyncExecStream",
     "AsyncSandbox",
+    "AsyncTerminal",
     "CapabilityNotSupportedError",
     "Client",
     "ConflictError",
+    "ExecStream",
     "FileNotFoundInSandboxError",
     "ForbiddenError",
     "InternalError",
@@ -48,6 +54,8 @@ __all__ = [
     "ShipError",
     "ShipyardError",
     "Source",
+    "StreamInterruptedError",
     "Target",
+    "Terminal",
     "UnauthorizedError",
 ]

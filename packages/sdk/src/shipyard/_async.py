@@ -2,6 +2,8 @@
 
 import asyncio
 import builtins
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -10,8 +12,11 @@ import httpx
 from shipyard import _endpoints as req
 from shipyard import _requests
 from shipyard._async_sandbox import AsyncSandbox
+from shipyard._events import AsyncExecStream, Tracker
 from shipyard._transfer import Progress, Receiver, Target, open_target
+from shipyard.errors import ShipyardError
 from shipyard_protocol import api
+from shipyard_protocol.ship import ExecEvent
 
 T = TypeVar("T")
 
@@ -67,18 +72,52 @@ class AsyncClient:
     async def _download(
         self, call: _requests.Call[None], target: Target, progress: Progress | None
     ) -> int:
+        async with self._opened(call) as response:
+            with open_target(target) as stream:
+                receiver = Receiver(stream, _requests.content_length(response), progress)
+                async for chunk in response.aiter_bytes():
+                    receiver.write(chunk)
+        return receiver.done
+
+    def _stream(
+        self,
+        call: _requests.Call[None],
+        sandbox_id: str,
+        execution_id: str | None = None,
+        after: int = 0,
+    ) -> AsyncExecStream:
+        tracker = Tracker(sandbox_id, self._retries, execution_id, after)
+        return AsyncExecStream(self._follow(call, tracker), tracker)
+
+    async def _follow(
+        self, call: _requests.Call[None], tracker: Tracker
+    ) -> AsyncGenerator[ExecEvent, None]:
+        while True:
+            try:
+                async with self._opened(call) as response:
+                    async for line in response.aiter_lines():
+                        event = tracker.feed(line)
+                        if event is not None:
+                            yield event
+                        if tracker.end is not None:
+                            return
+            except (httpx.TransportError, ShipyardError) as exc:
+                call = tracker.resume(exc)
+            else:
+                call = tracker.resume(None)
+            await asyncio.sleep(tracker.delay())
+
+    @asynccontextmanager
+    async def _opened(self, call: _requests.Call[Any]) -> AsyncIterator[httpx.Response]:
+        """A streamed answer, closed on exit; an error answer raises before the block."""
         response = await self._respond(call)
         try:
             if response.is_error:
                 await response.aread()
                 call.parse(response)
-            with open_target(target) as stream:
-                receiver = Receiver(stream, _requests.content_length(response), progress)
-                async for chunk in response.aiter_bytes():
-                    receiver.write(chunk)
+            yield response
         finally:
             await response.aclose()
-        return receiver.done
 
     async def _respond(self, call: _requests.Call[Any]) -> httpx.Response:
         attempt = 0

@@ -1,10 +1,13 @@
-"""`AsyncSandbox`: a handle on one sandbox, with its python, shell, files and history."""
+"""`AsyncSandbox`: a handle on one sandbox, with its python, shell, files, history,
+executions, processes and terminal."""
 
 import builtins
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from shipyard import _endpoints as req
+from shipyard._async_execs import AsyncExecutions, AsyncProcesses, AsyncPython, AsyncShell
+from shipyard._terminal import AsyncTerminal, TerminalTarget
 from shipyard._transfer import Progress, Source, Target, open_source
 from shipyard_protocol import api
 
@@ -13,8 +16,11 @@ if TYPE_CHECKING:
 
 
 class AsyncSandbox:
-    """A handle on one sandbox: its last-known `info`, plus `python`, `shell`, `files` and
-    `history`. `async with` deletes the sandbox on exit."""
+    """A handle on one sandbox: its last-known `info`, plus `python`, `shell`, `files`,
+    `history`, `executions`, `processes` and `terminal()`.
+
+    `async with` deletes the sandbox on exit.
+    """
 
     def __init__(self, client: "AsyncClient", info: api.Sandbox) -> None:
         self._client = client
@@ -23,6 +29,8 @@ class AsyncSandbox:
         self.shell = AsyncShell(client, info.id)
         self.files = AsyncFiles(client, info.id)
         self.history = AsyncHistory(client, info.id)
+        self.executions = AsyncExecutions(client, info.id)
+        self.processes = AsyncProcesses(client, info.id)
 
     @property
     def id(self) -> str:
@@ -55,6 +63,10 @@ class AsyncSandbox:
         """Delete the sandbox and its managed cargo (idempotent)."""
         await self._client._call(req.delete_sandbox(self.id))
 
+    def terminal(self, cols: int = 80, rows: int = 24) -> AsyncTerminal:
+        """An interactive bash in the sandbox, connected by `async with` (see `AsyncTerminal`)."""
+        return AsyncTerminal(TerminalTarget(self._client._http, self.id, cols, rows))
+
     async def __aenter__(self) -> Self:
         return self
 
@@ -62,64 +74,6 @@ class AsyncSandbox:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.delete()
-
-
-class AsyncPython:
-    """`sandbox.python`: the sandbox's IPython kernel."""
-
-    def __init__(self, client: "AsyncClient", sandbox_id: str) -> None:
-        self._client = client
-        self._id = sandbox_id
-
-    async def run(
-        self,
-        code: str,
-        *,
-        timeout: int = 30,
-        include_code: bool = False,
-        description: str | None = None,
-        tags: req.Tags | None = None,
-    ) -> api.PythonExecResult:
-        """Run code; variables persist between runs. A raising program is `success=False`."""
-        call = req.run_python(
-            self._id,
-            code,
-            timeout=timeout,
-            include_code=include_code,
-            description=description,
-            tags=tags,
-        )
-        return await self._client._call(call)
-
-
-class AsyncShell:
-    """`sandbox.shell`: one-shot shell commands in `/workspace`."""
-
-    def __init__(self, client: "AsyncClient", sandbox_id: str) -> None:
-        self._client = client
-        self._id = sandbox_id
-
-    async def run(
-        self,
-        command: str,
-        *,
-        timeout: int = 30,
-        cwd: str | None = None,
-        include_code: bool = False,
-        description: str | None = None,
-        tags: req.Tags | None = None,
-    ) -> api.ShellExecResult:
-        """Run `command` with bash; `exit_code` and `success` report how it ended."""
-        call = req.run_shell(
-            self._id,
-            command,
-            timeout=timeout,
-            cwd=cwd,
-            include_code=include_code,
-            description=description,
-            tags=tags,
-        )
-        return await self._client._call(call)
 
 
 class AsyncFiles:

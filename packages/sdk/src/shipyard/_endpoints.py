@@ -2,17 +2,19 @@
 
 import uuid
 from collections.abc import Iterable
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 from urllib.parse import quote
 
 import httpx
 
 from shipyard._requests import Call, model, nothing
-from shipyard_protocol import api
+from shipyard_protocol import api, ship
 
 EXEC_MARGIN = 10.0  # seconds Bay may add around an exec's own timeout (cold start aside)
+EVENTS = {"Accept": "text/event-stream"}
 
 Tags = str | Iterable[str]
+LogStream = Literal["stdout", "stderr"]
 
 
 def _text(response: httpx.Response) -> str:
@@ -264,3 +266,86 @@ def run_gc(tasks: list[str] | None) -> Call[api.GcRunResult]:
 
 def gc_status() -> Call[api.GcStatus]:
     return Call("GET", "/v1/admin/gc/status", model(api.GcStatus))
+
+
+def as_events(plain: Call[Any]) -> Call[None]:
+    """The same exec answered as Server-Sent Events. Bay's heartbeats keep a quiet stream
+    within the client's read timeout, so a silent connection is a dead one (and resumed)."""
+    return Call(plain.method, plain.url, nothing, json=plain.json, headers=EVENTS)
+
+
+def execution_events(sandbox_id: str, execution_id: str, after: int) -> Call[None]:
+    url = _sandbox(sandbox_id, f"/executions/{_segment(execution_id)}/events")
+    return Call("GET", url, nothing, params={"after": after}, headers=EVENTS)
+
+
+def execution_status(sandbox_id: str, execution_id: str) -> Call[api.ExecutionStatus]:
+    url = _sandbox(sandbox_id, f"/executions/{_segment(execution_id)}")
+    return Call("GET", url, model(api.ExecutionStatus))
+
+
+def interrupt_kernel(sandbox_id: str) -> Call[api.KernelControl]:
+    return Call("POST", _sandbox(sandbox_id, "/python/interrupt"), model(api.KernelControl))
+
+
+def restart_kernel(sandbox_id: str) -> Call[api.KernelControl]:
+    return Call("POST", _sandbox(sandbox_id, "/python/restart"), model(api.KernelControl))
+
+
+def _process(sandbox_id: str, process_id: str | None = None, rest: str = "") -> str:
+    tail = "" if process_id is None else f"/{_segment(process_id)}{rest}"
+    return _sandbox(sandbox_id, f"/processes{tail}")
+
+
+def start_process(
+    sandbox_id: str, command: str, cwd: str | None, env: dict[str, str] | None
+) -> Call[ship.ProcessInfo]:
+    body = api.ProcessCreate(command=command, cwd=cwd, env=env or {})
+    json = body.model_dump(exclude_none=True)
+    return Call("POST", _process(sandbox_id), model(ship.ProcessInfo), json=json)
+
+
+def list_processes(sandbox_id: str) -> Call[list[ship.ProcessInfo]]:
+    return Call("GET", _process(sandbox_id), _processes)
+
+
+def _processes(response: httpx.Response) -> list[ship.ProcessInfo]:
+    return model(ship.ProcessList)(response).processes
+
+
+def get_process(sandbox_id: str, process_id: str) -> Call[ship.ProcessInfo]:
+    return Call("GET", _process(sandbox_id, process_id), model(ship.ProcessInfo))
+
+
+def process_logs(
+    sandbox_id: str, process_id: str, stream: LogStream, offset: int, limit: int | None
+) -> Call[ship.ProcessLogs]:
+    params = _query(stream=stream, offset=offset, limit=limit)
+    url = _process(sandbox_id, process_id, "/logs")
+    return Call("GET", url, model(ship.ProcessLogs), params=params)
+
+
+def wait_process(sandbox_id: str, process_id: str, timeout: float) -> Call[ship.ProcessInfo]:
+    url = _process(sandbox_id, process_id, "/wait")
+    return Call(
+        "POST",
+        url,
+        model(ship.ProcessInfo),
+        params={"timeout": timeout},
+        read_timeout=timeout + EXEC_MARGIN,
+    )
+
+
+def signal_process(sandbox_id: str, process_id: str, signal: str) -> Call[ship.ProcessInfo]:
+    body = api.ProcessSignalRequest(signal=signal).model_dump()
+    url = _process(sandbox_id, process_id, "/signal")
+    return Call("POST", url, model(ship.ProcessInfo), json=body)
+
+
+def kill_process(sandbox_id: str, process_id: str) -> Call[ship.ProcessInfo]:
+    return Call("DELETE", _process(sandbox_id, process_id), model(ship.ProcessInfo))
+
+
+def terminal_path(sandbox_id: str, cols: int, rows: int) -> tuple[str, dict[str, int]]:
+    """The terminal's WebSocket path and query; the client adds its base URL and key."""
+    return _sandbox(sandbox_id, "/terminal"), {"cols": cols, "rows": rows}

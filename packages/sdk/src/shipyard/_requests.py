@@ -57,7 +57,9 @@ class Call(Generic[T]):
     def _timeout(self, default: httpx.Timeout) -> httpx.Timeout:
         if self.read_timeout is None or (default.read or 0) >= self.read_timeout:
             return default
-        return httpx.Timeout(default, read=self.read_timeout)
+        return httpx.Timeout(
+            connect=default.connect, read=self.read_timeout, write=default.write, pool=default.pool
+        )
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,8 @@ class Retries:
     """Retry policy for safe calls: transport errors, 429, 502, 503 and 504.
 
     A call is retried up to `attempts` more times, waiting `backoff * 2**n` seconds capped at
-    `cap`. Unsafe calls (a POST exec) are never retried.
+    `cap`. Unsafe calls (a POST exec) are never retried. The same numbers bound how often in a
+    row a cut event stream is resumed after its last event.
     """
 
     attempts: int = 3

@@ -2,6 +2,8 @@
 
 import builtins
 import time
+from collections.abc import Generator, Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
@@ -9,9 +11,12 @@ import httpx
 
 from shipyard import _endpoints as req
 from shipyard import _requests
+from shipyard._events import ExecStream, Tracker
 from shipyard._sync_sandbox import Sandbox
 from shipyard._transfer import Progress, Receiver, Target, open_target
+from shipyard.errors import ShipyardError
 from shipyard_protocol import api
+from shipyard_protocol.ship import ExecEvent
 
 T = TypeVar("T")
 
@@ -68,18 +73,51 @@ class Client:
     def _download(
         self, call: _requests.Call[None], target: Target, progress: Progress | None
     ) -> int:
+        with self._opened(call) as response, open_target(target) as stream:
+            receiver = Receiver(stream, _requests.content_length(response), progress)
+            for chunk in response.iter_bytes():
+                receiver.write(chunk)
+        return receiver.done
+
+    def _stream(
+        self,
+        call: _requests.Call[None],
+        sandbox_id: str,
+        execution_id: str | None = None,
+        after: int = 0,
+    ) -> ExecStream:
+        tracker = Tracker(sandbox_id, self._retries, execution_id, after)
+        return ExecStream(self._follow(call, tracker), tracker)
+
+    def _follow(
+        self, call: _requests.Call[None], tracker: Tracker
+    ) -> Generator[ExecEvent, None, None]:
+        while True:
+            try:
+                with self._opened(call) as response:
+                    for line in response.iter_lines():
+                        event = tracker.feed(line)
+                        if event is not None:
+                            yield event
+                        if tracker.end is not None:
+                            return
+            except (httpx.TransportError, ShipyardError) as exc:
+                call = tracker.resume(exc)
+            else:
+                call = tracker.resume(None)
+            time.sleep(tracker.delay())
+
+    @contextmanager
+    def _opened(self, call: _requests.Call[Any]) -> Iterator[httpx.Response]:
+        """A streamed answer, closed on exit; an error answer raises before the block."""
         response = self._respond(call)
         try:
             if response.is_error:
                 response.read()
                 call.parse(response)
-            with open_target(target) as stream:
-                receiver = Receiver(stream, _requests.content_length(response), progress)
-                for chunk in response.iter_bytes():
-                    receiver.write(chunk)
+            yield response
         finally:
             response.close()
-        return receiver.done
 
     def _respond(self, call: _requests.Call[Any]) -> httpx.Response:
         attempt = 0

@@ -1,10 +1,13 @@
-"""`Sandbox`: a handle on one sandbox, with its python, shell, files and history."""
+"""`Sandbox`: a handle on one sandbox, with its python, shell, files, history,
+executions, processes and terminal."""
 
 import builtins
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from shipyard import _endpoints as req
+from shipyard._sync_execs import Executions, Processes, Python, Shell
+from shipyard._terminal import Terminal, TerminalTarget
 from shipyard._transfer import Progress, Source, Target, open_source
 from shipyard_protocol import api
 
@@ -13,8 +16,11 @@ if TYPE_CHECKING:
 
 
 class Sandbox:
-    """A handle on one sandbox: its last-known `info`, plus `python`, `shell`, `files` and
-    `history`. `with` deletes the sandbox on exit."""
+    """A handle on one sandbox: its last-known `info`, plus `python`, `shell`, `files`,
+    `history`, `executions`, `processes` and `terminal()`.
+
+    `with` deletes the sandbox on exit.
+    """
 
     def __init__(self, client: "Client", info: api.Sandbox) -> None:
         self._client = client
@@ -23,6 +29,8 @@ class Sandbox:
         self.shell = Shell(client, info.id)
         self.files = Files(client, info.id)
         self.history = History(client, info.id)
+        self.executions = Executions(client, info.id)
+        self.processes = Processes(client, info.id)
 
     @property
     def id(self) -> str:
@@ -55,6 +63,10 @@ class Sandbox:
         """Delete the sandbox and its managed cargo (idempotent)."""
         self._client._call(req.delete_sandbox(self.id))
 
+    def terminal(self, cols: int = 80, rows: int = 24) -> Terminal:
+        """An interactive bash in the sandbox, connected by `with` (see `Terminal`)."""
+        return Terminal(TerminalTarget(self._client._http, self.id, cols, rows))
+
     def __enter__(self) -> Self:
         return self
 
@@ -62,64 +74,6 @@ class Sandbox:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.delete()
-
-
-class Python:
-    """`sandbox.python`: the sandbox's IPython kernel."""
-
-    def __init__(self, client: "Client", sandbox_id: str) -> None:
-        self._client = client
-        self._id = sandbox_id
-
-    def run(
-        self,
-        code: str,
-        *,
-        timeout: int = 30,
-        include_code: bool = False,
-        description: str | None = None,
-        tags: req.Tags | None = None,
-    ) -> api.PythonExecResult:
-        """Run code; variables persist between runs. A raising program is `success=False`."""
-        call = req.run_python(
-            self._id,
-            code,
-            timeout=timeout,
-            include_code=include_code,
-            description=description,
-            tags=tags,
-        )
-        return self._client._call(call)
-
-
-class Shell:
-    """`sandbox.shell`: one-shot shell commands in `/workspace`."""
-
-    def __init__(self, client: "Client", sandbox_id: str) -> None:
-        self._client = client
-        self._id = sandbox_id
-
-    def run(
-        self,
-        command: str,
-        *,
-        timeout: int = 30,
-        cwd: str | None = None,
-        include_code: bool = False,
-        description: str | None = None,
-        tags: req.Tags | None = None,
-    ) -> api.ShellExecResult:
-        """Run `command` with bash; `exit_code` and `success` report how it ended."""
-        call = req.run_shell(
-            self._id,
-            command,
-            timeout=timeout,
-            cwd=cwd,
-            include_code=include_code,
-            description=description,
-            tags=tags,
-        )
-        return self._client._call(call)
 
 
 class Files:

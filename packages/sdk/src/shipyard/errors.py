@@ -121,6 +121,20 @@ class InvalidPathError(ShipyardError):
     code = ErrorCode.INVALID_PATH
 
 
+class StreamInterruptedError(Exception):
+    """An execution's event stream stopped before its `end` event and could not be resumed.
+
+    The execution itself may still be running: ask `sandbox.executions.status(execution_id)`.
+    `execution_id` is None when the stream broke before its first event; `last_event_id` is the
+    id of the last event delivered. The failure that ended the last try is the `__cause__`.
+    """
+
+    def __init__(self, message: str, execution_id: str | None, last_event_id: int) -> None:
+        super().__init__(message)
+        self.execution_id = execution_id
+        self.last_event_id = last_event_id
+
+
 _BY_CODE: dict[str, type[ShipyardError]] = {cls.code: cls for cls in ShipyardError.__subclasses__()}
 
 # Bodies without a known code (plain-text 500s, FastAPI's 422, proxies) map by status.

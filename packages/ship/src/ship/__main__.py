@@ -8,8 +8,13 @@ Environment:
 - `SHIP_EVENT_LOG_BYTES`: bytes of events kept per execution for resuming (default 16 MiB).
 - `SHIP_READY_FD`: an inherited file descriptor; `ready\\n` is written to it (then it is
   closed) once the server is listening.
+- `SHIP_READY_FILE`: a path where `ready\\n` is written once the server is listening (for
+  engines that cannot pass a descriptor, such as Docker).
+- `SHIP_PRESTART_KERNEL=1`: launch the Python kernel first, so it boots while Ship imports
+  its web stack, and report ready only once it answers (instead of at the first execution).
 """
 
+import asyncio
 import contextlib
 import ctypes
 import logging
@@ -17,28 +22,14 @@ import os
 import socket
 import stat
 import sys
+from typing import TYPE_CHECKING
 
-import uvicorn
-
-from ship.app import create_app
 from ship.config import ShipConfig
 
+if TYPE_CHECKING:
+    from ship.kernel import Kernel
+
 _PR_SET_DUMPABLE = 4
-
-
-class _ReadyServer(uvicorn.Server):
-    """A uvicorn server that reports on a file descriptor once its socket is bound."""
-
-    def __init__(self, config: uvicorn.Config, ready_fd: int | None) -> None:
-        super().__init__(config)
-        self._ready_fd = ready_fd
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started and self._ready_fd is not None:
-            with os.fdopen(self._ready_fd, "wb", buffering=0) as ready:
-                ready.write(b"ready\n")
-            self._ready_fd = None
 
 
 def _remove_stale_socket(path: str) -> None:
@@ -71,13 +62,41 @@ def main() -> None:
     _forbid_tracing()
     config = ShipConfig.from_env(os.environ)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    app = create_app(config)
+    asyncio.run(_serve(config))
+
+
+async def _serve(config: ShipConfig) -> None:
+    kernel = await _launch_kernel(config) if config.prestart_kernel else None
+    # The web stack's imports (most of Ship's start-up) run while the kernel boots.
+    import uvicorn
+
+    from ship.app import ReadyServer, create_app
+
+    app = create_app(config, kernel)
     if config.socket is not None:
         sock = _bind_unix(str(config.socket))
-        _ReadyServer(uvicorn.Config(app, log_config=None), config.ready_fd).run(sockets=[sock])
+        server = uvicorn.Config(app, log_config=None, access_log=False)
+        await ReadyServer(server, config).serve(sockets=[sock])
         return
-    server_config = uvicorn.Config(app, host=config.host, port=config.port, log_config=None)
-    _ReadyServer(server_config, config.ready_fd).run()
+    # No access log: Ship's log may be a host file, and Bay logs every request already.
+    server_config = uvicorn.Config(
+        app, host=config.host, port=config.port, log_config=None, access_log=False
+    )
+    await ReadyServer(server_config, config).serve()
+
+
+async def _launch_kernel(config: ShipConfig) -> "Kernel | None":
+    """The kernel's process, started before the web stack is imported; None if it failed
+    (the lifespan then tries once more, and says so)."""
+    from ship.errors import KernelStartError
+    from ship.kernel import kernel_for
+
+    kernel = kernel_for(config)
+    try:
+        await kernel.launch()
+    except KernelStartError:
+        return None
+    return kernel
 
 
 if __name__ == "__main__":

@@ -1,10 +1,14 @@
-"""Ship's FastAPI app: `create_app(config)`, the lifespan that owns what runs, and errors."""
+"""Ship's FastAPI app: `create_app(config)`, the lifespan that owns what runs, errors, and
+the server that says when it listens."""
 
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -13,11 +17,11 @@ from starlette.exceptions import HTTPException
 
 from ship.api import activity, executions, files, health, processes, python, shell, terminal
 from ship.config import ShipConfig
-from ship.errors import ShipError
+from ship.errors import KernelStartError, ShipError
 from ship.events import LogBounds
 from ship.executions import Executions
 from ship.files import Workspace
-from ship.kernel import Kernel
+from ship.kernel import Kernel, kernel_for
 from ship.processes import Processes
 from ship.shell import Shell
 from ship.terminal import Terminals
@@ -26,17 +30,40 @@ from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 logger = logging.getLogger(__name__)
 
 
-def create_app(config: ShipConfig) -> FastAPI:
+class ReadyServer(uvicorn.Server):
+    """A uvicorn server that reports (on a descriptor, in a file) once its socket listens."""
+
+    def __init__(self, config: uvicorn.Config, ship: ShipConfig) -> None:
+        super().__init__(config)
+        self._ready_fd = ship.ready_fd
+        self._ready_file = ship.ready_file
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started and self._ready_fd is not None:
+            with os.fdopen(self._ready_fd, "wb", buffering=0) as ready:
+                ready.write(b"ready\n")
+            self._ready_fd = None
+        if self.started and self._ready_file is not None:
+            self._ready_file.write_bytes(b"ready\n")
+            self._ready_file = None
+
+
+def create_app(config: ShipConfig, kernel: Kernel | None = None) -> FastAPI:
+    """Ship's app; `kernel` is one `__main__` already launched, else one is made here."""
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        kernel = Kernel(config.workspace, config.output_limit, config.interrupt_grace)
+        python = kernel or kernel_for(config)
         shell_ = Shell(config.output_limit, config.pipe_grace)
         state = app.state
-        state.kernel, state.workspace = kernel, Workspace(config.workspace)
+        state.kernel, state.workspace = python, Workspace(config.workspace)
         state.executions = Executions(
-            kernel, shell_, _bounds(config), config.executions_kept, config.executions_kept_bytes
+            python, shell_, _bounds(config), config.executions_kept, config.executions_kept_bytes
         )
         state.processes, state.terminals = Processes(), Terminals(config.workspace)
+        if config.prestart_kernel:
+            await _prestart(python)
         try:
             yield
         finally:
@@ -44,7 +71,7 @@ def create_app(config: ShipConfig) -> FastAPI:
             shell_.shutdown()
             await state.processes.shutdown()
             await state.terminals.shutdown()
-            await kernel.shutdown()
+            await python.shutdown()
 
     app = FastAPI(title="Ship", version=version("shipyard-ship"), lifespan=lifespan)
     routers = (health, python, shell, executions, processes, terminal, activity, files)
@@ -55,6 +82,13 @@ def create_app(config: ShipConfig) -> FastAPI:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
     return app
+
+
+async def _prestart(kernel: Kernel) -> None:
+    try:
+        await kernel.start()
+    except KernelStartError as exc:
+        logger.warning("the kernel did not prestart; it starts on first use: %s", exc)
 
 
 def _bounds(config: ShipConfig) -> LogBounds:

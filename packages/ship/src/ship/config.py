@@ -15,6 +15,7 @@ class ShipConfig:
     port: int = 8123
     output_limit: int = DEFAULT_OUTPUT_LIMIT
     ready_fd: int | None = None
+    ready_file: Path | None = None
     interrupt_grace: float = 2.0
     pipe_grace: float = 0.2
     event_log_bytes: int = 16 * 1024 * 1024
@@ -22,11 +23,13 @@ class ShipConfig:
     follower_stall: float = 300.0
     executions_kept: int = 64
     executions_kept_bytes: int = 64 * 1024 * 1024
+    prestart_kernel: bool = False
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ShipConfig":
         socket = env.get("SHIP_SOCKET")
         ready_fd = env.get("SHIP_READY_FD")
+        ready_file = env.get("SHIP_READY_FILE")
         return cls(
             workspace=Path(env.get("SHIP_WORKSPACE", "/workspace")),
             socket=Path(socket) if socket else None,
@@ -34,5 +37,7 @@ class ShipConfig:
             port=int(env.get("SHIP_PORT", "8123")),
             output_limit=int(env.get("SHIP_OUTPUT_LIMIT", str(DEFAULT_OUTPUT_LIMIT))),
             ready_fd=int(ready_fd) if ready_fd else None,
+            ready_file=Path(ready_file) if ready_file else None,
             event_log_bytes=int(env.get("SHIP_EVENT_LOG_BYTES", str(cls.event_log_bytes))),
+            prestart_kernel=env.get("SHIP_PRESTART_KERNEL", "") in ("1", "true"),
         )

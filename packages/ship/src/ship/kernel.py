@@ -4,15 +4,21 @@ import asyncio
 import enum
 import os
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from queue import Empty
 from typing import Any
 
+from ship.config import ShipConfig
 from ship.errors import KernelStartError
 from ship.events import EventLog
 from ship.kernel_output import Collector
 from shipyard_protocol.ship import KernelState, PythonError, PythonOutcome
+
+# Both ends remember message signatures to refuse replays; jupyter's default keeps 65,536
+# per session, which grows Ship and the kernel by about a kilobyte per execution for hours.
+DIGESTS_KEPT = 4096
 
 
 class _Wait(enum.Enum):
@@ -65,6 +71,25 @@ class Kernel:
             await self._drop_replies()
             return collector.outcome(self._generation, self._restarted_since(collector.generation))
 
+    async def launch(self) -> None:
+        """Start the kernel's process and return at once: it boots while Ship imports the rest."""
+        async with self._lifecycle:
+            if self._manager is None:
+                await self._spawn()
+                self._generation += 1
+                self._unready = True
+
+    async def start(self) -> None:
+        """Have a ready kernel now rather than at the first execution (launched or not)."""
+        async with self._lifecycle:
+            if self._manager is None:
+                await self._start()
+            elif self._unready:
+                await self._wait_ready()
+            else:
+                return
+            await self._warm_up()
+
     async def interrupt(self) -> KernelState:
         """SIGINT the kernel: a running execution ends with KeyboardInterrupt; variables stay."""
         if self._manager is not None:
@@ -116,6 +141,16 @@ class Kernel:
             await collector.fail(_lost_error("KernelRestartedError", "was restarted"))
 
     async def _start(self) -> None:
+        await self._spawn()
+        try:
+            await self._client.wait_for_ready(timeout=self._start_timeout)
+        except (OSError, RuntimeError) as exc:
+            await self.shutdown()
+            raise KernelStartError(f"the python kernel did not start: {exc}") from exc
+        self._generation += 1
+
+    async def _spawn(self) -> None:
+        """Start the kernel process and open its channels; it is not ready to execute yet."""
         from jupyter_client.kernelspec import KernelSpecManager
         from jupyter_client.manager import AsyncKernelManager
 
@@ -126,16 +161,36 @@ class Kernel:
             transport="ipc",
             ip=str(self._private_dir / "zmq"),
         )
+        self._manager.session.digest_history_size = DIGESTS_KEPT
         try:
             env = _kernel_env(self._private_dir)
-            await self._manager.start_kernel(cwd=str(self._workspace), env=env)
+            # The kernel's own fds must not reach Ship's log (a host file for some drivers):
+            # user output is collected from iopub, never from these.
+            await self._manager.start_kernel(
+                cwd=str(self._workspace),
+                env=env,
+                extra_arguments=[f"--Session.digest_history_size={DIGESTS_KEPT}"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             self._client = self._manager.client()
             self._client.start_channels()
-            await self._client.wait_for_ready(timeout=self._start_timeout)
         except (OSError, RuntimeError) as exc:
             await self.shutdown()
             raise KernelStartError(f"the python kernel did not start: {exc}") from exc
-        self._generation += 1
+
+    async def _warm_up(self) -> None:
+        """One silent execution, so the first real one does not pay for IPython's first run."""
+        msg_id = self._client.execute("pass", silent=True, store_history=False)
+        try:
+            while True:
+                msg = await self._client.get_iopub_msg(timeout=self._start_timeout)
+                parent = msg.get("parent_header", {}).get("msg_id")
+                if parent == msg_id and msg["content"].get("execution_state") == "idle":
+                    break
+        except Empty:
+            return
+        await self._drop_replies()
 
     async def _restart(self) -> None:
         """Replace the kernel process; the next execution waits for it to be ready."""
@@ -153,7 +208,7 @@ class Kernel:
             await self._client.wait_for_ready(timeout=self._start_timeout)
         except (OSError, RuntimeError) as exc:
             await self.shutdown()
-            raise KernelStartError(f"the python kernel did not restart: {exc}") from exc
+            raise KernelStartError(f"the python kernel did not become ready: {exc}") from exc
         self._unready = False
 
     async def _restart_unless_done(self, generation: int) -> None:
@@ -202,6 +257,10 @@ class Kernel:
         collector.timed_out = True
         value = f"Code execution timed out after {time_limit:g} seconds"
         await collector.fail(PythonError(name="TimeoutError", value=value))
+
+
+def kernel_for(config: ShipConfig) -> Kernel:
+    return Kernel(config.workspace, config.output_limit, config.interrupt_grace)
 
 
 def _kernel_env(private_dir: Path) -> dict[str, str]:

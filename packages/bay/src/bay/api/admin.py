@@ -17,7 +17,7 @@ async def run_gc(_: Admin, gc: Gc, body: Annotated[GcRun | None, Body()] = None)
 
 @router.get("/gc/status")
 async def gc_status(_: Admin, gc: Gc) -> GcStatus:
-    return gc.status()
+    return await gc.status()
 
 
 @router.post("/keys", status_code=201)

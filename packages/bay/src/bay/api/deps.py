@@ -7,9 +7,10 @@ from fastapi import Depends, Header
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from starlette.requests import HTTPConnection
 
+from bay.api.middleware import authenticate
 from bay.api.state import State
 from bay.db.models import Sandbox
-from bay.errors import ForbiddenError, UnauthorizedError
+from bay.errors import ForbiddenError
 from bay.services.cargos import CargoService
 from bay.services.execs import ExecService
 from bay.services.files import FileService
@@ -40,30 +41,30 @@ async def get_db(request: HTTPConnection) -> AsyncIterator[DbSession]:
         await db.commit()
 
 
-Db = Annotated[DbSession, Depends(get_db)]
+# "function" scope: commit before the response goes out, so a client that reads the
+# answer and calls again at once sees what it was told exists.
+Db = Annotated[DbSession, Depends(get_db, scope="function")]
 
 
 async def get_principal(
     request: HTTPConnection,
-    db: Db,
     authorization: Annotated[str | None, Header()] = None,
     x_owner: Annotated[str | None, Header()] = None,
 ) -> Principal:
-    state = _state(request)
-    if authorization is not None and authorization.startswith("Bearer "):
-        keys = KeyService(db, state["clock"])
-        principal = await keys.authenticate(authorization.removeprefix("Bearer "))
-        await db.commit()  # hand the connection back: the route may wait a long time
-        return principal
-    if state["settings"].security.allow_anonymous:
-        return Principal(owner=x_owner or "default")
-    raise UnauthorizedError("Authentication required")
+    """The caller; the AuthGate middleware has usually found it before the body was read."""
+    known = getattr(request.state, "principal", None)
+    if isinstance(known, Principal):
+        return known
+    headers = {"authorization": authorization or "", "x-owner": x_owner or ""}
+    if authorization is None:
+        headers.pop("authorization")
+    return await authenticate(_state(request), headers)
 
 
 Caller = Annotated[Principal, Depends(get_principal)]
 
 
-def get_admin(principal: Caller) -> Principal:
+async def get_admin(principal: Caller) -> Principal:
     if not principal.is_admin:
         raise ForbiddenError("This call needs an admin API key")
     return principal
@@ -72,14 +73,14 @@ def get_admin(principal: Caller) -> Principal:
 Admin = Annotated[Principal, Depends(get_admin)]
 
 
-def get_profiles(request: HTTPConnection) -> ProfileCatalog:
+async def get_profiles(request: HTTPConnection) -> ProfileCatalog:
     return _state(request)["profiles"]
 
 
 Profiles = Annotated[ProfileCatalog, Depends(get_profiles)]
 
 
-def get_sessions(request: HTTPConnection) -> SessionService:
+async def get_sessions(request: HTTPConnection) -> SessionService:
     state = _state(request)
     return SessionService(state["runtime"], state["clock"])
 
@@ -87,7 +88,7 @@ def get_sessions(request: HTTPConnection) -> SessionService:
 Sessions = Annotated[SessionService, Depends(get_sessions)]
 
 
-def get_cargos(request: HTTPConnection, db: Db) -> CargoService:
+async def get_cargos(request: HTTPConnection, db: Db) -> CargoService:
     state = _state(request)
     size = state["settings"].cargo.default_size_limit_mb
     return CargoService(db, state["driver"], size, state["clock"])
@@ -96,20 +97,22 @@ def get_cargos(request: HTTPConnection, db: Db) -> CargoService:
 Cargos = Annotated[CargoService, Depends(get_cargos)]
 
 
-def get_sandboxes(
+async def get_sandboxes(
     request: HTTPConnection,
     db: Db,
     sessions: Sessions,
     cargos: Cargos,
 ) -> SandboxService:
     state = _state(request)
-    return SandboxService(db, cargos, sessions, state["profiles"], state["ship"], state["clock"])
+    return SandboxService(
+        db, cargos, sessions, state["profiles"], state["ship"], state["clock"], state["pool"]
+    )
 
 
 Sandboxes = Annotated[SandboxService, Depends(get_sandboxes)]
 
 
-def get_execs(request: HTTPConnection, db: Db, sessions: Sessions) -> ExecService:
+async def get_execs(request: HTTPConnection, db: Db, sessions: Sessions) -> ExecService:
     state = _state(request)
     return ExecService(db, sessions, state["ship"], state["profiles"], state["clock"])
 
@@ -117,14 +120,14 @@ def get_execs(request: HTTPConnection, db: Db, sessions: Sessions) -> ExecServic
 Execs = Annotated[ExecService, Depends(get_execs)]
 
 
-def get_files(request: HTTPConnection, sessions: Sessions) -> FileService:
+async def get_files(request: HTTPConnection, sessions: Sessions) -> FileService:
     return FileService(sessions, _state(request)["ship"])
 
 
 Files = Annotated[FileService, Depends(get_files)]
 
 
-def get_idempotency(request: HTTPConnection, db: Db) -> IdempotencyService:
+async def get_idempotency(request: HTTPConnection, db: Db) -> IdempotencyService:
     state = _state(request)
     return IdempotencyService(
         db, state["sessionmaker"], state["settings"].idempotency, state["clock"]
@@ -135,28 +138,28 @@ Idempotency = Annotated[IdempotencyService, Depends(get_idempotency)]
 IdempotencyKeyHeader = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
-def get_history(db: Db) -> HistoryService:
+async def get_history(db: Db) -> HistoryService:
     return HistoryService(db)
 
 
 History = Annotated[HistoryService, Depends(get_history)]
 
 
-def get_keys(request: HTTPConnection, db: Db) -> KeyService:
+async def get_keys(request: HTTPConnection, db: Db) -> KeyService:
     return KeyService(db, _state(request)["clock"])
 
 
 Keys = Annotated[KeyService, Depends(get_keys)]
 
 
-def get_gc(request: HTTPConnection) -> GcService:
+async def get_gc(request: HTTPConnection) -> GcService:
     return _state(request)["gc"]
 
 
 Gc = Annotated[GcService, Depends(get_gc)]
 
 
-def get_streams(request: HTTPConnection, sessions: Sessions) -> StreamService:
+async def get_streams(request: HTTPConnection, sessions: Sessions) -> StreamService:
     state = _state(request)
     settings = StreamSettings(heartbeat_s=state["settings"].streaming.heartbeat_seconds)
     return StreamService(state["runtime"], sessions, state["tasks"], settings, state["clock"])
@@ -165,14 +168,14 @@ def get_streams(request: HTTPConnection, sessions: Sessions) -> StreamService:
 Streams = Annotated[StreamService, Depends(get_streams)]
 
 
-def get_terminals(request: HTTPConnection, sessions: Sessions) -> TerminalService:
+async def get_terminals(request: HTTPConnection, sessions: Sessions) -> TerminalService:
     return TerminalService(sessions, _state(request)["ship"])
 
 
 Terminals = Annotated[TerminalService, Depends(get_terminals)]
 
 
-def get_processes(request: HTTPConnection, sessions: Sessions) -> ProcessService:
+async def get_processes(request: HTTPConnection, sessions: Sessions) -> ProcessService:
     return ProcessService(sessions, _state(request)["ship"])
 
 

@@ -2,6 +2,7 @@
 
 from collections.abc import AsyncIterator
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, UploadFile
 from fastapi.responses import StreamingResponse
@@ -47,8 +48,7 @@ async def upload_file(
 @router.get("/download", response_class=StreamingResponse)
 async def download_file(path: str, sandbox: FilesSandbox, files: Files) -> StreamingResponse:
     download = await files.download(sandbox, path)
-    name = path.rstrip("/").rsplit("/", 1)[-1].replace('"', "")
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    headers = {"Content-Disposition": _attachment(path)}
     if download.size is not None:
         headers["Content-Length"] = str(download.size)
     return StreamingResponse(
@@ -57,6 +57,13 @@ async def download_file(path: str, sandbox: FilesSandbox, files: Files) -> Strea
         headers=headers,
         background=BackgroundTask(download.aclose),
     )
+
+
+def _attachment(path: str) -> str:
+    """An ASCII `filename` for old clients and the exact name as RFC 5987 `filename*`."""
+    name = "".join(c for c in path.rstrip("/").rsplit("/", 1)[-1] if c.isprintable())
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "").replace("?", "_")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 async def _chunks(file: UploadFile) -> AsyncIterator[bytes]:

@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from bay.drivers.base import DriverError
 from bay.errors import BayError
 from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 
@@ -50,6 +51,14 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def driver_error(request: Request, exc: Exception) -> JSONResponse:
+    """The engine itself failed (dockerd down, bwrap gone): the session is not available."""
+    log.warning("driver error: %s", exc)
+    message = f"The sandbox runtime is unavailable: {exc}"
+    return error_response(503, ErrorCode.SESSION_NOT_READY, message, _request_id(request), {})
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(BayError, bay_error)
+    app.add_exception_handler(DriverError, driver_error)
     app.add_exception_handler(HTTPException, http_error)

@@ -1,10 +1,14 @@
-"""Request ids on every request and response, and a JSON 500 for anything unexpected."""
+"""Request ids, authentication before any body is read, and a JSON 500 for the unexpected."""
 
+import json
 import logging
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bay.errors import BayError, UnauthorizedError
+from bay.services.keys import KeyService, Principal
 from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 
 log = logging.getLogger(__name__)
@@ -38,6 +42,61 @@ class RequestIdMiddleware:
             if started:
                 raise
             await _send_500(send, request_id)
+
+
+PUBLIC = ("/v1/profiles",)
+
+
+class AuthGate:
+    """Authenticates /v1 requests before anything reads their body.
+
+    FastAPI reads (and spools) a body before it resolves dependencies, so without this an
+    anonymous client could make Bay store a huge upload only to be told 401 afterwards.
+    The principal it finds is handed to the route's dependency, which does not ask again.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or not path.startswith("/v1/") or path.startswith(PUBLIC):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        try:
+            state["principal"] = await authenticate(state["bay"], _headers(scope))
+        except BayError as exc:
+            await _send_error(send, exc, state.get("request_id"))
+            return
+        await self.app(scope, receive, send)
+
+
+async def authenticate(bay: Any, headers: dict[str, str]) -> Principal:
+    """The caller of a request: a key's owner, or in anonymous mode the X-Owner header."""
+    authorization = headers.get("authorization")
+    if authorization is not None and authorization.startswith("Bearer "):
+        async with bay["sessionmaker"]() as db:
+            return await KeyService(db, bay["clock"]).authenticate(
+                authorization.removeprefix("Bearer ")
+            )
+    if bay["settings"].security.allow_anonymous:
+        return Principal(owner=headers.get("x-owner") or "default")
+    raise UnauthorizedError("Authentication required")
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+async def _send_error(send: Send, exc: BayError, request_id: str | None) -> None:
+    detail = ErrorDetail(
+        code=exc.code, message=exc.message, request_id=request_id, details=exc.details
+    )
+    body = json.dumps(ErrorBody(error=detail).to_json_dict()).encode()
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def _incoming(scope: Scope) -> str | None:

@@ -12,6 +12,7 @@ from bay.services.gc import GcService
 from bay.services.profiles import ProfileCatalog
 from bay.services.sessions import SessionRuntime
 from bay.services.tasks import Tasks
+from bay.services.warm_pool import WarmPool
 from bay.ship_client import ShipClient
 
 
@@ -25,4 +26,5 @@ class State(TypedDict):
     runtime: SessionRuntime
     clock: Clock
     gc: GcService
+    pool: WarmPool
     tasks: Tasks

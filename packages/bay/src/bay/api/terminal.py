@@ -34,7 +34,7 @@ async def terminal(
     await websocket.accept()
     authorization = websocket.headers.get("authorization") or (token and f"Bearer {token}")
     try:
-        caller = await get_principal(websocket, db, authorization, websocket.headers.get("x-owner"))
+        caller = await get_principal(websocket, authorization, websocket.headers.get("x-owner"))
         sandbox = await sandboxes.usable(caller.owner, sandbox_id, "shell")
         await db.commit()
         ship = await terminals.open(sandbox, cols, rows)

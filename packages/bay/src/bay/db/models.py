@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -37,7 +37,10 @@ class Cargo(Base):
 
 
 class Sandbox(Base):
+    """A user's sandbox, or a warm-pool member (`is_warm_pool`) until a create claims it."""
+
     __tablename__ = "sandboxes"
+    __table_args__ = (Index("ix_sandboxes_warm", "is_warm_pool", "profile_id", "warm_state"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     owner: Mapped[str] = mapped_column(String(128), index=True)
@@ -51,6 +54,13 @@ class Sandbox(Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     last_active_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    is_warm_pool: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # warming -> available -> claimed (a user's now) | retiring (being deleted)
+    warm_state: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    warm_ready_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    warm_rotate_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    warm_claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    warm_source_profile_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class Session(Base):

@@ -67,8 +67,8 @@ class CargoStore:
         path = self.owns(driver_ref)
         if await _mounted(path):
             await _run("umount", "--lazy", str(path))
-        with contextlib.suppress(FileNotFoundError):
-            shutil.rmtree(path)
+        # A cargo may hold a million files: never walk it on the event loop.
+        await asyncio.to_thread(shutil.rmtree, path, ignore_errors=True)
         with contextlib.suppress(FileNotFoundError):
             (self._images / f"{path.name}.img").unlink()
 

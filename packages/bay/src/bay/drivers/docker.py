@@ -13,9 +13,9 @@ from typing import Any
 
 import aiodocker
 import aiohttp
-import httpx
 
 from bay.config import DockerDriverSettings
+from bay.drivers import inotify
 from bay.drivers.base import (
     CargoSpec,
     CargoStorage,
@@ -37,11 +37,11 @@ SANDBOX_UID = 1000
 WORKSPACE = "/workspace"
 SHIP_RUN = "/run/ship"
 SOCKET_NAME = "ship.sock"
+READY_NAME = "ready"
 CONTAINER_PREFIX = "shipyard-"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 _SANDBOX_TMP = "/tmp"  # noqa: S108 - a tmpfs inside the container, not a host path
-_POLL_S = 0.05
 _UNREACHABLE = 900  # the status aiodocker gives a DockerError when it cannot connect at all
 
 
@@ -161,25 +161,28 @@ class DockerDriver:
         with _mapped(InstanceStartError, f"start {name}"):
             container = await self._client().containers.create(config, name=name)
             await container.start()
-            await self._wait_ready(container, run / SOCKET_NAME)
+            await self._wait_ready(container, run)
             _seal(run)
 
-    async def _wait_ready(self, container: Any, socket: Path) -> None:
-        """Poll until Ship answers on its socket; fail early when the container exits."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._settings.start_timeout_s
-        polls = 0
-        while loop.time() < deadline:
-            if await _answers(socket):
-                return
-            polls += 1
-            if (
-                polls % 10 == 0
-                and _state((await container.show())["State"]) != InstanceState.RUNNING
-            ):
-                raise InstanceStartError(f"Ship exited at start: {await _log_tail(container)}")
-            await asyncio.sleep(_POLL_S)
-        raise InstanceStartError(f"Ship did not become ready: {await _log_tail(container)}")
+    async def _wait_ready(self, container: Any, run: Path) -> None:
+        """Wait for Ship's ready file (inotify, no timer) or the container's exit."""
+        ready = asyncio.ensure_future(inotify.wait_for_file(run, READY_NAME))
+        exited = asyncio.ensure_future(container.wait())
+        try:
+            async with asyncio.timeout(self._settings.start_timeout_s):
+                await asyncio.wait({ready, exited}, return_when=asyncio.FIRST_COMPLETED)
+        except TimeoutError:
+            raise InstanceStartError(
+                f"Ship did not become ready: {await _log_tail(container)}"
+            ) from None
+        finally:
+            for waiter in (ready, exited):
+                waiter.cancel()
+            await asyncio.gather(ready, exited, return_exceptions=True)
+        if not ready.done() or ready.cancelled() or ready.exception() is not None:
+            raise InstanceStartError(f"Ship exited at start: {await _log_tail(container)}")
+        if not await _answers(run / SOCKET_NAME):
+            raise InstanceStartError(f"Ship is not answering: {await _log_tail(container)}")
 
     async def _remove(self, session_id: str) -> None:
         try:
@@ -238,6 +241,7 @@ def sandbox_env(profile_env: Mapping[str, str]) -> dict[str, str]:
     env = {"HOME": WORKSPACE, "USER": "shipyard", "LOGNAME": "shipyard", **profile_env}
     env["SHIP_WORKSPACE"] = WORKSPACE
     env["SHIP_SOCKET"] = f"{SHIP_RUN}/{SOCKET_NAME}"
+    env["SHIP_READY_FILE"] = f"{SHIP_RUN}/{READY_NAME}"
     return env
 
 
@@ -262,14 +266,17 @@ def _is_socket(path: Path) -> bool:
 
 
 async def _answers(socket: Path) -> bool:
+    """Ship accepts connections on its socket (it wrote its ready file after listening)."""
     if not _is_socket(socket):
         return False
-    transport = httpx.AsyncHTTPTransport(uds=str(socket))
-    async with httpx.AsyncClient(transport=transport, base_url="http://ship", timeout=5) as ship:
-        try:
-            return (await ship.get("/health")).status_code == 200
-        except httpx.TransportError:
-            return False
+    try:
+        _, writer = await asyncio.open_unix_connection(str(socket))
+    except OSError:
+        return False
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return True
 
 
 async def _log_tail(container: Any, lines: int = 40) -> str:

@@ -68,7 +68,8 @@ class LocalDriver:
         self._runs = data_dir.absolute() / "run"
         self._tools = bwrap.find_tools(settings.bwrap, root)
         venv = (settings.ship_venv or Path(sys.prefix)).absolute()
-        self._ship = [str(venv / "bin" / "python"), "-m", "ship"]
+        # -I: the workspace is the cwd and user-writable; it must never shadow Ship's modules.
+        self._ship = [str(venv / "bin" / "python"), "-I", "-m", "ship"]
         with _mapped(DriverError, "local driver setup"):
             self._host_args = bwrap.host_args(venv)
             for directory in (self._cargos, self._runs):
@@ -363,7 +364,9 @@ def _state(run: Path, record: _Record) -> InstanceState:
 
 def _log_tail(run: Path, size: int = 2000) -> str:
     try:
-        text = (run / "ship.log").read_bytes()[-size:].decode(errors="replace")
+        with (run / "ship.log").open("rb") as log:
+            log.seek(max(0, log.seek(0, os.SEEK_END) - size))
+            text = log.read(size).decode(errors="replace")
     except OSError:
         return "(no log)"
     return text.strip() or "(empty log)"

@@ -11,7 +11,7 @@ from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.paths import normalize_path
 from bay.services.profiles import ProfileCatalog
-from bay.services.sessions import SessionService
+from bay.services.sessions import LEASE_SLACK_S, SessionService
 from bay.services.ship_errors import mapped_ship_errors
 from bay.ship_client import ShipClient
 from shipyard_protocol.api import (
@@ -55,7 +55,7 @@ class ExecService:
     async def _run(self, sandbox: Sandbox, request: ExecRequest) -> ExecResult:
         run = ship_run(request, new_id("exec"))
         started = time.monotonic()
-        ready = await self._sessions.ensure_running(sandbox.id)
+        ready = await self._sessions.ensure_running(sandbox.id, isinstance(run, PythonRun))
         with mapped_ship_errors():
             if isinstance(run, PythonRun):
                 outcome: PythonOutcome | ShellOutcome = await self._ship.python(ready.endpoint, run)
@@ -63,7 +63,8 @@ class ExecService:
                 outcome = await self._ship.shell(ready.endpoint, run)
         result = exec_result(request, outcome, run, _ms_since(started), ready.state_lost)
         self._db.add(history_row(sandbox, ready.session_id, request, result, self._clock()))
-        await self._renew(sandbox)
+        if time.monotonic() - started > LEASE_SLACK_S:
+            await self._renew(sandbox)
         await self._db.flush()
         return result
 

@@ -10,15 +10,16 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from bay.config import GcSettings
-from bay.db.models import Cargo, Lease, Sandbox, Session
+from bay.db.models import Cargo, Sandbox, Session
 from bay.drivers.base import DriverError
 from bay.errors import BayError, GcBusyError
+from bay.services import leases
 from bay.services.clock import Clock
 from bay.services.sessions import SessionRuntime, SessionService
+from bay.services.warm_pool import WarmPool
 from shipyard_protocol.api import GcRunResult, GcStatus, GcTaskResult, GcTaskStatus
 
 log = logging.getLogger(__name__)
@@ -32,16 +33,24 @@ class GcService:
     """Built once per process; its lock keeps cycles of this replica from overlapping."""
 
     def __init__(
-        self, runtime: SessionRuntime, sessions: SessionService, settings: GcSettings, clock: Clock
+        self,
+        runtime: SessionRuntime,
+        sessions: SessionService,
+        settings: GcSettings,
+        clock: Clock,
+        pool: WarmPool | None = None,
     ) -> None:
         self._rt = runtime
         self._sessions = sessions
         self._settings = settings
         self._clock = clock
+        self._pool = pool
         self._lock = asyncio.Lock()
 
-    def status(self) -> GcStatus:
+    async def status(self) -> GcStatus:
+        """The schedule and its tasks, with the warm pool's depth and claim counts."""
         return GcStatus(
+            warm_pool=await self._pool.status() if self._pool is not None else None,
             enabled=self._settings.enabled,
             is_running=self._lock.locked(),
             instance_id=self._rt.instance_id,
@@ -155,7 +164,8 @@ class GcService:
 
     async def _sandbox_ids(self, *where: object) -> list[str]:
         async with self._rt.sessionmaker() as db:
-            query = select(Sandbox.id).where(Sandbox.deleted_at.is_(None), *where)  # type: ignore[arg-type]
+            live = (Sandbox.deleted_at.is_(None), Sandbox.is_warm_pool.is_(False))
+            query = select(Sandbox.id).where(*live, *where)  # type: ignore[arg-type]
             return list(await db.scalars(query))
 
     def _enabled(self, name: str) -> bool:
@@ -163,26 +173,9 @@ class GcService:
         return bool(task_settings.enabled)
 
     async def _acquire(self, now: datetime) -> bool:
-        holder = self._rt.instance_id
-        until = now + timedelta(seconds=LEASE_S)
-        async with self._rt.sessionmaker() as db:
-            db.add(Lease(name=LEASE, holder=holder, expires_at=until))
-            try:
-                await db.commit()
-                return True
-            except IntegrityError:
-                await db.rollback()
-            taken = await db.execute(
-                update(Lease)
-                .where(Lease.name == LEASE)
-                .where((Lease.expires_at < now) | (Lease.holder == holder))
-                .values(holder=holder, expires_at=until)
-            )
-            await db.commit()
-            return bool(taken.rowcount)  # type: ignore[attr-defined]
+        return await leases.acquire(
+            self._rt.sessionmaker, LEASE, self._rt.instance_id, now, LEASE_S
+        )
 
     async def _release(self) -> None:
-        async with self._rt.sessionmaker() as db, db.begin():
-            await db.execute(
-                delete(Lease).where(Lease.name == LEASE, Lease.holder == self._rt.instance_id)
-            )
+        await leases.release(self._rt.sessionmaker, LEASE, self._rt.instance_id)

@@ -74,6 +74,9 @@ class IdempotencyService:
         try:
             answer = Answer(status, (await operation()).model_dump_json())
         except BaseException:
+            # Roll back first: on SQLite the request's own writes would hold the lock
+            # the release needs.
+            await self._db.rollback()
             await self._release(owner, key)
             raise
         await self._complete(owner, key, answer)

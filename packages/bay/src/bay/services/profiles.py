@@ -28,6 +28,9 @@ class ProfileCatalog:
             raise InvalidRequestError(f"Invalid profile: {profile_id}", {"profile": profile_id})
         return profile
 
+    def ids(self) -> list[str]:
+        return list(self._profiles)
+
     def capabilities(self, profile_id: str) -> list[str]:
         profile = self._profiles.get(profile_id)
         return list(profile.capabilities) if profile else []

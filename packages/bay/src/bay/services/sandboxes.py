@@ -17,6 +17,7 @@ from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.profiles import ProfileCatalog
 from bay.services.sessions import RUNNING, STARTING, SessionService
+from bay.services.warm_pool import WarmPool
 from bay.ship_client import ShipCallError, ShipClient
 from shipyard_protocol.api import (
     ContainerRuntime,
@@ -36,6 +37,7 @@ class SandboxService:
         profiles: ProfileCatalog,
         ship: ShipClient,
         clock: Clock,
+        pool: WarmPool | None = None,
     ) -> None:
         self._db = db
         self._cargos = cargos
@@ -43,16 +45,28 @@ class SandboxService:
         self._profiles = profiles
         self._ship = ship
         self._clock = clock
+        self._pool = pool
 
     async def create(self, owner: str, request: SandboxCreate) -> SandboxOut:
+        """Claim a warm sandbox when no cargo is named and the pool has one, else make one."""
         profile = self._profiles.get(request.profile)
+        ttl = request.ttl if request.ttl and request.ttl > 0 else None
+        if request.cargo_id is None and self._pool is not None:
+            claimed = await self._pool.claim(self._db, owner, profile.id, ttl)
+            if claimed is not None:
+                return self.out(claimed, None)
         sandbox_id = new_id("sandbox")
         if request.cargo_id is not None:
             cargo = await self._cargos.get(owner, request.cargo_id)
+            if cargo.managed:
+                raise InvalidRequestError(
+                    f"Cargo {cargo.id} belongs to sandbox {cargo.managed_by_sandbox_id} and "
+                    "is deleted with it; attach an external cargo (POST /v1/cargos) instead",
+                    {"cargo_id": cargo.id},
+                )
         else:
             cargo = await self._cargos.create(owner, managed_by=sandbox_id)
         now = self._clock()
-        ttl = request.ttl if request.ttl and request.ttl > 0 else None
         sandbox = Sandbox(
             id=sandbox_id,
             owner=owner,
@@ -69,7 +83,10 @@ class SandboxService:
         """The owner's live sandbox, or 404 (another owner's id is a 404 too)."""
         sandbox = await self._db.scalar(
             select(Sandbox).where(
-                Sandbox.id == sandbox_id, Sandbox.owner == owner, Sandbox.deleted_at.is_(None)
+                Sandbox.id == sandbox_id,
+                Sandbox.owner == owner,
+                Sandbox.deleted_at.is_(None),
+                Sandbox.is_warm_pool.is_(False),
             )
         )
         if sandbox is None:
@@ -115,7 +132,9 @@ class SandboxService:
         return SandboxList(items=items, next_cursor=None if exhausted else last)
 
     async def _batch(self, owner: str, after: str | None, size: int) -> list[Sandbox]:
-        query = select(Sandbox).where(Sandbox.owner == owner, Sandbox.deleted_at.is_(None))
+        query = select(Sandbox).where(
+            Sandbox.owner == owner, Sandbox.deleted_at.is_(None), Sandbox.is_warm_pool.is_(False)
+        )
         if after:
             query = query.where(Sandbox.id > after)
         return list(await self._db.scalars(query.order_by(Sandbox.id).limit(size)))
@@ -154,7 +173,9 @@ class SandboxService:
     async def delete(self, owner: str, sandbox_id: str) -> None:
         """Idempotent: an already deleted sandbox of this owner is fine, a stranger's is 404."""
         sandbox = await self._db.scalar(
-            select(Sandbox).where(Sandbox.id == sandbox_id, Sandbox.owner == owner)
+            select(Sandbox).where(
+                Sandbox.id == sandbox_id, Sandbox.owner == owner, Sandbox.is_warm_pool.is_(False)
+            )
         )
         if sandbox is None:
             raise NotFoundError(f"Sandbox not found: {sandbox_id}")

@@ -32,6 +32,9 @@ RUNNING = "running"
 STARTING = "starting"
 STOPPED = "stopped"
 FAILED = "failed"
+# A lease renewed less than this long ago is not written again: a burst of calls would
+# otherwise take the database's write lock once each just to move it by milliseconds.
+LEASE_SLACK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -70,13 +73,17 @@ class SessionService:
         """The per-sandbox lock, for rules that must not race a start or a stop."""
         return self._rt.locks.hold(sandbox_id)
 
-    async def ensure_running(self, sandbox_id: str) -> Ready:
-        """Return a ready session for the sandbox, starting one if needed; one start at a time."""
+    async def ensure_running(self, sandbox_id: str, kernel: bool = False) -> Ready:
+        """Return a ready session for the sandbox, starting one if needed; one start at a time.
+
+        `kernel`: the caller runs Python, so a session started now boots its kernel at once
+        (while Ship itself starts) instead of at the first execution.
+        """
         async with self._rt.locks.hold(sandbox_id):
             ready, lost = await self._current(sandbox_id)
             if ready is not None:
                 return ready
-            session_id, spec = await self._begin(sandbox_id)
+            session_id, spec = await self._begin(sandbox_id, kernel)
             endpoint = await self._start(session_id, spec)
             return Ready(session_id=session_id, endpoint=endpoint, state_lost=lost)
 
@@ -104,7 +111,7 @@ class SessionService:
             await self._discard(db, sandbox, session)
             return None, True
 
-    async def _begin(self, sandbox_id: str) -> tuple[str, SessionSpec]:
+    async def _begin(self, sandbox_id: str, kernel: bool) -> tuple[str, SessionSpec]:
         async with self._unit() as db:
             sandbox = await _locked_sandbox(db, sandbox_id)
             cargo = await db.get(Cargo, sandbox.cargo_id) if sandbox.cargo_id else None
@@ -113,7 +120,7 @@ class SessionService:
             session = self._new_session(sandbox)
             db.add(session)
             sandbox.current_session_id = session.id
-            return session.id, self._spec(sandbox, session, cargo)
+            return session.id, self._spec(sandbox, session, cargo, kernel)
 
     async def _start(self, session_id: str, spec: SessionSpec) -> str:
         try:
@@ -223,8 +230,12 @@ class SessionService:
     def _touch(self, sandbox: Sandbox) -> None:
         now = self._clock()
         profile = self._rt.profiles.get(sandbox.profile_id)
+        renewed = now + timedelta(seconds=profile.idle_timeout)
+        lease = sandbox.idle_expires_at
+        if lease is not None and lease >= renewed - timedelta(seconds=LEASE_SLACK_S):
+            return
         sandbox.last_active_at = now
-        sandbox.idle_expires_at = now + timedelta(seconds=profile.idle_timeout)
+        sandbox.idle_expires_at = renewed
 
     def _new_session(self, sandbox: Sandbox) -> Session:
         return Session(
@@ -236,7 +247,7 @@ class SessionService:
             created_at=self._clock(),
         )
 
-    def _spec(self, sandbox: Sandbox, session: Session, cargo: Cargo) -> SessionSpec:
+    def _spec(self, sandbox: Sandbox, session: Session, cargo: Cargo, kernel: bool) -> SessionSpec:
         profile = self._rt.profiles.get(sandbox.profile_id)
         labels = Labels(
             owner=sandbox.owner,
@@ -246,11 +257,14 @@ class SessionService:
             profile=profile.id,
             instance_id=self._rt.instance_id,
         )
+        env = {**profile.env, **self._rt.ship_env}
+        if (kernel or sandbox.is_warm_pool) and "python" in profile.capabilities:
+            env["SHIP_PRESTART_KERNEL"] = "1"
         return SessionSpec(
             labels=labels,
             cargo_ref=cargo.driver_ref,
             limits=self._rt.profiles.limits(profile),
-            env={**profile.env, **self._rt.ship_env},
+            env=env,
             network=profile.network,
             image=profile.image,
             runtime=profile.runtime,

@@ -52,7 +52,7 @@ class StreamService:
     async def start(self, sandbox: Sandbox, request: ExecRequest) -> AsyncIterator[EventOrBeat]:
         """Start an execution and return its live events; errors before the first event raise."""
         run = ship_run(request, new_id("exec"))
-        ready = await self._sessions.ensure_running(sandbox.id)
+        ready = await self._sessions.ensure_running(sandbox.id, isinstance(run, PythonRun))
         with mapped_ship_errors():
             stream = await self._rt.ship.stream(ready.endpoint, run)
         self._tasks.spawn(

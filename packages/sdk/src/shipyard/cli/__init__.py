@@ -1,4 +1,5 @@
-"""The `shipyard` command line: sandboxes, execs, files, cargos and profiles over the SDK."""
+"""The `shipyard` command line over the SDK: sandboxes, execs, files, cargos, background
+processes, the terminal and profiles."""
 
 from typing import Annotated
 
@@ -6,8 +7,11 @@ import typer
 
 from shipyard.cli._cargos import cargo_app, profiles
 from shipyard.cli._common import Connection
+from shipyard.cli._execs import exec_app
 from shipyard.cli._files import files_app
-from shipyard.cli._sandboxes import exec_app, sandbox_app
+from shipyard.cli._processes import process_app
+from shipyard.cli._sandboxes import sandbox_app
+from shipyard.cli._terminal import terminal
 
 app = typer.Typer(
     help="Shipyard Neo: sandboxes for AI agents.",
@@ -19,6 +23,8 @@ app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(exec_app, name="exec")
 app.add_typer(files_app, name="files")
 app.add_typer(cargo_app, name="cargo")
+app.add_typer(process_app, name="process")
+app.command("terminal")(terminal)
 app.command("profiles")(profiles)
 
 

@@ -12,10 +12,17 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from shipyard import Client, ShipyardError
+from shipyard import Client, ShipyardError, StreamInterruptedError
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 SandboxId = Annotated[str, typer.Argument(help="The sandbox id, sandbox-….", show_default=False)]
+SandboxOption = Annotated[
+    str,
+    typer.Option(
+        "--sandbox", "-s", envvar="SHIPYARD_SANDBOX", help="Sandbox id.", show_default=False
+    ),
+]
+Profile = Annotated[str, typer.Option(help="Profile of a new sandbox.")]
 
 
 @dataclass(frozen=True)
@@ -30,10 +37,16 @@ class Connection:
 def connect(ctx: typer.Context) -> Iterator[Client]:
     """A client for the command; Bay's errors end the command with a message and exit 1."""
     connection: Connection = ctx.ensure_object(Connection)
+    with reported(), Client(connection.endpoint, connection.api_key) as client:
+        yield client
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """Bay's errors, a cut stream or an unreachable Bay end the command with a message, exit 1."""
     try:
-        with Client(connection.endpoint, connection.api_key) as client:
-            yield client
-    except ShipyardError as exc:
+        yield
+    except (ShipyardError, StreamInterruptedError) as exc:
         fail(f"Error: {exc}")
     except httpx.TransportError as exc:
         fail(f"Error: cannot reach Bay: {exc}")

@@ -17,17 +17,11 @@ from rich.progress import (
 )
 
 from shipyard import Progress as OnProgress
-from shipyard.cli._common import Json, connect, emit, emit_table
+from shipyard.cli._common import Json, SandboxOption, connect, emit, emit_table
 from shipyard_protocol.api import DirectoryList
 
 files_app = typer.Typer(help="Read, write and transfer files in a sandbox.", no_args_is_help=True)
 
-Sandbox = Annotated[
-    str,
-    typer.Option(
-        "--sandbox", "-s", envvar="SHIPYARD_SANDBOX", help="Sandbox id.", show_default=False
-    ),
-]
 RemotePath = Annotated[str, typer.Argument(help="Path under /workspace.", show_default=False)]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 
@@ -50,7 +44,9 @@ def _progress_bar(label: str, shown: bool) -> Iterator[OnProgress | None]:
 
 
 @files_app.command("ls")
-def ls(ctx: typer.Context, sandbox: Sandbox, path: RemotePath = ".", as_json: Json = False) -> None:
+def ls(
+    ctx: typer.Context, sandbox: SandboxOption, path: RemotePath = ".", as_json: Json = False
+) -> None:
     """List a directory."""
     with connect(ctx) as client:
         entries = client.sandboxes.get(sandbox).files.list(path)
@@ -60,7 +56,9 @@ def ls(ctx: typer.Context, sandbox: Sandbox, path: RemotePath = ".", as_json: Js
 
 
 @files_app.command("cat")
-def cat(ctx: typer.Context, sandbox: Sandbox, path: RemotePath, as_json: Json = False) -> None:
+def cat(
+    ctx: typer.Context, sandbox: SandboxOption, path: RemotePath, as_json: Json = False
+) -> None:
     """Print a UTF-8 text file."""
     with connect(ctx) as client:
         content = client.sandboxes.get(sandbox).files.read(path)
@@ -73,7 +71,7 @@ def cat(ctx: typer.Context, sandbox: Sandbox, path: RemotePath, as_json: Json = 
 def put(
     ctx: typer.Context,
     local: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Local file.")],
-    sandbox: Sandbox,
+    sandbox: SandboxOption,
     remote: Annotated[str | None, typer.Argument(help="Target path; default: its name.")] = None,
     quiet: Quiet = False,
     as_json: Json = False,
@@ -88,7 +86,7 @@ def put(
 @files_app.command("get")
 def get(
     ctx: typer.Context,
-    sandbox: Sandbox,
+    sandbox: SandboxOption,
     path: RemotePath,
     local: Annotated[Path | None, typer.Argument(help="Local file; default: its name.")] = None,
     quiet: Quiet = False,
@@ -102,7 +100,7 @@ def get(
 
 
 @files_app.command("rm")
-def rm(ctx: typer.Context, sandbox: Sandbox, path: RemotePath, as_json: Json = False) -> None:
+def rm(ctx: typer.Context, sandbox: SandboxOption, path: RemotePath, as_json: Json = False) -> None:
     """Delete a file or a directory with its contents."""
     with connect(ctx) as client:
         client.sandboxes.get(sandbox).files.delete(path)

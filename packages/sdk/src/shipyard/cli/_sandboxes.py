@@ -1,33 +1,14 @@
-"""`shipyard sandbox …` and `shipyard exec …`."""
+"""`shipyard sandbox …`."""
 
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
-from shipyard import Client, Sandbox
-from shipyard.cli._common import Json, SandboxId, connect, emit, emit_table
+from shipyard.cli._common import Json, Profile, SandboxId, connect, emit, emit_table
 
 sandbox_app = typer.Typer(help="Create, inspect, stop and delete sandboxes.", no_args_is_help=True)
-exec_app = typer.Typer(help="Run Python or shell in a sandbox.", no_args_is_help=True)
 
 COLUMNS = ("id", "status", "profile", "expires_at")
-
-Target = Annotated[
-    str,
-    typer.Option(
-        "--sandbox",
-        "-s",
-        envvar="SHIPYARD_SANDBOX",
-        help="Sandbox id, or `new` for a fresh one that is deleted afterwards.",
-        show_default=False,
-    ),
-]
-Keep = Annotated[bool, typer.Option(help="Keep a `--sandbox new` sandbox and print its id.")]
-Profile = Annotated[str, typer.Option(help="Profile of a new sandbox.")]
-Timeout = Annotated[int, typer.Option(help="Seconds before the run is stopped (1-300).")]
 
 
 @sandbox_app.command("create")
@@ -86,72 +67,3 @@ def delete(ctx: typer.Context, sandbox_id: SandboxId, as_json: Json = False) -> 
     with connect(ctx) as client:
         client.sandboxes.get(sandbox_id).delete()
     emit(as_json, {"id": sandbox_id, "deleted": True}, f"deleted {sandbox_id}")
-
-
-@contextmanager
-def _target(client: Client, sandbox: str, profile: str, keep: bool) -> Iterator[Sandbox]:
-    if sandbox != "new":
-        yield client.sandboxes.get(sandbox)
-        return
-    created = client.sandboxes.create(profile)
-    try:
-        yield created
-    finally:
-        if keep:
-            typer.echo(f"sandbox: {created.id}", err=True)
-        else:
-            created.delete()
-
-
-def _source(code: str) -> str:
-    return sys.stdin.read() if code == "-" else code
-
-
-def _echo(output: str, error: str | None) -> None:
-    if output:
-        typer.echo(output)
-    if error:
-        typer.echo(error, err=True)
-
-
-@exec_app.command("python")
-def python(
-    ctx: typer.Context,
-    code: Annotated[str, typer.Argument(help="Python code, or - to read stdin.")],
-    sandbox: Target,
-    timeout: Timeout = 30,
-    profile: Profile = "python-default",
-    keep: Keep = False,
-    as_json: Json = False,
-) -> None:
-    """Run Python in the sandbox's kernel; exits 1 when the code raises."""
-    with connect(ctx) as client, _target(client, sandbox, profile, keep) as target:
-        result = target.python.run(_source(code), timeout=timeout)
-    if as_json:
-        emit(True, result)
-    else:
-        _echo(result.output, result.error)
-    if not result.success:
-        raise typer.Exit(1)
-
-
-@exec_app.command("shell")
-def shell(
-    ctx: typer.Context,
-    command: Annotated[str, typer.Argument(help="Shell command, or - to read stdin.")],
-    sandbox: Target,
-    cwd: Annotated[str | None, typer.Option(help="Directory under /workspace.")] = None,
-    timeout: Timeout = 30,
-    profile: Profile = "python-default",
-    keep: Keep = False,
-    as_json: Json = False,
-) -> None:
-    """Run a shell command; its exit code becomes this command's."""
-    with connect(ctx) as client, _target(client, sandbox, profile, keep) as target:
-        result = target.shell.run(_source(command), timeout=timeout, cwd=cwd)
-    if as_json:
-        emit(True, result)
-    else:
-        _echo(result.output, result.error)
-    code = result.exit_code
-    raise typer.Exit(code if code is not None and 0 <= code < 256 else 1)

@@ -12,27 +12,27 @@ from ship.processes import Processes
 from ship.terminal import Terminals
 
 
-def _kernel(connection: HTTPConnection) -> Kernel:
+async def _kernel(connection: HTTPConnection) -> Kernel:
     kernel: Kernel = connection.app.state.kernel
     return kernel
 
 
-def _workspace(connection: HTTPConnection) -> Workspace:
+async def _workspace(connection: HTTPConnection) -> Workspace:
     workspace: Workspace = connection.app.state.workspace
     return workspace
 
 
-def _executions(connection: HTTPConnection) -> Executions:
+async def _executions(connection: HTTPConnection) -> Executions:
     executions: Executions = connection.app.state.executions
     return executions
 
 
-def _processes(connection: HTTPConnection) -> Processes:
+async def _processes(connection: HTTPConnection) -> Processes:
     processes: Processes = connection.app.state.processes
     return processes
 
 
-def _terminals(connection: HTTPConnection) -> Terminals:
+async def _terminals(connection: HTTPConnection) -> Terminals:
     terminals: Terminals = connection.app.state.terminals
     return terminals
 

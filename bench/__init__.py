@@ -1,0 +1,1 @@
+"""The benchmark harness (`make bench`): real Bay processes measured against raw baselines."""

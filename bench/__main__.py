@@ -1,0 +1,81 @@
+"""`python -m bench [--scenario tti,exec] [--drivers local,docker]`: measure, then report."""
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from bench import baselines, execs, files, load, memory, report, tti
+from bench.model import Row
+from tests.engines import unavailable
+
+Scenario = Callable[[list[str]], list[Row]]
+SCENARIOS: dict[str, Scenario] = {
+    "baseline": lambda drivers: baselines.scenario(),
+    "tti": tti.scenario,
+    "exec": execs.scenario,
+    "memory": memory.scenario,
+    "files": files.scenario,
+    "concurrency": load.concurrency,
+    "soak": load.soak,
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("--scenario", default="", help=f"comma list of {', '.join(SCENARIOS)}")
+    parser.add_argument("--drivers", default="", help="comma list (default: local, docker)")
+    return parser
+
+
+def _drivers(wanted: str) -> list[str]:
+    chosen = wanted.split(",") if wanted else ["local", "docker"]
+    usable = []
+    for driver in chosen:
+        reason = unavailable(driver)
+        if reason:
+            print(f"bench: skipping the {driver} driver: {reason}", flush=True)
+        else:
+            usable.append(driver)
+    return usable
+
+
+def _meta(started: float) -> dict[str, object]:
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    machine = f"{os.cpu_count()} cores, {memory:.0f} GiB, {platform.platform()}"
+    return {
+        "machine": machine,
+        "commit": commit or "unknown",
+        "python": sys.version.split()[0],
+        "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        "duration_s": round(time.monotonic() - started),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    names = args.scenario.split(",") if args.scenario else list(SCENARIOS)
+    unknown = [name for name in names if name not in SCENARIOS]
+    if unknown:
+        raise SystemExit(f"bench: unknown scenario {unknown}; choose from {list(SCENARIOS)}")
+    drivers = _drivers(args.drivers)
+    started = time.monotonic()
+    rows: list[Row] = []
+    for name in names:
+        print(f"bench: {name} ...", flush=True)
+        began = time.monotonic()
+        rows += SCENARIOS[name](drivers)
+        print(f"bench: {name} done in {time.monotonic() - began:.0f} s", flush=True)
+    print(report.publish(rows, _meta(started)))
+    print(f"bench: finished in {time.monotonic() - started:.0f} s; see bench/README.md")
+
+
+if __name__ == "__main__":
+    main()
