@@ -26,11 +26,11 @@ $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) scripts/bootstrap_uv.py $@
 
 sync: $(UV)
-	@$(UV) sync --all-packages --locked --quiet
+	@$(UV) sync --all-packages --locked --quiet --compile-bytecode
 	@UV_PROJECT_ENVIRONMENT=$(SHIP_VENV) $(UV) sync --package shipyard-ship --no-dev --locked --quiet \
 		--compile-bytecode
 	@# Sandboxes see Ship's sources read-only: compile them here or every start compiles them.
-	@$(SHIP_VENV)/bin/python -m compileall -q packages/ship/src packages/protocol/src
+	@$(SHIP_VENV)/bin/python -m compileall -q packages/*/src
 
 bwrap:
 	@scripts/ensure_bwrap.sh

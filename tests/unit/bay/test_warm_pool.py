@@ -63,13 +63,21 @@ class TestClaim:
         assert len(warm.driver.started) == started  # no new session: it was already running
         assert pool_of(warm).hits == 1
 
-    async def test_members_start_their_kernel_and_user_sandboxes_do_not(self, warm: Bay) -> None:
+    async def test_kernels_boot_with_the_session_for_members_and_python_only(
+        self, warm: Bay
+    ) -> None:
         assert all(s.env.get("SHIP_PRESTART_KERNEL") == "1" for s in warm.driver.started)
-        cold = await create(warm, cargo_id=None, profile="python-only")
+        cargo = (await warm.client.post("/v1/cargos", json={}, headers=ALICE)).json()["id"]
+        cold = await create(warm, cargo_id=cargo)
+        await warm.client.post(
+            f"/v1/sandboxes/{cold['id']}/shell/exec", json={"command": "true"}, headers=ALICE
+        )
+        assert "SHIP_PRESTART_KERNEL" not in warm.driver.started[-1].env
+        await warm.client.post(f"/v1/sandboxes/{cold['id']}/stop", headers=ALICE)
         await warm.client.post(
             f"/v1/sandboxes/{cold['id']}/python/exec", json={"code": "1"}, headers=ALICE
         )
-        assert "SHIP_PRESTART_KERNEL" not in warm.driver.started[-1].env
+        assert warm.driver.started[-1].env.get("SHIP_PRESTART_KERNEL") == "1"
 
     async def test_empty_pool_is_a_miss_and_a_cold_create(self, tmp_path: Path) -> None:
         async with start_bay(pool_settings(tmp_path)) as bay:

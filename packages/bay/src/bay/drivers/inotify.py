@@ -7,6 +7,7 @@ from pathlib import Path
 
 _IN_CLOSE_WRITE = 0x008
 _IN_MOVED_TO = 0x080
+_IN_CREATE = 0x100
 
 
 async def wait_for_file(directory: Path, name: str) -> None:
@@ -19,7 +20,8 @@ async def wait_for_file(directory: Path, name: str) -> None:
     if fd < 0:
         raise OSError(ctypes.get_errno(), "inotify_init1 failed")
     try:
-        mask = _IN_CLOSE_WRITE | _IN_MOVED_TO
+        # gVisor's gofer creates the file on the host but may hold it open: creation counts.
+        mask = _IN_CREATE | _IN_CLOSE_WRITE | _IN_MOVED_TO
         if libc.inotify_add_watch(fd, os.fsencode(directory), mask) < 0:
             raise OSError(ctypes.get_errno(), f"inotify_add_watch {directory} failed")
         # Checked after the watch is in place, so an early write cannot be missed.
