@@ -46,3 +46,19 @@ def test_bay_api_key_and_data_dir_come_from_env(tmp_path: Path, monkeypatch: Any
     monkeypatch.setenv("BAY_DATA_DIR", str(tmp_path))
     settings = Settings()
     assert (settings.admin_key, settings.data_dir) == ("sk-from-env", tmp_path)
+
+
+def test_gc_run_prints_the_named_tasks(tmp_path: Path) -> None:
+    env_config = tmp_path / "config.yaml"
+    env_config.write_text(yaml.safe_dump({"driver": {"type": "fake"}}))
+    env = {**os.environ, "BAY_DATA_DIR": str(tmp_path), "BAY_CONFIG_FILE": str(env_config)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bay", "gc", "run", "--tasks", "idle_session,orphan_cargo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(done.stdout[done.stdout.index("{") :])
+    assert [r["task_name"] for r in result["results"]] == ["idle_session", "orphan_cargo"]
+    assert result["total_errors"] == 0

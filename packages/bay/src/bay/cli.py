@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--owner", required=True)
     create.add_argument("--admin", action="store_true", help="the key may call /v1/admin")
     keys.add_parser("list", help="list keys (never their secrets)")
+    gc = commands.add_parser("gc", help="garbage collection").add_subparsers(
+        dest="gc_command", required=True
+    )
+    run = gc.add_parser("run", help="run one GC cycle now and print its results")
+    run.add_argument("--tasks", help="comma-separated task names (default: all enabled)")
     revoke = keys.add_parser("revoke", help="deactivate a key at once")
     revoke.add_argument("key_id")
     return parser
@@ -83,9 +88,23 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> None:
             _print({"id": args.key_id, "revoked": True})
 
 
+async def _gc(settings: Settings, args: argparse.Namespace) -> None:
+    """One cycle with this host's driver; the DB lease keeps it from racing a server's GC."""
+    quiet = settings.model_copy(
+        update={"gc": settings.gc.model_copy(update={"enabled": False, "run_on_startup": False})}
+    )
+    app = create_app(quiet)
+    async with app.router.lifespan_context(app) as state:
+        gc = state["bay"]["gc"] if state else None
+        assert gc is not None  # noqa: S101 - the lifespan always builds it
+        tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else None
+        _print((await gc.run_once(tasks=tasks)).model_dump(mode="json"))
+
+
 _ACTIONS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any, None]]] = {
     "migrate": _migrate,
     "keys": _keys,
+    "gc": _gc,
 }
 
 
