@@ -150,7 +150,7 @@ class WarmPoolSettings(BaseModel):
     )
     interval_seconds: float = Field(default=30.0, gt=0)
     refill_delay_seconds: float = Field(
-        default=0.5, ge=0, description="after a claim, refill this much later (not at once)"
+        default=0.5, ge=0, description="after claims, refill once none came for this long"
     )
     refill_concurrency: int = Field(default=2, ge=1, description="sandboxes warmed at once")
     warming_grace_seconds: int = Field(

@@ -63,6 +63,15 @@ class Cgroups:
             raise
         return dirs
 
+    def limit_cpu(self, dirs: list[Path], cpus: float) -> None:
+        """Write the cpu limit into a session's cgroups made without one."""
+        parent = self.parents.get("cpu")
+        if parent is None or cpus <= 0:
+            return
+        for directory in dirs:
+            if directory.parent == parent:
+                _write_cpu(self.version, directory, cpus)
+
 
 def procs_files(dirs: list[Path]) -> list[Path]:
     return [d / "cgroup.procs" for d in dirs]

@@ -2,12 +2,14 @@
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import re
 import shutil
 import stat
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -157,12 +159,26 @@ class DockerDriver:
 
     async def _launch(self, spec: SessionSpec, run: Path) -> None:
         name = CONTAINER_PREFIX + spec.labels.session_id
+        # runc takes a cpu limit on a running container, so it waits for Ship to be ready:
+        # until then only Ship's start-up runs, its web stack and its kernel in parallel.
+        limits = spec.limits
+        deferred = spec.runtime is None and limits.cpus > 0
+        if deferred:
+            spec = replace(spec, limits=replace(limits, cpus=0))
         config = container_config(spec, run, self._settings.tmp_size_mb)
         with _mapped(InstanceStartError, f"start {name}"):
             container = await self._client().containers.create(config, name=name)
             await container.start()
             await self._wait_ready(container, run)
+            if deferred:
+                await self._limit_cpu(name, limits.cpus)
             _seal(run)
+
+    async def _limit_cpu(self, name: str, cpus: float) -> None:
+        update = {"NanoCpus": int(cpus * 1_000_000_000)}
+        await self._client()._query_json(
+            f"containers/{name}/update", method="POST", data=json.dumps(update)
+        )
 
     async def _wait_ready(self, container: Any, run: Path) -> None:
         """Wait for Ship's ready file (inotify, no timer) or the container's exit."""

@@ -10,7 +10,7 @@ import shutil
 import stat
 import sys
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -165,7 +165,9 @@ class LocalDriver:
     async def _launch(self, spec: SessionSpec, run: Path, record: _Record) -> None:
         with _mapped(InstanceStartError, f"start {run.name}"):
             self._fill_run_dir(run)
-            dirs = self._cgroups.create(run.name, spec.limits)
+            # The cpu limit waits for Ship to be ready: until then only Ship's own start-up
+            # runs, and its web stack and its kernel boot in parallel on every core.
+            dirs = self._cgroups.create(run.name, replace(spec.limits, cpus=0))
             record.cgroups = [str(d) for d in dirs]
             _write_record(run, record)
         ready_r, ready_w = os.pipe()
@@ -182,6 +184,8 @@ class LocalDriver:
         _write_record(run, record)
         if not ready or not record.processes():
             raise InstanceStartError(f"Ship did not become ready in {run.name}: {_log_tail(run)}")
+        with _mapped(InstanceStartError, f"start {run.name}"):
+            self._cgroups.limit_cpu(dirs, spec.limits.cpus)
         self._seal_socket(run)
 
     def _seal_socket(self, run: Path) -> None:

@@ -153,16 +153,24 @@ class WarmPool:
                 await self.refill(check_sessions)
             except Exception:
                 log.exception("warm pool refill failed")
-            woken = await self._woken()
+            woken = await self._woken(self._settings.interval_seconds)
             check_sessions = not woken
-            if woken and not self._stopping:
-                # The claimer's first calls go before the CPU-heavy starts of the refill.
-                await asyncio.sleep(self._settings.refill_delay_seconds)
+            if woken:
+                await self._quiet()
 
-    async def _woken(self) -> bool:
-        """Wait for a wake; False when the timer ran out first."""
+    async def _quiet(self) -> None:
+        """Let a burst of claims pass: each claimer's first calls should not compete with the
+        CPU-heavy starts of the refill. Waits for a pause in claims, ten pauses at most."""
+        pause = self._settings.refill_delay_seconds
+        for _ in range(10):
+            self._wake.clear()
+            if self._stopping or not await self._woken(pause):
+                return
+
+    async def _woken(self, seconds: float) -> bool:
+        """Wait up to `seconds` for a wake; False when the time ran out first."""
         try:
-            async with asyncio.timeout(self._settings.interval_seconds):
+            async with asyncio.timeout(seconds):
                 await self._wake.wait()
         except TimeoutError:
             return False
