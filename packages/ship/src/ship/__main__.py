@@ -11,7 +11,7 @@ Environment:
 - `SHIP_READY_FILE`: a path where `ready\\n` is written once the server is listening (for
   engines that cannot pass a descriptor, such as Docker).
 - `SHIP_PRESTART_KERNEL=1`: launch the Python kernel first, so it boots while Ship imports
-  its web stack, and report ready only once it answers (instead of at the first execution).
+  everything else, and report ready only once it answers (instead of at the first execution).
 """
 
 import asyncio
@@ -24,10 +24,9 @@ import stat
 import sys
 from typing import TYPE_CHECKING
 
-from ship.config import ShipConfig
-
 if TYPE_CHECKING:
-    from ship.kernel import Kernel
+    from ship.config import ShipConfig
+    from ship.kernel_process import KernelProcess
 
 _PR_SET_DUMPABLE = 4
 
@@ -60,19 +59,23 @@ def _forbid_tracing() -> None:
 
 def main() -> None:
     _forbid_tracing()
+    # Before anything heavy is imported (settings, models, jupyter_client, the web stack):
+    # the kernel's start-up is most of a cold sandbox's, and it overlaps all of Ship's.
+    launched = _launch_kernel() if os.environ.get("SHIP_PRESTART_KERNEL") in ("1", "true") else None
+    from ship.config import ShipConfig
+
     config = ShipConfig.from_env(os.environ)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    asyncio.run(_serve(config))
+    asyncio.run(_serve(config, launched))
 
 
-async def _serve(config: ShipConfig) -> None:
-    kernel = await _launch_kernel(config) if config.prestart_kernel else None
-    # The web stack's imports (most of Ship's start-up) run while the kernel boots.
+async def _serve(config: "ShipConfig", launched: "KernelProcess | None") -> None:
     import uvicorn
 
     from ship.app import ReadyServer, create_app
+    from ship.kernel import kernel_for
 
-    app = create_app(config, kernel)
+    app = create_app(config, kernel_for(config, launched))
     if config.socket is not None:
         sock = _bind_unix(str(config.socket))
         server = uvicorn.Config(app, log_config=None, access_log=False)
@@ -85,18 +88,20 @@ async def _serve(config: ShipConfig) -> None:
     await ReadyServer(server_config, config).serve()
 
 
-async def _launch_kernel(config: ShipConfig) -> "Kernel | None":
-    """The kernel's process, started before the web stack is imported; None if it failed
-    (the lifespan then tries once more, and says so)."""
-    from ship.errors import KernelStartError
-    from ship.kernel import kernel_for
+def _launch_kernel() -> "KernelProcess | None":
+    """The kernel's process, started with the standard library alone; None if it failed (the
+    lifespan then starts one, and says why if that fails too)."""
+    from pathlib import Path
 
-    kernel = kernel_for(config)
+    from ship.kernel_process import KernelProcess
+
+    process = KernelProcess(Path(os.environ.get("SHIP_WORKSPACE", "/workspace")))
     try:
-        await kernel.launch()
-    except KernelStartError:
+        process.spawn()
+    except OSError:
+        process.close()
         return None
-    return kernel
+    return process
 
 
 if __name__ == "__main__":

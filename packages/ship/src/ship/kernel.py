@@ -2,10 +2,6 @@
 
 import asyncio
 import enum
-import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -14,11 +10,8 @@ from ship.config import ShipConfig
 from ship.errors import KernelStartError
 from ship.events import EventLog
 from ship.kernel_output import Collector
+from ship.kernel_process import DIGESTS_KEPT, KernelProcess
 from shipyard_protocol.ship import KernelState, PythonError, PythonOutcome
-
-# Both ends remember message signatures to refuse replays; jupyter's default keeps 65,536
-# per session, which grows Ship and the kernel by about a kilobyte per execution for hours.
-DIGESTS_KEPT = 4096
 
 
 class _Wait(enum.Enum):
@@ -29,7 +22,10 @@ class _Wait(enum.Enum):
 
 
 class Kernel:
-    """One IPython kernel per Ship process, using this interpreter, cwd the workspace."""
+    """One IPython kernel per Ship process, using this interpreter, cwd the workspace.
+
+    `launched`: a kernel process `__main__` started before importing the rest of Ship.
+    """
 
     def __init__(
         self,
@@ -38,6 +34,7 @@ class Kernel:
         interrupt_grace: float = 2.0,
         poll_interval: float = 0.5,
         start_timeout: float = 60.0,
+        launched: KernelProcess | None = None,
     ) -> None:
         self._workspace = workspace
         self._output_limit = output_limit
@@ -47,14 +44,13 @@ class Kernel:
         self._lock = asyncio.Lock()
         # Start and restart; separate from `_lock` so a restart can cut a running execution short.
         self._lifecycle = asyncio.Lock()
-        self._manager: Any = None
+        self._process = launched
         self._client: Any = None
-        self._private_dir: Path | None = None
-        self._generation = 0
+        self._generation = 0 if launched is None else 1
         self._last_run_generation: int | None = None
-        # Set by a restart, cleared before the next execution: waiting for the kernel reads
-        # iopub, which a running execution's loop must not be made to share.
-        self._unready = False
+        # Set by a (re)start, cleared once the kernel answers: waiting for it reads iopub,
+        # which a running execution's loop must not be made to share.
+        self._unready = launched is not None
 
     @property
     def generation(self) -> int:
@@ -71,35 +67,24 @@ class Kernel:
             await self._drop_replies()
             return collector.outcome(self._generation, self._restarted_since(collector.generation))
 
-    async def launch(self) -> None:
-        """Start the kernel's process and return at once: it boots while Ship imports the rest."""
-        async with self._lifecycle:
-            if self._manager is None:
-                await self._spawn()
-                self._generation += 1
-                self._unready = True
-
     async def start(self) -> None:
         """Have a ready kernel now rather than at the first execution (launched or not)."""
         async with self._lifecycle:
-            if self._manager is None:
-                await self._start()
-            elif self._unready:
-                await self._wait_ready()
-            else:
+            if self._client is not None and not self._unready:
                 return
+            await self._start()
             await self._warm_up()
 
     async def interrupt(self) -> KernelState:
         """SIGINT the kernel: a running execution ends with KeyboardInterrupt; variables stay."""
-        if self._manager is not None:
-            await self._manager.interrupt_kernel()
+        if self._process is not None:
+            self._process.interrupt()
         return KernelState(kernel_generation=self._generation, restarted=False)
 
     async def restart(self) -> KernelState:
         """Replace the kernel (variables are lost); a running execution ends with an error."""
         async with self._lifecycle:
-            if self._manager is None:
+            if self._process is None:
                 return KernelState(kernel_generation=self._generation, restarted=False)
             await self._restart()
         return KernelState(kernel_generation=self._generation, restarted=True)
@@ -107,12 +92,10 @@ class Kernel:
     async def shutdown(self) -> None:
         if self._client is not None:
             self._client.stop_channels()
-        if self._manager is not None:
-            await self._manager.shutdown_kernel(now=True)
-            self._manager.context.destroy(linger=0)
-        if self._private_dir is not None:
-            shutil.rmtree(self._private_dir, ignore_errors=True)
-        self._client = self._manager = self._private_dir = None
+            self._client.context.destroy(linger=0)
+        if self._process is not None:
+            self._process.close()
+        self._client = self._process = None
 
     def _restarted_since(self, ran_in: int) -> bool:
         """Whether state was lost since the previous execution started (or during this one)."""
@@ -122,10 +105,10 @@ class Kernel:
 
     async def _ensure_running(self) -> None:
         async with self._lifecycle:
-            if self._manager is None:
+            if self._process is None or self._client is None:
                 await self._start()
                 return
-            if not self._unready and not await self._manager.is_alive():
+            if not self._unready and not self._process.alive():
                 await self._restart()
             if self._unready:
                 await self._wait_ready()
@@ -141,43 +124,19 @@ class Kernel:
             await collector.fail(_lost_error("KernelRestartedError", "was restarted"))
 
     async def _start(self) -> None:
-        await self._spawn()
+        """Spawn the kernel unless `__main__` did, connect to it, and wait until it answers."""
         try:
-            await self._client.wait_for_ready(timeout=self._start_timeout)
-        except (OSError, RuntimeError) as exc:
+            if self._process is None:
+                self._process = KernelProcess(self._workspace)
+                self._generation += 1
+                self._process.spawn()
+            if self._client is None:
+                self._client = _connect(self._process)
+        except OSError as exc:
             await self.shutdown()
             raise KernelStartError(f"the python kernel did not start: {exc}") from exc
-        self._generation += 1
-
-    async def _spawn(self) -> None:
-        """Start the kernel process and open its channels; it is not ready to execute yet."""
-        from jupyter_client.kernelspec import KernelSpecManager
-        from jupyter_client.manager import AsyncKernelManager
-
-        self._private_dir = Path(tempfile.mkdtemp(prefix="ship-kernel-"))
-        self._manager = AsyncKernelManager(
-            kernel_spec_manager=KernelSpecManager(kernel_dirs=[]),
-            connection_file=str(self._private_dir / "kernel.json"),
-            transport="ipc",
-            ip=str(self._private_dir / "zmq"),
-        )
-        self._manager.session.digest_history_size = DIGESTS_KEPT
-        try:
-            env = _kernel_env(self._private_dir)
-            # The kernel's own fds must not reach Ship's log (a host file for some drivers):
-            # user output is collected from iopub, never from these.
-            await self._manager.start_kernel(
-                cwd=str(self._workspace),
-                env=env,
-                extra_arguments=[f"--Session.digest_history_size={DIGESTS_KEPT}"],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-            self._client = self._manager.client()
-            self._client.start_channels()
-        except (OSError, RuntimeError) as exc:
-            await self.shutdown()
-            raise KernelStartError(f"the python kernel did not start: {exc}") from exc
+        self._unready = True
+        await self._wait_ready()
 
     async def _warm_up(self) -> None:
         """One silent execution, so the first real one does not pay for IPython's first run."""
@@ -194,9 +153,11 @@ class Kernel:
 
     async def _restart(self) -> None:
         """Replace the kernel process; the next execution waits for it to be ready."""
+        assert self._process is not None  # noqa: S101 - only restarted once started
         try:
-            await self._manager.restart_kernel(now=True)
-        except (OSError, RuntimeError) as exc:
+            self._process.kill()
+            self._process.spawn()
+        except OSError as exc:
             await self.shutdown()
             raise KernelStartError(f"the python kernel did not restart: {exc}") from exc
         finally:
@@ -205,11 +166,38 @@ class Kernel:
 
     async def _wait_ready(self) -> None:
         try:
-            await self._client.wait_for_ready(timeout=self._start_timeout)
-        except (OSError, RuntimeError) as exc:
+            await self._handshake()
+        except RuntimeError as exc:
             await self.shutdown()
             raise KernelStartError(f"the python kernel did not become ready: {exc}") from exc
         self._unready = False
+
+    async def _handshake(self) -> None:
+        """Ask for kernel_info until it answers and iopub delivers (jupyter's own wait, minus
+        its heartbeat poll on a 0.2 s timer: the process itself says whether it lives)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._start_timeout
+        while True:
+            self._client.kernel_info()
+            try:
+                reply = await self._client.get_shell_msg(timeout=1)
+            except Empty:
+                reply = None
+            answered = reply is not None and reply["msg_type"] == "kernel_info_reply"
+            if answered and await self._iopub_delivers():
+                return
+            if self._process is None or not self._process.alive():
+                raise RuntimeError("the kernel exited while starting")
+            if loop.time() > deadline:
+                raise RuntimeError(f"no answer in {self._start_timeout:g} s")
+
+    async def _iopub_delivers(self) -> bool:
+        """The kernel_info request's status reached iopub: its subscription is connected."""
+        try:
+            await self._client.get_iopub_msg(timeout=0.2)
+        except Empty:
+            return False
+        return True
 
     async def _restart_unless_done(self, generation: int) -> None:
         """Restart the kernel `generation` names, unless someone already replaced it."""
@@ -242,7 +230,7 @@ class Kernel:
     async def _alive(self) -> bool:
         if self._lifecycle.locked():
             return True  # a restart is under way; the loop sees the new generation next
-        return bool(await self._manager.is_alive())
+        return self._process is not None and self._process.alive()
 
     async def _drop_replies(self) -> None:
         """Discard shell replies: results come from iopub, and unread replies would pile up."""
@@ -251,7 +239,8 @@ class Kernel:
 
     async def _recover_from_timeout(self, collector: Collector, time_limit: float) -> None:
         """Interrupt; if this execution is not idle within the grace period, restart."""
-        await self._manager.interrupt_kernel()
+        if self._process is not None:
+            self._process.interrupt()
         if await self._wait_idle(collector, self._interrupt_grace) is not _Wait.IDLE:
             await self._restart_unless_done(collector.generation)
         collector.timed_out = True
@@ -259,24 +248,21 @@ class Kernel:
         await collector.fail(PythonError(name="TimeoutError", value=value))
 
 
-def kernel_for(config: ShipConfig) -> Kernel:
-    return Kernel(config.workspace, config.output_limit, config.interrupt_grace)
+def kernel_for(config: ShipConfig, launched: KernelProcess | None = None) -> Kernel:
+    return Kernel(config.workspace, config.output_limit, config.interrupt_grace, launched=launched)
 
 
-def _kernel_env(private_dir: Path) -> dict[str, str]:
-    """Ship's environment, with Jupyter's and IPython's files kept out of the workspace."""
-    dirs = {
-        "JUPYTER_RUNTIME_DIR": "runtime",
-        "JUPYTER_DATA_DIR": "data",
-        "JUPYTER_CONFIG_DIR": "config",
-        "IPYTHONDIR": "ipython",
-        "MPLCONFIGDIR": "matplotlib",
-    }
-    env = dict(os.environ)
-    for name, sub in dirs.items():
-        (private_dir / sub).mkdir(exist_ok=True)
-        env[name] = str(private_dir / sub)
-    return env
+def _connect(process: KernelProcess) -> Any:
+    """A client on the kernel's connection (its shell and iopub channels: interrupts are
+    signals, the process says whether it lives, and stdin is never offered)."""
+    from jupyter_client.asynchronous.client import AsyncKernelClient
+
+    client = AsyncKernelClient(connection_file=str(process.connection_file))
+    client.load_connection_file()
+    client.session.digest_history_size = DIGESTS_KEPT
+    # "shell" is the Jupyter channel, not a shell.
+    client.start_channels(shell=True, iopub=True, stdin=False, hb=False, control=False)  # noqa: S604
+    return client
 
 
 def _lost_error(name: str, how: str) -> PythonError:
