@@ -6,6 +6,7 @@ import platform
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -59,6 +60,15 @@ def _meta(started: float) -> dict[str, object]:
     }
 
 
+def _run(name: str, drivers: list[str]) -> list[Row]:
+    """A scenario's rows; one that crashes reports that, and the others still run."""
+    try:
+        return SCENARIOS[name](drivers)
+    except Exception as exc:  # noqa: BLE001 - the process edge: one failure must not end a run
+        traceback.print_exc()
+        return [Row(name, f"scenario failed: {exc!r}"[:200], "", errors=1)]
+
+
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     names = args.scenario.split(",") if args.scenario else list(SCENARIOS)
@@ -67,13 +77,15 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"bench: unknown scenario {unknown}; choose from {list(SCENARIOS)}")
     drivers = _drivers(args.drivers)
     started = time.monotonic()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     rows: list[Row] = []
     for name in names:
         print(f"bench: {name} ...", flush=True)
         began = time.monotonic()
-        rows += SCENARIOS[name](drivers)
+        rows += _run(name, drivers)
         print(f"bench: {name} done in {time.monotonic() - began:.0f} s", flush=True)
-    print(report.publish(rows, _meta(started)))
+        table = report.publish(rows, _meta(started), stamp)  # a crash later keeps these
+    print(table)
     print(f"bench: finished in {time.monotonic() - started:.0f} s; see bench/README.md")
 
 

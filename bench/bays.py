@@ -49,10 +49,12 @@ def running(driver: str, settings: dict[str, Any]) -> Iterator[BayProcess]:
 def _sweep(data_dir: Path, instance_id: str) -> None:
     """Whatever a Bay killed mid-shutdown left running: local sandboxes and containers."""
     for record in (data_dir / "run").glob("*/session.json"):
-        with contextlib.suppress(OSError, ValueError, KeyError):
-            pid = int(json.loads(record.read_text())["pid"])
-            if b"bwrap" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            session = json.loads(record.read_text())
+            # The namespace's init first (everything in the sandbox dies with it), then bwrap.
+            for pid in (int(session["child_pid"]), int(session["pid"])):
+                if b"bwrap" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                    os.kill(pid, signal.SIGKILL)
     label = f"label=bay.instance_id={instance_id}"
     listed = subprocess.run(
         ["docker", "ps", "-aq", "--filter", label], capture_output=True, text=True, check=False
@@ -85,13 +87,21 @@ class Api:
         return dict(response.json())
 
     async def delete(self, *sandbox_ids: str, parallel: int = 8) -> None:
+        """Delete, retrying once; what still fails is said (the sweep at the end kills it)."""
         gate = asyncio.Semaphore(parallel)
 
-        async def one(sandbox_id: str) -> None:
+        async def one(sandbox_id: str) -> bool:
             async with gate:
-                await self.http.delete(f"/v1/sandboxes/{sandbox_id}")
+                for _ in range(2):
+                    with contextlib.suppress(httpx.TransportError):
+                        response = await self.http.delete(f"/v1/sandboxes/{sandbox_id}")
+                        if response.status_code == 204:
+                            return True
+                return False
 
-        await asyncio.gather(*(one(sandbox_id) for sandbox_id in sandbox_ids))
+        done = await asyncio.gather(*(one(sandbox_id) for sandbox_id in sandbox_ids))
+        if not all(done):
+            print(f"bench: {done.count(False)} sandboxes could not be deleted", flush=True)
 
     async def pool(self) -> dict[str, Any]:
         status = (await self.http.get("/v1/admin/gc/status")).json()
@@ -123,7 +133,8 @@ class Api:
 @asynccontextmanager
 async def api(bay: BayProcess) -> AsyncIterator[Api]:
     headers = {"Authorization": f"Bearer {API_KEY}"}
-    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
+    # Idle connections expire before uvicorn's 5 s keep-alive closes them under a request.
+    limits = httpx.Limits(max_connections=256, max_keepalive_connections=256, keepalive_expiry=2.0)
     async with httpx.AsyncClient(
         base_url=bay.url, headers=headers, timeout=600, limits=limits
     ) as client:

@@ -118,6 +118,12 @@ async def _soak(bay: BayProcess) -> list[Row]:
             await shell.shell(client, sandbox_id, i)
         end = _footprints(root)
         await client.delete(sandbox_id)
+    return _soak_rows(python, shell, start, end)
+
+
+def _soak_rows(
+    python: _Tally, shell: _Tally, start: dict[str, Footprint], end: dict[str, Footprint]
+) -> list[Row]:
     return [
         Row(
             "soak",

@@ -88,9 +88,10 @@ async def _density(bay: BayProcess) -> list[Row]:
         calls = (client.shell(sandbox_id, "echo ok") for sandbox_id in ids)
         answers = await asyncio.gather(*calls, return_exceptions=True)
         alive = sum(isinstance(a, dict) and a.get("output", "").strip() == "ok" for a in answers)
+        failure = failure or next((repr(a)[:200] for a in answers if not isinstance(a, dict)), "")
         used = round(available - mem_available_mb(), 1)
         await client.delete(*ids, parallel=16)
-    held = f"≥ {alive} (stopped at the cap)" if not failure and alive == DENSITY_CAP else ""
+    held = f"≥ {alive} (stopped at the cap)" if alive == DENSITY_CAP else ""
     return [
         Row(
             "memory",

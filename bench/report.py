@@ -2,7 +2,6 @@
 
 import json
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -61,10 +60,9 @@ def merge(rows: list[Row], meta: dict[str, Any]) -> dict[str, Any]:
     return {"meta": meta, "measured": measured, "rows": kept + [row.to_json() for row in rows]}
 
 
-def publish(rows: list[Row], meta: dict[str, Any]) -> str:
-    """Write this run's JSON, the merged latest.json, the chart and README's table."""
+def publish(rows: list[Row], meta: dict[str, Any], stamp: str) -> str:
+    """Write this run's JSON (`stamp`), the merged latest.json, the chart and README's table."""
     RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     run = {"meta": meta, "rows": [row.to_json() for row in rows]}
     (RESULTS / f"{stamp}.json").write_text(json.dumps(run, indent=1) + "\n")
     merged = merge(rows, meta)
