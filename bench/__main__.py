@@ -15,6 +15,8 @@ from bench.model import Row
 from tests.engines import unavailable
 
 Scenario = Callable[[list[str]], list[Row]]
+# docker+runsc: the Docker driver with a `runtime: runsc` (gVisor) profile, in tti and exec.
+DEFAULT_DRIVERS = ("local", "docker", "docker+runsc")
 SCENARIOS: dict[str, Scenario] = {
     "baseline": lambda drivers: baselines.scenario(),
     "tti": tti.scenario,
@@ -29,12 +31,14 @@ SCENARIOS: dict[str, Scenario] = {
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bench", description=__doc__)
     parser.add_argument("--scenario", default="", help=f"comma list of {', '.join(SCENARIOS)}")
-    parser.add_argument("--drivers", default="", help="comma list (default: local, docker)")
+    parser.add_argument(
+        "--drivers", default="", help=f"comma list (default: {','.join(DEFAULT_DRIVERS)})"
+    )
     return parser
 
 
 def _drivers(wanted: str) -> list[str]:
-    chosen = wanted.split(",") if wanted else ["local", "docker"]
+    chosen = wanted.split(",") if wanted else list(DEFAULT_DRIVERS)
     usable = []
     for driver in chosen:
         reason = unavailable(driver)

@@ -33,11 +33,21 @@ def config(pool_size: int = 0, **extra: Any) -> dict[str, Any]:
     }
 
 
+def variant(driver: str) -> tuple[str, str | None]:
+    """`docker+runsc` -> ("docker", "runsc"): a driver, and the runtime its profile asks for."""
+    engine, _, runtime = driver.partition("+")
+    return engine, runtime or None
+
+
 @contextmanager
 def running(driver: str, settings: dict[str, Any]) -> Iterator[BayProcess]:
     """A Bay on its own data dir; stopped (its pool drained) and swept afterwards."""
+    engine, runtime = variant(driver)
+    if runtime is not None:
+        profiles = [{**profile, "runtime": runtime} for profile in settings["profiles"]]
+        settings = {**settings, "profiles": profiles}
     with traversable_tmp() as base:
-        bay = BayProcess(base / "data", settings, driver=driver)
+        bay = BayProcess(base / "data", settings, driver=engine)
         bay.start()
         try:
             yield bay

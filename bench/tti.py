@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from bench.bays import Api, api, config, running
+from bench.bays import Api, api, config, running, variant
 from bench.model import Goal, Row, at_most, ms
 from tests.bay_process import BayProcess
 
@@ -17,11 +17,22 @@ WARM_BURST_GOAL = at_most(400, "p50 ≤ 400 ms")
 def scenario(drivers: list[str]) -> list[Row]:
     rows: list[Row] = []
     for driver in drivers:
+        if variant(driver)[1] is not None:
+            # A runtime variant (gVisor): cold and sequential only, or the run takes too long.
+            with running(driver, config()) as bay:
+                rows += asyncio.run(_cold_sequential(bay, driver))
+            continue
         with running(driver, config()) as bay:
             rows += asyncio.run(_measure(bay, driver, warm=False))
         with running(driver, config(pool_size=BURST)) as bay:
             rows += asyncio.run(_measure(bay, driver, warm=True))
     return rows
+
+
+async def _cold_sequential(bay: BayProcess, driver: str) -> list[Row]:
+    async with api(bay) as client:
+        seq, errors = await _sequential(client, None)
+    return [Row("tti", f"{driver} cold: sequential", "ms", ms(seq), errors=errors)]
 
 
 async def _measure(bay: BayProcess, driver: str, warm: bool) -> list[Row]:
