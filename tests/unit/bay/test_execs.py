@@ -61,7 +61,7 @@ class TestPython:
 class TestShell:
     async def test_stdout_exit_code_and_stderr(self, bay: Bay) -> None:
         result = await run_shell(bay, await bay.sandbox(), "echo out; echo err >&2; exit 3")
-        assert result["output"] == "out"
+        assert result["output"] == "out", result
         assert result["error"] == "err"
         assert result["exit_code"] == 3
         assert result["success"] is False

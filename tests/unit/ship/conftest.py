@@ -19,16 +19,6 @@ StartShip = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
 ServeShip = Callable[..., AbstractAsyncContextManager[str]]
 
 
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty HOME, so `bash -l` skips this machine's profile (slow; and a login shell killed
-    inside it can leave a lock behind, as pyenv's rehash does)."""
-    path = tmp_path / "home"
-    path.mkdir()
-    monkeypatch.setenv("HOME", str(path))
-    return path
-
-
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     path = tmp_path / "workspace"
