@@ -56,7 +56,9 @@ def build_driver(settings: Settings) -> Driver:
     if kind == "docker":
         from bay.drivers.docker import DockerDriver
 
-        return DockerDriver(settings.driver.docker, settings.data_dir, settings.instance_id)
+        docker = settings.driver.docker
+        secret = settings.security.ship_secret
+        return DockerDriver(docker, settings.data_dir, settings.instance_id, secret)
     if kind == "fake":
         from bay.drivers.fake import FakeDriver
 
@@ -118,7 +120,7 @@ async def _start(
         on_keys(provisioned)
     driver = driver_factory(settings)
     _log_enforcement(driver)
-    ship = ShipClient(getattr(driver, "transports", None))
+    ship = ShipClient(getattr(driver, "transports", None), getattr(driver, "ship_token", None))
     profiles = ProfileCatalog(settings.profiles)
     runtime = SessionRuntime(
         sessionmaker=sessionmaker,

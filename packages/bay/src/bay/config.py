@@ -4,7 +4,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -50,6 +50,25 @@ class DockerDriverSettings(BaseModel):
     url: str = Field(default="unix:///var/run/docker.sock", description="dockerd's API address")
     start_timeout_s: float = 60.0
     tmp_size_mb: int = Field(default=512, gt=0, description="size of each container's /tmp tmpfs")
+    endpoint: Literal["socket", "container_ip"] = Field(
+        default="socket",
+        description="how Bay reaches Ship: a Unix socket in a bind-mounted run dir, or TCP at "
+        "the container's IP on a Bay-made network, with a per-session token",
+    )
+    network: str = Field(
+        default="shipyard-sandboxes",
+        description="container_ip: internal bridge (no egress, no inter-container traffic)",
+    )
+    egress_network: str = Field(
+        default="shipyard-sandboxes-egress",
+        description="container_ip: bridge with egress for profiles with `network: true`",
+    )
+    ready: Literal["auto", "file", "health"] = Field(
+        default="auto",
+        description="container_ip: how Bay learns Ship listens: a ready file in the bind-mounted "
+        "run dir, or polling /health (an engine on another host); auto: file when `url` is a "
+        "Unix socket",
+    )
 
 
 class ResourceSettings(BaseModel):
@@ -98,6 +117,11 @@ class SecuritySettings(BaseModel):
     api_key: str | None = Field(default=None, description="admin key to seed; BAY_API_KEY")
     allow_anonymous: bool = Field(
         default=False, description="development only: no token means owner from X-Owner"
+    )
+    ship_secret: SecretStr | None = Field(
+        default=None,
+        description="key for Ship's per-session tokens (docker container_ip); "
+        "default: a random one kept in <data_dir>/ship-secret",
     )
 
 

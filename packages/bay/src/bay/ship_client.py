@@ -1,11 +1,13 @@
 """Typed httpx client for Ship, speaking shipyard_protocol.ship over a UDS or TCP."""
 
 import functools
+import json
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, TypeVar
+from urllib.parse import quote, urlencode
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -13,6 +15,7 @@ from websockets.asyncio.client import ClientConnection as ClientConnection
 from websockets.asyncio.client import connect, unix_connect
 from websockets.exceptions import WebSocketException
 
+from bay.ship_wire import AnswerTooLarge, ShipWire, WireError
 from shipyard_protocol.errors import ErrorBody, ErrorCode
 from shipyard_protocol.ship import (
     Activity,
@@ -115,19 +118,37 @@ class ShipStream:
         await self._response.aclose()
 
 
-class ShipClient:
-    """One pooled httpx client per Ship endpoint (`unix:/path` or `http://host:port`)."""
+TokenFor = Callable[[str], str | None]
 
-    def __init__(self, transports: Mapping[str, httpx.AsyncBaseTransport] | None = None) -> None:
+
+class ShipClient:
+    """One pooled httpx client per Ship endpoint (`unix:/path` or `http://host:port`).
+
+    `token_for(endpoint)` gives the bearer token a Ship on TCP wants (None: no token). An
+    endpoint's user part (`http://name@host:port`) is the driver's, and is never sent.
+    """
+
+    def __init__(
+        self,
+        transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
+        token_for: TokenFor | None = None,
+    ) -> None:
         self._transports = transports if transports is not None else {}
+        self._token_for = token_for
         self._clients: dict[str, httpx.AsyncClient] = {}
+        self._wires: dict[str, ShipWire] = {}
 
     def _client(self, endpoint: str) -> httpx.AsyncClient:
         client = self._clients.get(endpoint)
         if client is None:
-            client = _make_client(endpoint, self._transports, lambda: self._tls)
+            headers = self._auth(endpoint)
+            client = _make_client(endpoint, self._transports, lambda: self._tls, headers)
             self._clients[endpoint] = client
         return client
+
+    def _auth(self, endpoint: str) -> dict[str, str]:
+        token = self._token_for(endpoint) if self._token_for is not None else None
+        return {"Authorization": f"Bearer {token}"} if token else {}
 
     @functools.cached_property
     def _tls(self) -> ssl.SSLContext:
@@ -135,14 +156,26 @@ class ShipClient:
         costs tens of milliseconds on each session's first call."""
         return ssl.create_default_context()
 
+    def _wire(self, endpoint: str) -> ShipWire | None:
+        """The lean client for one-answer calls; None where a test put its own transport."""
+        if endpoint in self._transports:
+            return None
+        wire = self._wires.get(endpoint)
+        if wire is None:
+            wire = self._wires[endpoint] = ShipWire(endpoint, self._auth(endpoint))
+        return wire
+
     async def forget(self, endpoint: str) -> None:
-        """Close the pooled client of an endpoint whose session ended."""
+        """Close the pooled clients of an endpoint whose session ended."""
+        wire = self._wires.pop(endpoint, None)
+        if wire is not None:
+            wire.close()
         client = self._clients.pop(endpoint, None)
         if client is not None:
             await client.aclose()
 
     async def aclose(self) -> None:
-        for endpoint in list(self._clients):
+        for endpoint in {*self._clients, *self._wires}:
             await self.forget(endpoint)
 
     async def __aenter__(self) -> "ShipClient":
@@ -265,8 +298,9 @@ class ShipClient:
                 path = endpoint.removeprefix("unix:")
                 return await unix_connect(path, f"ws://ship{query}", max_size=WS_FRAME_BYTES)
             if endpoint.startswith("http"):
-                url = endpoint.replace("http", "ws", 1) + query
-                return await connect(url, max_size=WS_FRAME_BYTES)
+                url = _base_url(endpoint).replace("http", "ws", 1) + query
+                headers = self._auth(endpoint)
+                return await connect(url, additional_headers=headers, max_size=WS_FRAME_BYTES)
         except (OSError, WebSocketException) as exc:
             raise ShipUnreachableError(f"Ship's terminal could not be reached: {exc!r}") from exc
         raise ShipUnreachableError(f"this session's driver offers no terminal ({endpoint})")
@@ -280,7 +314,7 @@ class ShipClient:
             response = await client.send(request, stream=True)
         if response.status_code >= 400:
             body = await _capped_body(response)
-            raise _error_from(response, body)
+            raise _error_from(response.status_code, body)
         return response
 
     async def _call(
@@ -292,17 +326,52 @@ class ShipClient:
         timeout: float = FILE_TIMEOUT_S,
         **kwargs: Any,
     ) -> Model:
-        client = self._client(endpoint)
-        request = client.build_request(method, path, timeout=timeout, **kwargs)
-        with _mapped_transport_errors():
-            response = await client.send(request, stream=True)
-            body = await _capped_body(response)
-        if response.status_code >= 400:
-            raise _error_from(response, body)
+        wire = self._wire(endpoint)
+        if wire is not None and "content" not in kwargs:
+            status, body = await _wire_call(wire, method, path, timeout, **kwargs)
+        else:
+            status, body = await self._httpx_call(endpoint, method, path, timeout, **kwargs)
+        if status >= 400:
+            raise _error_from(status, body)
         try:
             return model.model_validate_json(body)
         except ValidationError as exc:
             raise ShipUnreachableError(f"Ship answered an unexpected body: {exc}") from exc
+
+    async def _httpx_call(
+        self, endpoint: str, method: str, path: str, timeout: float, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        """A call whose body streams (an upload), or through a test's transport."""
+        client = self._client(endpoint)
+        request = client.build_request(method, path, timeout=timeout, **kwargs)
+        with _mapped_transport_errors():
+            response = await client.send(request, stream=True)
+            return response.status_code, await _capped_body(response)
+
+
+async def _wire_call(
+    wire: ShipWire,
+    method: str,
+    path: str,
+    timeout: float,
+    json: object = None,
+    params: Mapping[str, object] | None = None,
+) -> tuple[int, bytes]:
+    target = quote(path) + (f"?{urlencode(params)}" if params else "")
+    body = _json_bytes(json) if json is not None else None
+    try:
+        answer = await wire.call(method, target, body, timeout, MAX_ANSWER_BYTES)
+    except TimeoutError as exc:
+        raise ShipTimedOutError(f"Ship did not answer in {timeout:g} s") from exc
+    except AnswerTooLarge as exc:
+        raise ShipUnreachableError(str(exc)) from exc
+    except WireError as exc:
+        raise ShipUnreachableError(f"Ship could not be reached: {exc}") from exc
+    return answer.status, answer.body
+
+
+def _json_bytes(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 async def _lines(response: httpx.Response, cap: int) -> AsyncIterator[bytes]:
@@ -331,16 +400,23 @@ def _make_client(
     endpoint: str,
     transports: Mapping[str, httpx.AsyncBaseTransport],
     tls: Callable[[], ssl.SSLContext],
+    headers: Mapping[str, str],
 ) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
     if endpoint in transports:
-        return httpx.AsyncClient(transport=transports[endpoint], base_url="http://ship")
+        transport: httpx.AsyncBaseTransport = transports[endpoint]
+        return httpx.AsyncClient(transport=transport, base_url="http://ship", headers=headers)
     if endpoint.startswith("unix:"):
         uds = endpoint.removeprefix("unix:")
         transport = httpx.AsyncHTTPTransport(uds=uds, limits=limits, verify=tls())
-        return httpx.AsyncClient(transport=transport, base_url="http://ship")
+        return httpx.AsyncClient(transport=transport, base_url="http://ship", headers=headers)
     transport = httpx.AsyncHTTPTransport(limits=limits, verify=tls())
-    return httpx.AsyncClient(transport=transport, base_url=endpoint)
+    return httpx.AsyncClient(transport=transport, base_url=_base_url(endpoint), headers=headers)
+
+
+def _base_url(endpoint: str) -> str:
+    """The endpoint without its user part, which httpx and websockets would send as Basic auth."""
+    return str(httpx.URL(endpoint).copy_with(username=None, password=None))
 
 
 @contextmanager
@@ -371,11 +447,11 @@ async def _capped_body(response: httpx.Response) -> bytes:
     return b"".join(chunks)
 
 
-def _error_from(response: httpx.Response, body: bytes) -> ShipCallError:
+def _error_from(status: int, body: bytes) -> ShipCallError:
     try:
         parsed = ErrorBody.model_validate_json(body)
     except ValidationError:
         text = body[:500].decode(errors="replace")
-        return ShipCallError(ErrorCode.SHIP_ERROR, f"Ship answered {response.status_code}: {text}")
+        return ShipCallError(ErrorCode.SHIP_ERROR, f"Ship answered {status}: {text}")
     error = parsed.error
-    return ShipCallError(error.code, error.message, response.status_code, error.details)
+    return ShipCallError(error.code, error.message, status, error.details)

@@ -10,6 +10,8 @@ Environment:
   closed) once the server is listening.
 - `SHIP_READY_FILE`: a path where `ready\\n` is written once the server is listening (for
   engines that cannot pass a descriptor, such as Docker).
+- `SHIP_TOKEN_SHA256`: hex SHA-256 of a bearer token; every request but `/health` must carry
+  the token (401 otherwise). Removed from the environment before anything starts.
 - `SHIP_PRESTART_KERNEL=1`: launch the Python kernel first, so it boots while Ship imports
   everything else, and report ready only once it answers (instead of at the first execution).
 """
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from ship.kernel_process import KernelProcess
 
 _PR_SET_DUMPABLE = 4
+_CREDENTIALS = ("SHIP_TOKEN_SHA256",)
 
 
 def _remove_stale_socket(path: str) -> None:
@@ -57,14 +60,21 @@ def _forbid_tracing() -> None:
         ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
+def _take_credentials() -> dict[str, str]:
+    """Remove Bay's credentials from the environment, which the kernel, shells, processes and
+    terminals (the sandbox's code) inherit; only the config keeps them."""
+    return {name: os.environ.pop(name) for name in _CREDENTIALS if name in os.environ}
+
+
 def main() -> None:
     _forbid_tracing()
+    credentials = _take_credentials()
     # Before anything heavy is imported (settings, models, jupyter_client, the web stack):
     # the kernel's start-up is most of a cold sandbox's, and it overlaps all of Ship's.
     launched = _launch_kernel() if os.environ.get("SHIP_PRESTART_KERNEL") in ("1", "true") else None
     from ship.config import ShipConfig
 
-    config = ShipConfig.from_env(os.environ)
+    config = ShipConfig.from_env({**os.environ, **credentials})
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     asyncio.run(_serve(config, launched))
 

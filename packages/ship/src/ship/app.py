@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from ship.api import activity, executions, files, health, processes, python, shell, terminal
+from ship.auth import TokenGate
 from ship.config import ShipConfig
 from ship.errors import KernelStartError, ShipError
 from ship.events import LogBounds
@@ -81,6 +82,8 @@ def create_app(config: ShipConfig, kernel: Kernel | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    if config.token_sha256 is not None:
+        app.add_middleware(TokenGate, digest=config.token_sha256)
     return app
 
 

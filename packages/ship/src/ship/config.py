@@ -24,6 +24,7 @@ class ShipConfig:
     executions_kept: int = 64
     executions_kept_bytes: int = 64 * 1024 * 1024
     prestart_kernel: bool = False
+    token_sha256: str | None = None  # hex SHA-256 of the bearer token every request must carry
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ShipConfig":
@@ -40,4 +41,5 @@ class ShipConfig:
             ready_file=Path(ready_file) if ready_file else None,
             event_log_bytes=int(env.get("SHIP_EVENT_LOG_BYTES", str(cls.event_log_bytes))),
             prestart_kernel=env.get("SHIP_PRESTART_KERNEL", "") in ("1", "true"),
+            token_sha256=env.get("SHIP_TOKEN_SHA256") or None,
         )

@@ -8,16 +8,17 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Iterator, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiodocker
 import aiohttp
+from pydantic import SecretStr
 
 from bay.config import DockerDriverSettings
-from bay.drivers import inotify
+from bay.drivers import docker_network, inotify
 from bay.drivers.base import (
     CargoSpec,
     CargoStorage,
@@ -32,6 +33,8 @@ from bay.drivers.base import (
     SessionSpec,
 )
 from bay.drivers.cargo_store import CargoStore
+from bay.drivers.docker_network import SandboxNetworks, TcpChannel
+from bay.drivers.ship_tokens import ShipTokens
 
 logger = logging.getLogger(__name__)
 
@@ -45,21 +48,31 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 _SANDBOX_TMP = "/tmp"  # noqa: S108 - a tmpfs inside the container, not a host path
 _UNREACHABLE = 900  # the status aiodocker gives a DockerError when it cannot connect at all
+_LISTED = ("Labels", "State", "HostConfig", "NetworkSettings")
 
 
 class DockerDriver:
     """Sessions are containers found again by their labels; cargos are bind-mounted host dirs."""
 
-    def __init__(self, settings: DockerDriverSettings, data_dir: Path, instance_id: str) -> None:
+    def __init__(
+        self,
+        settings: DockerDriverSettings,
+        data_dir: Path,
+        instance_id: str,
+        ship_secret: SecretStr | None = None,
+    ) -> None:
         self._settings = settings
         self._instance_id = instance_id
         self._store = CargoStore(data_dir, SANDBOX_UID)
         self._cargos = self._store.root
         self._runs = data_dir.absolute() / "run"
         self._docker: aiodocker.Docker | None = None
+        self._networks = SandboxNetworks(settings)
         with _mapped(DriverError, "docker driver setup"):
             for directory in (self._cargos, self._runs):
                 directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            # Loaded in socket mode too: sessions started in container_ip mode keep working.
+            self._tokens = ShipTokens.load(ship_secret, data_dir.absolute())
 
     async def create_cargo(self, spec: CargoSpec) -> str:
         """Called by the cargo service; the directory is bind-mounted at /workspace."""
@@ -81,7 +94,7 @@ class DockerDriver:
         session_id = _checked(spec.labels.session_id)
         run = self._runs / session_id
         socket = run / SOCKET_NAME
-        if len(os.fsencode(socket)) > _SOCKET_PATH_MAX:
+        if not self._tcp and len(os.fsencode(socket)) > _SOCKET_PATH_MAX:
             raise InstanceStartError(f"socket path too long for a Unix socket: {socket}")
         with _mapped(InstanceStartError, f"start {session_id}"):
             await self._store.ensure_mounted(self._checked_cargo(spec.cargo_ref))
@@ -89,11 +102,11 @@ class DockerDriver:
             # Ship (uid 1000) binds its socket here; _seal takes the dir back once it has.
             os.chown(run, SANDBOX_UID, SANDBOX_UID)
         try:
-            await self._launch(spec, run)
+            endpoint = await self._launch(spec, run)
         except BaseException:
             await self._discard(session_id)
             raise
-        return Instance(ref=session_id, endpoint=f"unix:{socket}", labels=spec.labels)
+        return Instance(ref=session_id, endpoint=endpoint, labels=spec.labels)
 
     async def stop(self, ref: str) -> None:
         """Called by stop, delete, idle GC and reconcile; removes the container and its run dir."""
@@ -122,8 +135,14 @@ class DockerDriver:
         found = []
         for container in containers:
             with contextlib.suppress(KeyError):
-                found.append(self._info(container["Labels"], container["State"]))
+                found.append(self._info({key: container[key] for key in _LISTED}))
         return sorted(found, key=lambda info: info.ref)
+
+    def ship_token(self, endpoint: str) -> str | None:
+        """Called by ShipClient for each endpoint it connects to: the bearer token a
+        container-IP Ship wants (derived, never stored), None for a Unix socket."""
+        session_id = docker_network.endpoint_session(endpoint)
+        return self._tokens.token(session_id) if session_id else None
 
     def enforcement(self) -> Enforcement:
         """Called once at startup: dockerd enforces every compute limit through cgroups."""
@@ -145,11 +164,22 @@ class DockerDriver:
             self._docker = aiodocker.Docker(url=self._settings.url)
         return self._docker
 
-    def _info(self, labels: dict[str, str], state: str) -> InstanceInfo:
-        found = Labels.from_dict(labels)
-        socket = self._runs / found.session_id / SOCKET_NAME
-        running = InstanceState.RUNNING if state == "running" else InstanceState.EXITED
-        return InstanceInfo(found.session_id, running, found, f"unix:{socket}")
+    @property
+    def _tcp(self) -> bool:
+        return self._settings.endpoint == "container_ip"
+
+    def _info(self, container: dict[str, Any]) -> InstanceInfo:
+        """From a container list entry; the endpoint follows the container's own mode, so
+        sessions started before a change of `endpoint` are re-attached as they are."""
+        found = Labels.from_dict(container["Labels"])
+        state = _state(container["State"])
+        networks = self._networks.names()
+        if not docker_network.on_network(container, networks):
+            socket = self._runs / found.session_id / SOCKET_NAME
+            return InstanceInfo(found.session_id, state, found, f"unix:{socket}")
+        ip = docker_network.container_ip(container, networks)
+        endpoint = docker_network.tcp_endpoint(found.session_id, ip) if ip else None
+        return InstanceInfo(found.session_id, state, found, endpoint)
 
     def _checked_cargo(self, cargo_ref: str) -> Path:
         cargo = Path(cargo_ref)
@@ -157,7 +187,8 @@ class DockerDriver:
             raise InstanceStartError(f"not a cargo of this driver: {cargo_ref}")
         return cargo
 
-    async def _launch(self, spec: SessionSpec, run: Path) -> None:
+    async def _launch(self, spec: SessionSpec, run: Path) -> str:
+        """Create and start the container; return Ship's endpoint once it answers there."""
         name = CONTAINER_PREFIX + spec.labels.session_id
         # runc takes a cpu limit on a running container, so it waits for Ship to be ready:
         # until then only Ship's start-up runs, its web stack and its kernel in parallel.
@@ -165,14 +196,43 @@ class DockerDriver:
         deferred = spec.runtime is None and limits.cpus > 0
         if deferred:
             spec = replace(spec, limits=replace(limits, cpus=0))
-        config = container_config(spec, run, self._settings.tmp_size_mb)
         with _mapped(InstanceStartError, f"start {name}"):
+            tcp = await self._channel(spec) if self._tcp else None
+            config = container_config(spec, run, self._settings.tmp_size_mb, tcp)
             container = await self._client().containers.create(config, name=name)
             await container.start()
-            await self._wait_ready(container, run)
+            if tcp is None:
+                endpoint = await self._socket_ready(container, run)
+            else:
+                endpoint = await self._tcp_ready(container, spec.labels.session_id, tcp)
             if deferred:
                 await self._limit_cpu(name, limits.cpus)
-            _seal(run)
+            _seal(run, socket=tcp is None)
+        return endpoint
+
+    async def _channel(self, spec: SessionSpec) -> TcpChannel:
+        network = await self._networks.ensure(self._client(), egress=spec.network)
+        digest = self._tokens.digest(spec.labels.session_id)
+        return TcpChannel(network, digest, docker_network.shares_files(self._settings))
+
+    async def _socket_ready(self, container: Any, run: Path) -> str:
+        await self._wait_ready(container, inotify.wait_for_file(run, READY_NAME))
+        if not await _answers(run / SOCKET_NAME):
+            raise InstanceStartError(f"Ship is not answering: {await _log_tail(container)}")
+        return f"unix:{run / SOCKET_NAME}"
+
+    async def _tcp_ready(self, container: Any, session_id: str, tcp: TcpChannel) -> str:
+        ip = docker_network.container_ip(await container.show(), (tcp.network,))
+        if ip is None:
+            raise InstanceStartError(f"the container has no address on {tcp.network}")
+        if tcp.shared_run:
+            ready_file = inotify.wait_for_file(self._runs / session_id, READY_NAME)
+            await self._wait_ready(container, ready_file)
+        else:
+            await self._wait_ready(container, docker_network.wait_for_health(ip))
+        if not await docker_network.answers_tcp(ip):
+            raise InstanceStartError(f"Ship is not answering: {await _log_tail(container)}")
+        return docker_network.tcp_endpoint(session_id, ip)
 
     async def _limit_cpu(self, name: str, cpus: float) -> None:
         update = {"NanoCpus": int(cpus * 1_000_000_000)}
@@ -180,9 +240,9 @@ class DockerDriver:
             f"containers/{name}/update", method="POST", data=json.dumps(update)
         )
 
-    async def _wait_ready(self, container: Any, run: Path) -> None:
-        """Wait for Ship's ready file (inotify, no timer) or the container's exit."""
-        ready = asyncio.ensure_future(inotify.wait_for_file(run, READY_NAME))
+    async def _wait_ready(self, container: Any, until: Coroutine[Any, Any, None]) -> None:
+        """Wait for `until` (Ship's ready file, or its /health) or the container's exit."""
+        ready = asyncio.ensure_future(until)
         exited = asyncio.ensure_future(container.wait())
         try:
             async with asyncio.timeout(self._settings.start_timeout_s):
@@ -197,8 +257,6 @@ class DockerDriver:
             await asyncio.gather(ready, exited, return_exceptions=True)
         if not ready.done() or ready.cancelled() or ready.exception() is not None:
             raise InstanceStartError(f"Ship exited at start: {await _log_tail(container)}")
-        if not await _answers(run / SOCKET_NAME):
-            raise InstanceStartError(f"Ship is not answering: {await _log_tail(container)}")
 
     async def _remove(self, session_id: str) -> None:
         try:
@@ -218,16 +276,25 @@ class DockerDriver:
             logger.exception("could not clean up the failed start of %s", session_id)
 
 
-def container_config(spec: SessionSpec, run: Path, tmp_size_mb: int) -> dict[str, Any]:
-    """The container: unprivileged, read-only, offline unless allowed, limited by the profile."""
+def container_config(
+    spec: SessionSpec, run: Path, tmp_size_mb: int, tcp: TcpChannel | None = None
+) -> dict[str, Any]:
+    """The container: unprivileged, read-only, offline unless allowed, limited by the profile.
+
+    With `tcp`, it joins Bay's network (internal unless the profile allows network) and Ship
+    listens on its port there; the run dir is mounted only when the engine shares our files.
+    """
     limits = spec.limits
+    binds = [f"{spec.cargo_ref}:{WORKSPACE}:rw"]
+    if tcp is None or tcp.shared_run:
+        binds.append(f"{run}:{SHIP_RUN}:rw")
     host: dict[str, Any] = {
-        "Binds": [f"{spec.cargo_ref}:{WORKSPACE}:rw", f"{run}:{SHIP_RUN}:rw"],
+        "Binds": binds,
         "Tmpfs": {_SANDBOX_TMP: f"rw,nosuid,nodev,size={tmp_size_mb}m,mode=1777"},
         "ReadonlyRootfs": True,
         "CapDrop": ["ALL"],
         "SecurityOpt": ["no-new-privileges"],
-        "NetworkMode": "bridge" if spec.network else "none",
+        "NetworkMode": _network_mode(spec.network, tcp),
         "Init": True,  # reaps the orphans a shell leaves, which would count against PidsLimit
         "IpcMode": "private",
         "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "1"}},
@@ -244,7 +311,7 @@ def container_config(spec: SessionSpec, run: Path, tmp_size_mb: int) -> dict[str
     return {
         "Image": spec.image,
         "User": f"{SANDBOX_UID}:{SANDBOX_UID}",
-        "Env": [f"{key}={value}" for key, value in sandbox_env(spec.env).items()],
+        "Env": [f"{key}={value}" for key, value in sandbox_env(spec.env, tcp).items()],
         "Labels": spec.labels.as_dict(),
         "WorkingDir": WORKSPACE,
         "Hostname": "sandbox",
@@ -252,16 +319,26 @@ def container_config(spec: SessionSpec, run: Path, tmp_size_mb: int) -> dict[str
     }
 
 
-def sandbox_env(profile_env: Mapping[str, str]) -> dict[str, str]:
+def sandbox_env(profile_env: Mapping[str, str], tcp: TcpChannel | None = None) -> dict[str, str]:
     """The profile's env under Ship's own variables, which always win."""
     env = {"HOME": WORKSPACE, "USER": "shipyard", "LOGNAME": "shipyard", **profile_env}
     env["SHIP_WORKSPACE"] = WORKSPACE
     env["SHIP_SOCKET"] = f"{SHIP_RUN}/{SOCKET_NAME}"
     env["SHIP_READY_FILE"] = f"{SHIP_RUN}/{READY_NAME}"
+    if tcp is not None:
+        env.update(docker_network.ship_env(tcp))
+        if not tcp.shared_run:
+            del env["SHIP_READY_FILE"]
     return env
 
 
-def _seal(run: Path) -> None:
+def _network_mode(allowed: bool, tcp: TcpChannel | None) -> str:
+    if tcp is not None:
+        return tcp.network
+    return "bridge" if allowed else "none"
+
+
+def _seal(run: Path, socket: bool = True) -> None:
     """Take the run dir back from the sandbox once Ship listens, so it cannot swap the socket.
 
     Bay connects to this path as root; a symlink planted there would point Bay at any socket
@@ -269,7 +346,7 @@ def _seal(run: Path) -> None:
     """
     os.chown(run, 0, 0)
     run.chmod(0o755)
-    if not _is_socket(run / SOCKET_NAME):
+    if socket and not _is_socket(run / SOCKET_NAME):
         raise InstanceStartError(f"{run.name}: Ship's socket is not a socket")
 
 

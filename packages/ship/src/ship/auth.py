@@ -1,0 +1,59 @@
+"""Bay's bearer token on a Ship that listens on TCP: every request but /health must carry it."""
+
+import hashlib
+import hmac
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
+
+from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
+
+# Liveness stays open for probes; it tells only Ship's version and kernel generation.
+OPEN_PATHS = frozenset({"/health"})
+_POLICY_VIOLATION = 1008
+
+
+class TokenGate:
+    """Refuse a request whose `Authorization: Bearer <token>` does not hash to `digest`.
+
+    Ship holds only the token's SHA-256, so nothing in the container lets anyone in. The
+    comparison is constant-time. A refused WebSocket handshake is closed (HTTP 403).
+    """
+
+    def __init__(self, app: ASGIApp, digest: str) -> None:
+        self.app = app
+        self._digest = bytes.fromhex(digest)
+        if len(self._digest) != hashlib.sha256().digest_size:
+            raise ValueError("the token digest is not a SHA-256")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket") or self._allows(scope):
+            await self.app(scope, receive, send)
+        elif kind == "websocket":
+            await WebSocketClose(code=_POLICY_VIOLATION)(scope, receive, send)
+        else:
+            await _refusal()(scope, receive, send)
+
+    def _allows(self, scope: Scope) -> bool:
+        if scope["path"] in OPEN_PATHS:
+            return True
+        token = bearer_token(scope["headers"])
+        if token is None:
+            return False
+        return hmac.compare_digest(hashlib.sha256(token).digest(), self._digest)
+
+
+def bearer_token(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    for name, value in headers:
+        if name.lower() == b"authorization":
+            scheme, _, token = value.partition(b" ")
+            return token.strip() if scheme.lower() == b"bearer" else None
+    return None
+
+
+def _refusal() -> JSONResponse:
+    detail = ErrorDetail(code=ErrorCode.UNAUTHORIZED, message="missing or wrong bearer token")
+    body = ErrorBody(error=detail).to_json_dict()
+    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
