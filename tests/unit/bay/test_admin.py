@@ -33,6 +33,8 @@ class TestKeys:
 
     async def test_revoked_key_is_401_at_once(self, bay: Bay) -> None:
         key = await new_key(bay, "dave")
+        # Used first, so this Bay remembers it: the revocation must still hold at once.
+        assert (await bay.client.get("/v1/sandboxes", headers=bearer(key))).status_code == 200
         revoked = await bay.client.delete(f"/v1/admin/keys/{key['id']}", headers=AUTH)
         assert revoked.status_code == 204
         response = await bay.client.get("/v1/sandboxes", headers=bearer(key))

@@ -36,6 +36,7 @@ from bay.services.gc import GcService
 from bay.services.keys import KeyService, Provisioned
 from bay.services.locks import SandboxLocks
 from bay.services.profiles import ProfileCatalog
+from bay.services.recent_keys import RecentKeys
 from bay.services.sessions import Reconciler, SessionRuntime, SessionService
 from bay.services.tasks import Tasks
 from bay.services.warm_pool import WarmPool
@@ -150,6 +151,7 @@ async def _start(
         gc=gc,
         pool=pool,
         tasks=Tasks(),
+        recent_keys=RecentKeys(settings.security.key_cache_seconds),
     )
 
 

@@ -118,6 +118,12 @@ class SecuritySettings(BaseModel):
     allow_anonymous: bool = Field(
         default=False, description="development only: no token means owner from X-Owner"
     )
+    key_cache_seconds: float = Field(
+        default=2.0,
+        ge=0,
+        description="trust a key seen this recently without reading the key table (0: never); "
+        "a revocation elsewhere than this Bay's admin API takes this long",
+    )
     ship_secret: SecretStr | None = Field(
         default=None,
         description="key for Ship's per-session tokens (docker container_ip); "

@@ -3,8 +3,9 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
+from starlette.requests import HTTPConnection
 
-from bay.api.deps import Admin, Gc, Keys
+from bay.api.deps import Admin, Db, Gc, Keys, bay_state
 from shipyard_protocol.api import GcRun, GcRunResult, GcStatus, KeyCreate, KeyCreated, KeyList
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
@@ -31,6 +32,12 @@ async def list_keys(_: Admin, keys: Keys) -> KeyList:
 
 
 @router.delete("/keys/{key_id}", status_code=204)
-async def revoke_key(key_id: str, _: Admin, keys: Keys) -> Response:
+async def revoke_key(
+    key_id: str, _: Admin, keys: Keys, db: Db, request: HTTPConnection
+) -> Response:
     await keys.revoke(key_id)
+    # Committed before the keys this Bay remembers are forgotten: a request that reads the
+    # table in between must already see the key inactive.
+    await db.commit()
+    bay_state(request)["recent_keys"].forget_all()
     return Response(status_code=204)

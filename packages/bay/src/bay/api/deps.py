@@ -26,13 +26,13 @@ from bay.services.streams import StreamService, StreamSettings
 from bay.services.terminals import TerminalService
 
 
-def _state(request: HTTPConnection) -> State:
+def bay_state(request: HTTPConnection) -> State:
     return cast(State, request.state.bay)
 
 
 async def get_db(request: HTTPConnection) -> AsyncIterator[DbSession]:
     """One transaction per request: committed when the route returns, rolled back on error."""
-    async with _state(request)["sessionmaker"]() as db:
+    async with bay_state(request)["sessionmaker"]() as db:
         try:
             yield db
         except BaseException:
@@ -58,7 +58,7 @@ async def get_principal(
     headers = {"authorization": authorization or "", "x-owner": x_owner or ""}
     if authorization is None:
         headers.pop("authorization")
-    return await authenticate(_state(request), headers)
+    return await authenticate(bay_state(request), headers)
 
 
 Caller = Annotated[Principal, Depends(get_principal)]
@@ -74,14 +74,14 @@ Admin = Annotated[Principal, Depends(get_admin)]
 
 
 async def get_profiles(request: HTTPConnection) -> ProfileCatalog:
-    return _state(request)["profiles"]
+    return bay_state(request)["profiles"]
 
 
 Profiles = Annotated[ProfileCatalog, Depends(get_profiles)]
 
 
 async def get_sessions(request: HTTPConnection) -> SessionService:
-    state = _state(request)
+    state = bay_state(request)
     return SessionService(state["runtime"], state["clock"])
 
 
@@ -89,7 +89,7 @@ Sessions = Annotated[SessionService, Depends(get_sessions)]
 
 
 async def get_cargos(request: HTTPConnection, db: Db) -> CargoService:
-    state = _state(request)
+    state = bay_state(request)
     size = state["settings"].cargo.default_size_limit_mb
     return CargoService(db, state["driver"], size, state["clock"])
 
@@ -103,7 +103,7 @@ async def get_sandboxes(
     sessions: Sessions,
     cargos: Cargos,
 ) -> SandboxService:
-    state = _state(request)
+    state = bay_state(request)
     return SandboxService(
         db, cargos, sessions, state["profiles"], state["ship"], state["clock"], state["pool"]
     )
@@ -113,7 +113,7 @@ Sandboxes = Annotated[SandboxService, Depends(get_sandboxes)]
 
 
 async def get_execs(request: HTTPConnection, db: Db, sessions: Sessions) -> ExecService:
-    state = _state(request)
+    state = bay_state(request)
     return ExecService(db, sessions, state["ship"], state["profiles"], state["clock"])
 
 
@@ -121,14 +121,14 @@ Execs = Annotated[ExecService, Depends(get_execs)]
 
 
 async def get_files(request: HTTPConnection, sessions: Sessions) -> FileService:
-    return FileService(sessions, _state(request)["ship"])
+    return FileService(sessions, bay_state(request)["ship"])
 
 
 Files = Annotated[FileService, Depends(get_files)]
 
 
 async def get_idempotency(request: HTTPConnection, db: Db) -> IdempotencyService:
-    state = _state(request)
+    state = bay_state(request)
     return IdempotencyService(
         db, state["sessionmaker"], state["settings"].idempotency, state["clock"]
     )
@@ -146,21 +146,21 @@ History = Annotated[HistoryService, Depends(get_history)]
 
 
 async def get_keys(request: HTTPConnection, db: Db) -> KeyService:
-    return KeyService(db, _state(request)["clock"])
+    return KeyService(db, bay_state(request)["clock"])
 
 
 Keys = Annotated[KeyService, Depends(get_keys)]
 
 
 async def get_gc(request: HTTPConnection) -> GcService:
-    return _state(request)["gc"]
+    return bay_state(request)["gc"]
 
 
 Gc = Annotated[GcService, Depends(get_gc)]
 
 
 async def get_streams(request: HTTPConnection, sessions: Sessions) -> StreamService:
-    state = _state(request)
+    state = bay_state(request)
     settings = StreamSettings(heartbeat_s=state["settings"].streaming.heartbeat_seconds)
     return StreamService(state["runtime"], sessions, state["tasks"], settings, state["clock"])
 
@@ -169,14 +169,14 @@ Streams = Annotated[StreamService, Depends(get_streams)]
 
 
 async def get_terminals(request: HTTPConnection, sessions: Sessions) -> TerminalService:
-    return TerminalService(sessions, _state(request)["ship"])
+    return TerminalService(sessions, bay_state(request)["ship"])
 
 
 Terminals = Annotated[TerminalService, Depends(get_terminals)]
 
 
 async def get_processes(request: HTTPConnection, sessions: Sessions) -> ProcessService:
-    return ProcessService(sessions, _state(request)["ship"])
+    return ProcessService(sessions, bay_state(request)["ship"])
 
 
 Processes = Annotated[ProcessService, Depends(get_processes)]

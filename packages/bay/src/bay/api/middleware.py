@@ -3,12 +3,12 @@
 import json
 import logging
 import uuid
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bay.api.state import State
 from bay.errors import BayError, UnauthorizedError
-from bay.services.keys import KeyService, Principal
+from bay.services.keys import KeyService, Principal, hash_key
 from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 
 log = logging.getLogger(__name__)
@@ -72,14 +72,20 @@ class AuthGate:
         await self.app(scope, receive, send)
 
 
-async def authenticate(bay: Any, headers: dict[str, str]) -> Principal:
+async def authenticate(bay: State, headers: dict[str, str]) -> Principal:
     """The caller of a request: a key's owner, or in anonymous mode the X-Owner header."""
     authorization = headers.get("authorization")
     if authorization is not None and authorization.startswith("Bearer "):
+        token = authorization.removeprefix("Bearer ")
+        recent, key_hash = bay["recent_keys"], hash_key(token)
+        principal = recent.recall(key_hash)
+        if principal is not None:
+            return principal
+        generation = recent.generation
         async with bay["sessionmaker"]() as db:
-            return await KeyService(db, bay["clock"]).authenticate(
-                authorization.removeprefix("Bearer ")
-            )
+            principal = await KeyService(db, bay["clock"]).authenticate(token)
+        recent.remember(key_hash, principal, generation)
+        return principal
     if bay["settings"].security.allow_anonymous:
         return Principal(owner=headers.get("x-owner") or "default")
     raise UnauthorizedError("Authentication required")

@@ -10,6 +10,7 @@ from bay.drivers.base import Driver
 from bay.services.clock import Clock
 from bay.services.gc import GcService
 from bay.services.profiles import ProfileCatalog
+from bay.services.recent_keys import RecentKeys
 from bay.services.sessions import SessionRuntime
 from bay.services.tasks import Tasks
 from bay.services.warm_pool import WarmPool
@@ -28,3 +29,4 @@ class State(TypedDict):
     gc: GcService
     pool: WarmPool
     tasks: Tasks
+    recent_keys: RecentKeys
