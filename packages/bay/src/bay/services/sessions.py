@@ -99,8 +99,7 @@ class SessionService:
     async def _current(self, sandbox_id: str) -> tuple[Ready | None, bool]:
         """The live current session (renewing the idle lease), or whether a dead one was found."""
         async with self._unit() as db:
-            sandbox = await _locked_sandbox(db, sandbox_id)
-            session = await _session(db, sandbox.current_session_id)
+            sandbox, session = await _locked_with_session(db, sandbox_id)
             if session is None or session.observed_state != RUNNING or not session.endpoint:
                 return None, False
             state = await self._rt.driver.inspect(session.driver_ref or "")
@@ -277,6 +276,20 @@ async def _locked_sandbox(db: DbSession, sandbox_id: str, include_deleted: bool 
     if sandbox is None or (sandbox.deleted_at is not None and not include_deleted):
         raise NotFoundError(f"Sandbox not found: {sandbox_id}")
     return sandbox
+
+
+async def _locked_with_session(db: DbSession, sandbox_id: str) -> tuple[Sandbox, Session | None]:
+    """The sandbox (locked) and its current session in one query: every call asks for both."""
+    query = (
+        select(Sandbox, Session)
+        .outerjoin(Session, Session.id == Sandbox.current_session_id)
+        .where(Sandbox.id == sandbox_id)
+        .with_for_update(of=Sandbox)
+    )
+    found = (await db.execute(query)).first()
+    if found is None or found[0].deleted_at is not None:
+        raise NotFoundError(f"Sandbox not found: {sandbox_id}")
+    return found[0], found[1]
 
 
 async def _session(db: DbSession, session_id: str | None) -> Session | None:
