@@ -105,7 +105,8 @@ class InstanceState(StrEnum):
 class Instance:
     """A started session: the driver's handle and Ship's address.
 
-    `endpoint` is `unix:/path/to/ship.sock` or `http://host:port`.
+    `endpoint` is `unix:/path/to/ship.sock` or `http://host:port`; a user part
+    (`http://name@host:port`) names the session for its bearer token and is never sent.
     """
 
     ref: str
