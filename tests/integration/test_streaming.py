@@ -250,7 +250,10 @@ async def _terminal_echo(bay: BayProcess, sandbox: str) -> None:
 
 
 async def _terminal_refused(bay: BayProcess, sandbox: str) -> None:
-    url = f"ws://127.0.0.1:{bay.port}/v1/sandboxes/{sandbox}/terminal?token=wrong"
+    url = f"ws://127.0.0.1:{bay.port}/v1/sandboxes/{sandbox}/terminal?token=sk-wrong-never-logged"
     async with connect(url) as terminal:
         with pytest.raises(Exception, match="4401"):
             await asyncio.wait_for(terminal.recv(), 10)
+    # uvicorn logs the path with its query string: the key must not be in it.
+    assert "terminal?token=[redacted]" in bay.log.read_text()
+    assert "sk-wrong-never-logged" not in bay.log.read_text()

@@ -3,7 +3,6 @@
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine
@@ -13,6 +12,7 @@ from typing import Any
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
+from bay import logs
 from bay.app import create_app
 from bay.config import Settings
 from bay.db.engine import make_engine, make_sessionmaker, migrate
@@ -23,7 +23,7 @@ from bay.services.keys import KeyService, Provisioned
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     os.umask(0o077)  # the database and credentials are for Bay's eyes only
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure()
     settings = Settings()
     if args.command == "serve":
         serve(settings)
