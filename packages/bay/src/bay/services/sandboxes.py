@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
 from bay.db.models import Sandbox, Session
@@ -26,6 +26,15 @@ from shipyard_protocol.api import (
     SandboxStatus,
 )
 from shipyard_protocol.api import Sandbox as SandboxOut
+
+# Built once: every call on a sandbox starts with this lookup, and building the statement
+# cost more than running it.
+_LIVE_SANDBOX = select(Sandbox).where(
+    Sandbox.id == bindparam("id"),
+    Sandbox.owner == bindparam("owner"),
+    Sandbox.deleted_at.is_(None),
+    Sandbox.is_warm_pool.is_(False),
+)
 
 
 class SandboxService:
@@ -81,14 +90,7 @@ class SandboxService:
 
     async def get(self, owner: str, sandbox_id: str) -> Sandbox:
         """The owner's live sandbox, or 404 (another owner's id is a 404 too)."""
-        sandbox = await self._db.scalar(
-            select(Sandbox).where(
-                Sandbox.id == sandbox_id,
-                Sandbox.owner == owner,
-                Sandbox.deleted_at.is_(None),
-                Sandbox.is_warm_pool.is_(False),
-            )
-        )
+        sandbox = await self._db.scalar(_LIVE_SANDBOX, {"id": sandbox_id, "owner": owner})
         if sandbox is None:
             raise NotFoundError(f"Sandbox not found: {sandbox_id}")
         return sandbox

@@ -6,7 +6,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -278,15 +278,17 @@ async def _locked_sandbox(db: DbSession, sandbox_id: str, include_deleted: bool 
     return sandbox
 
 
+_WITH_SESSION = (
+    select(Sandbox, Session)
+    .outerjoin(Session, Session.id == Sandbox.current_session_id)
+    .where(Sandbox.id == bindparam("id"))
+    .with_for_update(of=Sandbox)
+)
+
+
 async def _locked_with_session(db: DbSession, sandbox_id: str) -> tuple[Sandbox, Session | None]:
     """The sandbox (locked) and its current session in one query: every call asks for both."""
-    query = (
-        select(Sandbox, Session)
-        .outerjoin(Session, Session.id == Sandbox.current_session_id)
-        .where(Sandbox.id == sandbox_id)
-        .with_for_update(of=Sandbox)
-    )
-    found = (await db.execute(query)).first()
+    found = (await db.execute(_WITH_SESSION, {"id": sandbox_id})).first()
     if found is None or found[0].deleted_at is not None:
         raise NotFoundError(f"Sandbox not found: {sandbox_id}")
     return found[0], found[1]
