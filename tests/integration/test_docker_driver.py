@@ -9,7 +9,8 @@ import pytest_asyncio
 
 from bay.config import DockerDriverSettings
 from bay.drivers.base import DriverUnavailableError, InstanceStartError, Limits
-from bay.drivers.docker import DockerDriver, container_config
+from bay.drivers.docker import DockerDriver
+from bay.drivers.docker_container import container_config
 from tests.bay_process import traversable_tmp
 from tests.engines import docker, docker_inspect, make_driver, new_cargo, new_spec, unavailable
 

@@ -12,7 +12,8 @@ from starlette.types import Receive, Scope, Send
 
 from bay.config import DockerDriverSettings
 from bay.drivers.base import DriverError, InstanceStartError, Labels, Limits, SessionSpec
-from bay.drivers.docker import DockerDriver, container_config
+from bay.drivers.docker import DockerDriver
+from bay.drivers.docker_container import container_config
 from bay.drivers.docker_network import (
     ICC_OPTION,
     TcpChannel,

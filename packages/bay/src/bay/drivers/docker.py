@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Coroutine, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -33,20 +33,15 @@ from bay.drivers.base import (
     SessionSpec,
 )
 from bay.drivers.cargo_store import CargoStore
+from bay.drivers.docker_container import READY_NAME, SANDBOX_UID, SOCKET_NAME, container_config
 from bay.drivers.docker_network import SandboxNetworks, TcpChannel
 from bay.drivers.ship_tokens import ShipTokens
 
 logger = logging.getLogger(__name__)
 
-SANDBOX_UID = 1000
-WORKSPACE = "/workspace"
-SHIP_RUN = "/run/ship"
-SOCKET_NAME = "ship.sock"
-READY_NAME = "ready"
 CONTAINER_PREFIX = "shipyard-"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
-_SANDBOX_TMP = "/tmp"  # noqa: S108 - a tmpfs inside the container, not a host path
 _UNREACHABLE = 900  # the status aiodocker gives a DockerError when it cannot connect at all
 _LISTED = ("Labels", "State", "HostConfig", "NetworkSettings")
 
@@ -274,68 +269,6 @@ class DockerDriver:
             await self.stop(session_id)
         except DriverError:
             logger.exception("could not clean up the failed start of %s", session_id)
-
-
-def container_config(
-    spec: SessionSpec, run: Path, tmp_size_mb: int, tcp: TcpChannel | None = None
-) -> dict[str, Any]:
-    """The container: unprivileged, read-only, offline unless allowed, limited by the profile.
-
-    With `tcp`, it joins Bay's network (internal unless the profile allows network) and Ship
-    listens on its port there; the run dir is mounted only when the engine shares our files.
-    """
-    limits = spec.limits
-    binds = [f"{spec.cargo_ref}:{WORKSPACE}:rw"]
-    if tcp is None or tcp.shared_run:
-        binds.append(f"{run}:{SHIP_RUN}:rw")
-    host: dict[str, Any] = {
-        "Binds": binds,
-        "Tmpfs": {_SANDBOX_TMP: f"rw,nosuid,nodev,size={tmp_size_mb}m,mode=1777"},
-        "ReadonlyRootfs": True,
-        "CapDrop": ["ALL"],
-        "SecurityOpt": ["no-new-privileges"],
-        "NetworkMode": _network_mode(spec.network, tcp),
-        "Init": True,  # reaps the orphans a shell leaves, which would count against PidsLimit
-        "IpcMode": "private",
-        "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "1"}},
-    }
-    if limits.memory_bytes > 0:
-        # Swap equal to memory means no swap: the limit cannot be dodged by paging out.
-        host["Memory"] = host["MemorySwap"] = limits.memory_bytes
-    if limits.cpus > 0:
-        host["NanoCpus"] = int(limits.cpus * 1_000_000_000)
-    if limits.pids > 0:
-        host["PidsLimit"] = limits.pids
-    if spec.runtime:
-        host["Runtime"] = spec.runtime
-    return {
-        "Image": spec.image,
-        "User": f"{SANDBOX_UID}:{SANDBOX_UID}",
-        "Env": [f"{key}={value}" for key, value in sandbox_env(spec.env, tcp).items()],
-        "Labels": spec.labels.as_dict(),
-        "WorkingDir": WORKSPACE,
-        "Hostname": "sandbox",
-        "HostConfig": host,
-    }
-
-
-def sandbox_env(profile_env: Mapping[str, str], tcp: TcpChannel | None = None) -> dict[str, str]:
-    """The profile's env under Ship's own variables, which always win."""
-    env = {"HOME": WORKSPACE, "USER": "shipyard", "LOGNAME": "shipyard", **profile_env}
-    env["SHIP_WORKSPACE"] = WORKSPACE
-    env["SHIP_SOCKET"] = f"{SHIP_RUN}/{SOCKET_NAME}"
-    env["SHIP_READY_FILE"] = f"{SHIP_RUN}/{READY_NAME}"
-    if tcp is not None:
-        env.update(docker_network.ship_env(tcp))
-        if not tcp.shared_run:
-            del env["SHIP_READY_FILE"]
-    return env
-
-
-def _network_mode(allowed: bool, tcp: TcpChannel | None) -> str:
-    if tcp is not None:
-        return tcp.network
-    return "bridge" if allowed else "none"
 
 
 def _seal(run: Path, socket: bool = True) -> None:
