@@ -48,7 +48,7 @@ class KernelProcess:
         command = [
             sys.executable,
             "-m",
-            "ipykernel_launcher",
+            "ship.kernel_launcher",
             "-f",
             str(self.connection_file),
             f"--Session.digest_history_size={DIGESTS_KEPT}",

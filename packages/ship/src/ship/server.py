@@ -1,0 +1,80 @@
+"""Ship's server: settings, the app, and uvicorn on a Unix socket or TCP (see `__main__`)."""
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import socket
+import stat
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ship.config import ShipConfig
+    from ship.kernel_process import KernelProcess
+
+_PR_SET_DUMPABLE = 4
+
+
+def run(credentials: dict[str, str], launched: "KernelProcess | None") -> None:
+    """Serve until stopped; `credentials` were taken out of the environment by `__main__`."""
+    _forbid_tracing()
+    _skip_pydantic_v1()
+    from ship.config import ShipConfig
+
+    config = ShipConfig.from_env({**os.environ, **credentials})
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    asyncio.run(_serve(config, launched))
+
+
+def _skip_pydantic_v1() -> None:
+    """FastAPI imports pydantic.v1 (about 40 ms of every start, and its memory) only to tell
+    routes with pydantic v1 models apart; Ship has none, and without the module that check
+    answers no."""
+    sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
+
+
+async def _serve(config: "ShipConfig", launched: "KernelProcess | None") -> None:
+    import uvicorn
+
+    from ship.app import ReadyServer, create_app
+    from ship.kernel import kernel_for
+
+    app = create_app(config, kernel_for(config, launched))
+    if config.socket is not None:
+        sock = _bind_unix(str(config.socket))
+        server = uvicorn.Config(app, log_config=None, access_log=False)
+        await ReadyServer(server, config).serve(sockets=[sock])
+        return
+    # No access log: Ship's log may be a host file, and Bay logs every request already.
+    server_config = uvicorn.Config(
+        app, host=config.host, port=config.port, log_config=None, access_log=False
+    )
+    await ReadyServer(server_config, config).serve()
+
+
+def _remove_stale_socket(path: str) -> None:
+    try:
+        if stat.S_ISSOCK(os.lstat(path).st_mode):
+            os.unlink(path)
+    except FileNotFoundError:
+        return
+
+
+def _bind_unix(path: str) -> socket.socket:
+    """Bind the socket here rather than in uvicorn, which chmods it afterwards.
+
+    gVisor refuses that chmod on a socket it creates on the host (`--host-uds=create`).
+    """
+    _remove_stale_socket(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(path)
+    return sock
+
+
+def _forbid_tracing() -> None:
+    """Make Ship non-dumpable, so code in the sandbox (same uid) cannot ptrace it or read its
+    memory; the processes Ship starts are dumpable again after their exec."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)
