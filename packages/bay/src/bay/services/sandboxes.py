@@ -61,9 +61,11 @@ class SandboxService:
         profile = self._profiles.get(request.profile)
         ttl = request.ttl if request.ttl and request.ttl > 0 else None
         if request.cargo_id is None and self._pool is not None:
-            claimed = await self._pool.claim(self._db, owner, profile.id, ttl)
+            claimed = await self._pool.claim(owner, profile.id, ttl)
             if claimed is not None:
-                return self.out(claimed, None)
+                sandbox = await self._db.get(Sandbox, claimed)
+                if sandbox is not None:
+                    return self.out(sandbox, None)
         sandbox_id = new_id("sandbox")
         if request.cargo_id is not None:
             cargo = await self._cargos.get(owner, request.cargo_id)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, event, func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
 from bay.config import ProfileSettings, WarmPoolSettings
@@ -68,6 +68,7 @@ class WarmPool:
         self._clock = clock
         self._wake = asyncio.Event()
         self._refilling = asyncio.Lock()
+        self._claiming = asyncio.Lock()
         self._mine: set[str] = set()
         self._stopping = False
         self.hits = 0
@@ -78,15 +79,28 @@ class WarmPool:
             return 0
         return self._rt.profiles.get(profile_id).warm_pool_size
 
-    async def claim(
-        self, db: DbSession, owner: str, profile_id: str, ttl: int | None
-    ) -> Sandbox | None:
-        """Hand the oldest available member of the profile to `owner`, or None (a miss).
+    async def claim(self, owner: str, profile_id: str, ttl: int | None) -> str | None:
+        """Hand the oldest available member of the profile to `owner`: its id, or None (a miss).
 
-        Runs in the caller's transaction; the refill is woken once that transaction commits.
+        A claim is its own short transaction, committed before the create answers. Claims in
+        this Bay take turns, so a burst never queues on SQLite's write lock (whose busy
+        handler sleeps up to 100 ms at a time); the conditional UPDATE still settles races
+        with other Bays on one database.
         """
         if self.size(profile_id) == 0:
             return None
+        async with self._claiming, self._rt.sessionmaker() as db, db.begin():
+            claimed = await self._first_available(db, owner, profile_id, ttl)
+        if claimed is None:
+            self.misses += 1
+        else:
+            self.hits += 1
+        self.wake()
+        return claimed
+
+    async def _first_available(
+        self, db: DbSession, owner: str, profile_id: str, ttl: int | None
+    ) -> str | None:
         for _ in range(CLAIM_ATTEMPTS):
             candidate = await db.scalar(
                 select(Sandbox.id)
@@ -95,13 +109,9 @@ class WarmPool:
                 .limit(1)
             )
             if candidate is None:
-                break
+                return None
             if await self._take(db, candidate, owner, profile_id, ttl):
-                self.hits += 1
-                event.listen(db.sync_session, "after_commit", lambda _: self.wake(), once=True)
-                return await db.get(Sandbox, candidate, populate_existing=True)
-        self.misses += 1
-        self.wake()
+                return candidate
         return None
 
     async def _take(
