@@ -152,6 +152,7 @@ async def _start(
         pool=pool,
         tasks=Tasks(),
         recent_keys=RecentKeys(settings.security.key_cache_seconds),
+        write_turn=asyncio.Lock() if settings.database_url.startswith("sqlite") else None,
     )
 
 

@@ -31,14 +31,25 @@ def bay_state(request: HTTPConnection) -> State:
 
 
 async def get_db(request: HTTPConnection) -> AsyncIterator[DbSession]:
-    """One transaction per request: committed when the route returns, rolled back on error."""
-    async with bay_state(request)["sessionmaker"]() as db:
+    """One transaction per request: committed when the route returns, rolled back on error.
+
+    On SQLite, requests that still have writes to send take turns to commit them: SQLite
+    lets one writer in at a time and makes the others poll with sleeps of up to 100 ms, which
+    a burst of executions (each writing its history row) turned into long tails.
+    """
+    state = bay_state(request)
+    async with state["sessionmaker"]() as db:
         try:
             yield db
         except BaseException:
             await db.rollback()
             raise
-        await db.commit()
+        turn = state["write_turn"]
+        if turn is not None and (db.new or db.dirty or db.deleted):
+            async with turn:
+                await db.commit()
+        else:
+            await db.commit()
 
 
 # "function" scope: commit before the response goes out, so a client that reads the

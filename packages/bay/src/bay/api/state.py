@@ -1,5 +1,6 @@
 """What the lifespan builds once and every request reads."""
 
+import asyncio
 from typing import TypedDict
 
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
@@ -30,3 +31,4 @@ class State(TypedDict):
     pool: WarmPool
     tasks: Tasks
     recent_keys: RecentKeys
+    write_turn: asyncio.Lock | None  # SQLite only: see get_db

@@ -65,8 +65,7 @@ class ExecService:
         self._db.add(history_row(sandbox, ready.session_id, request, result, self._clock()))
         if time.monotonic() - started > LEASE_SLACK_S:
             await self._renew(sandbox)
-        await self._db.flush()
-        return result
+        return result  # the history row is written when the request commits
 
     async def _renew(self, sandbox: Sandbox) -> None:
         """A finished exec is activity too: a long run must not leave the lease nearly spent."""
