@@ -53,8 +53,10 @@ def _field(pid: int, name: str, filename: str = "status") -> int:
 
 
 def is_kernel(pid: int) -> bool:
+    """Ship starts its kernel through `ship.kernel_launcher` (ipykernel without debugpy)."""
     with contextlib.suppress(OSError):
-        return b"ipykernel" in (PROC / str(pid) / "cmdline").read_bytes()
+        command = (PROC / str(pid) / "cmdline").read_bytes()
+        return b"ship.kernel_launcher" in command or b"ipykernel" in command
     return False
 
 
