@@ -120,14 +120,15 @@ def _run(argv: list[str]) -> "subprocess.CompletedProcess[bytes]":
         raise DriverUnavailableError(f"{argv[0]} could not be run: {exc}") from exc
 
 
-def host_args(venv: Path) -> list[str]:
-    """The read-only view of the host that every sandbox shares."""
+def host_args(venv: Path, private: Path) -> list[str]:
+    """The read-only view of the host that every sandbox shares; `private` (Bay's data dir)
+    must stay out of it."""
     if not (venv / "pyvenv.cfg").is_file():
         raise DriverUnavailableError(
             f"no Ship venv at {venv}: set driver.local.ship_venv (`make sync` builds .venv-ship)"
         )
     args = usr_args() + _etc_args()
-    for path in venv_paths(venv):
+    for path in venv_paths(venv, private):
         args += ["--ro-bind", str(path), str(path)]
     return args
 
@@ -139,10 +140,20 @@ def usr_args() -> list[str]:
     return args
 
 
-def venv_paths(venv: Path) -> list[Path]:
-    """Ship's venv plus what it needs outside /usr: the base interpreter and editable sources."""
+def venv_paths(venv: Path, private: Path) -> list[Path]:
+    """Ship's venv plus what it needs outside /usr: the base interpreter and editable sources.
+
+    A venv made from an interpreter in /bin (pyvenv.cfg `home = /bin`) would need `/` itself;
+    one inside a broad directory could show Bay's database and keys. Both are refused.
+    """
     unique: list[Path] = []
     for path in [venv, *_base_prefix(venv), *_pth_dirs(venv)]:
+        if path == Path("/") or private.is_relative_to(path):
+            raise DriverUnavailableError(
+                f"Ship's venv {venv} needs {path} in every sandbox, which would show "
+                f"{'the whole host' if path == Path('/') else f'Bay data dir {private}'}; "
+                "make the venv from an interpreter under /usr or its own prefix"
+            )
         if not any(path.is_relative_to(seen) for seen in [Path("/usr"), *unique]):
             unique.append(path)
     return unique

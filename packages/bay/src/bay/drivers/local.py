@@ -71,7 +71,7 @@ class LocalDriver:
         # -I: the workspace is the cwd and user-writable; it must never shadow Ship's modules.
         self._ship = [str(venv / "bin" / "python"), "-I", "-m", "ship"]
         with _mapped(DriverError, "local driver setup"):
-            self._host_args = bwrap.host_args(venv)
+            self._host_args = bwrap.host_args(venv, data_dir.absolute())
             for directory in (self._cargos, self._runs):
                 self._make_root(directory)
             self._cgroups = cgroups.Cgroups.detect(settings.cgroup_name)
