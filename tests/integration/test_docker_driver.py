@@ -103,3 +103,28 @@ async def test_network_and_runtime_come_from_the_spec(tmp_path: Path) -> None:
     assert host["NetworkMode"] == "bridge"
     assert "Runtime" not in host
     assert host["Tmpfs"]["/tmp"].endswith("size=64m,mode=1777")
+
+
+async def test_a_networked_profile_on_a_socket_joins_bays_icc_off_network() -> None:
+    """Not Docker's default bridge, where sandboxes could reach one another. runc only: the
+    gVisor registered here runs with --network=none."""
+    reason = unavailable("docker")
+    if reason is not None:
+        pytest.skip(reason)
+    egress = f"bay-test-egress-{uuid.uuid4().hex[:8]}"
+    settings = DockerDriverSettings(start_timeout_s=60, egress_network=egress)
+    with traversable_tmp() as data_dir:
+        driver = DockerDriver(settings, data_dir, "bay-network-test")
+        try:
+            spec = new_spec("docker", await new_cargo(driver), LIMITS, network=True)
+            instance = await driver.start(spec)
+            try:
+                mode = docker_inspect(instance.ref)["HostConfig"]["NetworkMode"]
+            finally:
+                await driver.stop(instance.ref)
+            options = docker("network", "inspect", egress, "--format", "{{json .Options}}")
+        finally:
+            await driver.close()
+            docker("network", "rm", egress, check=False)
+    assert mode == egress
+    assert '"com.docker.network.bridge.enable_icc":"false"' in (options or "")

@@ -193,7 +193,9 @@ class DockerDriver:
             spec = replace(spec, limits=replace(limits, cpus=0))
         with _mapped(InstanceStartError, f"start {name}"):
             tcp = await self._channel(spec) if self._tcp else None
-            config = container_config(spec, run, self._settings.tmp_size_mb, tcp)
+            config = container_config(
+                spec, run, self._settings.tmp_size_mb, tcp, await self._egress(spec, tcp)
+            )
             container = await self._client().containers.create(config, name=name)
             await container.start()
             if tcp is None:
@@ -204,6 +206,13 @@ class DockerDriver:
                 await self._limit_cpu(name, limits.cpus)
             _seal(run, socket=tcp is None)
         return endpoint
+
+    async def _egress(self, spec: SessionSpec, tcp: TcpChannel | None) -> str:
+        """A networked profile on a socket joins Bay's egress network, not Docker's default
+        bridge: there inter-container traffic is off, so sandboxes cannot reach each other."""
+        if not spec.network or tcp is not None:
+            return "bridge"  # unused: offline, or on the TCP channel's network
+        return await self._networks.ensure(self._client(), egress=True)
 
     async def _channel(self, spec: SessionSpec) -> TcpChannel:
         network = await self._networks.ensure(self._client(), egress=spec.network)

@@ -17,12 +17,17 @@ _SANDBOX_TMP = "/tmp"  # noqa: S108 - a tmpfs inside the container, not a host p
 
 
 def container_config(
-    spec: SessionSpec, run: Path, tmp_size_mb: int, tcp: TcpChannel | None = None
+    spec: SessionSpec,
+    run: Path,
+    tmp_size_mb: int,
+    tcp: TcpChannel | None = None,
+    egress: str = "bridge",
 ) -> dict[str, Any]:
     """The container: unprivileged, read-only, offline unless allowed, limited by the profile.
 
     With `tcp`, it joins Bay's network (internal unless the profile allows network) and Ship
     listens on its port there; the run dir is mounted only when the engine shares our files.
+    Otherwise a profile with network joins `egress` (the driver passes Bay's ICC-off network).
     """
     limits = spec.limits
     binds = [f"{spec.cargo_ref}:{WORKSPACE}:rw"]
@@ -34,7 +39,7 @@ def container_config(
         "ReadonlyRootfs": True,
         "CapDrop": ["ALL"],
         "SecurityOpt": ["no-new-privileges"],
-        "NetworkMode": _network_mode(spec.network, tcp),
+        "NetworkMode": _network_mode(spec.network, tcp, egress),
         "Init": True,  # reaps the orphans a shell leaves, which would count against PidsLimit
         "IpcMode": "private",
         "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "1"}},
@@ -72,7 +77,7 @@ def sandbox_env(profile_env: Mapping[str, str], tcp: TcpChannel | None = None) -
     return env
 
 
-def _network_mode(allowed: bool, tcp: TcpChannel | None) -> str:
+def _network_mode(allowed: bool, tcp: TcpChannel | None, egress: str) -> str:
     if tcp is not None:
         return tcp.network
-    return "bridge" if allowed else "none"
+    return egress if allowed else "none"
