@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from ship.errors import QuotaExceededError
-from ship.files import os_errors
+from ship.files import TEXT_READ_LIMIT, os_errors
 
 MIB = 1024 * 1024
 
@@ -56,6 +56,19 @@ class TestText:
         response = await client.get("/files", params={"path": "bin.dat"})
 
         assert error_of(response) == (400, "validation_error")
+
+    async def test_a_file_too_large_for_one_answer_says_to_download_it(
+        self, client: httpx.AsyncClient, workspace: Path
+    ) -> None:
+        (workspace / "big.txt").write_bytes(b"x" * (TEXT_READ_LIMIT + 1))
+        (workspace / "edge.txt").write_bytes(b"y" * TEXT_READ_LIMIT)
+
+        response = await client.get("/files", params={"path": "big.txt"})
+
+        assert error_of(response) == (400, "validation_error")
+        assert "download" in response.json()["error"]["message"]
+        edge = await client.get("/files", params={"path": "edge.txt"})
+        assert len(edge.json()["content"]) == TEXT_READ_LIMIT
 
 
 class TestList:

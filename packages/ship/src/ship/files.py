@@ -22,6 +22,9 @@ from shipyard_protocol.ship import FileEntry
 
 _NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
 _WRITE_SIZE = 1024 * 1024
+# The text API answers a file in one JSON body; larger files go through download, which
+# streams. (Escaped as JSON, 8 MiB of text stays under what Bay accepts from Ship.)
+TEXT_READ_LIMIT = 8 * 1024 * 1024
 
 
 @contextmanager
@@ -74,8 +77,14 @@ class Workspace:
 
     def read_text(self, rel: str) -> str:
         path = self.resolve(rel)
-        with os_errors(rel):
-            data = path.read_bytes()
+        with os_errors(rel), path.open("rb") as file:
+            data = file.read(TEXT_READ_LIMIT + 1)
+        if len(data) > TEXT_READ_LIMIT:
+            raise InvalidFileError(
+                f"{rel} is larger than the {TEXT_READ_LIMIT // 2**20} MiB the text API returns; "
+                "download it instead (GET .../filesystem/download streams any size)",
+                {"path": rel, "limit_bytes": TEXT_READ_LIMIT},
+            )
         try:
             return data.decode("utf-8")
         except UnicodeDecodeError as exc:
