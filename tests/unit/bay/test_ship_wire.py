@@ -1,6 +1,8 @@
 """The lean HTTP/1.1 client Bay uses for Ship's one-answer calls, against scripted servers."""
 
 import asyncio
+import socket
+import struct
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -129,7 +131,15 @@ async def test_garbage_a_cut_answer_and_no_server_are_wire_errors(tmp_path: Path
         await read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort")
 
-    for handler in (garbage, cut):
+    async def bad_chunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n-5\r\nabc\r\n")
+
+    async def overlong_chunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabc\r\n")
+
+    for handler in (garbage, cut, bad_chunk, overlong_chunk):
         async with server(tmp_path, handler) as (endpoint, _):
             with pytest.raises(WireError):
                 await ShipWire(endpoint).call("GET", "/x", None, timeout=5, cap=1024)
@@ -147,3 +157,22 @@ async def test_a_silent_server_times_out_and_a_bad_path_is_refused(tmp_path: Pat
             await wire.call("GET", "/x", None, timeout=0.2, cap=1024)
         with pytest.raises(WireError, match="not a request path"):
             await wire.call("GET", "/x HTTP/1.1\r\nevil: 1", None, timeout=1, cap=1024)
+
+
+async def test_a_reset_connection_is_a_wire_error() -> None:
+    """TCP (loopback) answers a reset with RST, which asyncio raises as ConnectionResetError."""
+
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+
+    listening = await asyncio.start_server(reset, "127.0.0.1", 0)
+    port = listening.sockets[0].getsockname()[1]
+    try:
+        with pytest.raises(WireError, match="failed on the way"):
+            await ShipWire(f"http://127.0.0.1:{port}").call("GET", "/x", None, 5, 1024)
+    finally:
+        listening.close()
+        await listening.wait_closed()

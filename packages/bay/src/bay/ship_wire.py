@@ -7,6 +7,7 @@ socket or TCP. Streams (events, downloads, uploads) stay on httpx.
 """
 
 import asyncio
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ MAX_HEAD_BYTES = 64 * 1024
 IDLE_KEPT = 8
 # Ship's server closes a connection idle for 5 s; reusing one near that races its close.
 IDLE_EXPIRY_S = 4.0
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class WireError(ConnectionError):
@@ -54,21 +56,28 @@ class ShipWire:
         self._endpoint = endpoint
         self._head = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self._idle: list[_Connection] = []
+        self._closed = False
 
     async def call(
         self, method: str, path: str, body: bytes | None, timeout: float, cap: int
     ) -> Answer:
         """Send one request and read its whole answer (at most `cap` bytes of body)."""
         request = self._request(method, path, body)
-        async with asyncio.timeout(timeout):
-            connection = self._reused() or await self._connect()
-            try:
-                connection.writer.write(request)
-                answer, keep = await _read_answer(connection.reader, cap)
-            except BaseException:
-                connection.close()
-                raise
-        if keep and len(self._idle) < IDLE_KEPT:
+        try:
+            async with asyncio.timeout(timeout):
+                connection = self._reused() or await self._connect()
+                try:
+                    connection.writer.write(request)
+                    answer, keep = await _read_answer(connection.reader, cap)
+                except BaseException:
+                    connection.close()
+                    raise
+        except (WireError, TimeoutError):
+            raise
+        except (OSError, EOFError, ValueError, asyncio.LimitOverrunError) as exc:
+            # A reset, a broken pipe, or an answer only a broken (or replaced) Ship would send.
+            raise WireError(f"the call failed on the way: {exc!r}") from exc
+        if keep and not self._closed and len(self._idle) < IDLE_KEPT:
             connection.idle_since = time.monotonic()
             self._idle.append(connection)
         else:
@@ -76,6 +85,8 @@ class ShipWire:
         return answer
 
     def close(self) -> None:
+        """Close the idle connections; one a running call returns later is closed then."""
+        self._closed = True
         while self._idle:
             self._idle.pop().close()
 
@@ -157,10 +168,10 @@ async def _chunked(reader: asyncio.StreamReader, cap: int) -> bytes:
     size = 0
     while True:
         line = await reader.readuntil(b"\r\n")
-        try:
-            length = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError as exc:
-            raise WireError("Ship sent a bad chunk") from exc
+        digits = line.split(b";", 1)[0].strip()
+        if not _HEX.fullmatch(digits):
+            raise WireError(f"Ship sent a bad chunk size: {digits[:20]!r}")
+        length = int(digits, 16)
         size += length
         if size > cap:
             raise AnswerTooLarge(f"Ship's answer exceeded {cap} bytes")
@@ -169,7 +180,8 @@ async def _chunked(reader: asyncio.StreamReader, cap: int) -> bytes:
                 pass  # trailers, which nothing here uses
             return b"".join(chunks)
         chunks.append(await reader.readexactly(length))
-        await reader.readexactly(2)
+        if await reader.readexactly(2) != b"\r\n":
+            raise WireError("Ship sent a chunk longer than it said")
 
 
 async def _until_eof(reader: asyncio.StreamReader, cap: int) -> bytes:
