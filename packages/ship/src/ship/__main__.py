@@ -48,11 +48,14 @@ def _launch_kernel() -> "KernelProcess | None":
 
     from ship.kernel_process import KernelProcess
 
-    process = KernelProcess(Path(os.environ.get("SHIP_WORKSPACE", "/workspace")))
+    try:
+        process = KernelProcess(Path(os.environ.get("SHIP_WORKSPACE", "/workspace")))
+    except OSError:
+        return None
     try:
         process.spawn()
     except OSError:
-        process.close()
+        process.discard()
         return None
     return process
 

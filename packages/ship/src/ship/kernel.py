@@ -94,7 +94,7 @@ class Kernel:
             self._client.stop_channels()
             self._client.context.destroy(linger=0)
         if self._process is not None:
-            self._process.close()
+            await self._process.close()
         self._client = self._process = None
 
     def _restarted_since(self, ran_in: int) -> bool:
@@ -132,7 +132,7 @@ class Kernel:
                 self._process.spawn()
             if self._client is None:
                 self._client = _connect(self._process)
-        except OSError as exc:
+        except Exception as exc:  # OSError, zmq's and jupyter's errors alike
             await self.shutdown()
             raise KernelStartError(f"the python kernel did not start: {exc}") from exc
         self._unready = True
@@ -155,7 +155,7 @@ class Kernel:
         """Replace the kernel process; the next execution waits for it to be ready."""
         assert self._process is not None  # noqa: S101 - only restarted once started
         try:
-            self._process.kill()
+            await self._process.kill()
             self._process.spawn()
         except OSError as exc:
             await self.shutdown()
@@ -178,26 +178,32 @@ class Kernel:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._start_timeout
         while True:
-            self._client.kernel_info()
+            request = self._client.kernel_info()
             try:
                 reply = await self._client.get_shell_msg(timeout=1)
             except Empty:
                 reply = None
             answered = reply is not None and reply["msg_type"] == "kernel_info_reply"
-            if answered and await self._iopub_delivers():
+            if answered and await self._iopub_delivers(request):
                 return
             if self._process is None or not self._process.alive():
                 raise RuntimeError("the kernel exited while starting")
             if loop.time() > deadline:
                 raise RuntimeError(f"no answer in {self._start_timeout:g} s")
 
-    async def _iopub_delivers(self) -> bool:
-        """The kernel_info request's status reached iopub: its subscription is connected."""
-        try:
-            await self._client.get_iopub_msg(timeout=0.2)
-        except Empty:
-            return False
-        return True
+    async def _iopub_delivers(self, request: str) -> bool:
+        """The status of this kernel_info request reached iopub: the subscription is connected
+        to this kernel (messages a killed kernel left queued prove nothing)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 0.2
+        while (left := deadline - loop.time()) > 0:
+            try:
+                message = await self._client.get_iopub_msg(timeout=left)
+            except Empty:
+                return False
+            if message.get("parent_header", {}).get("msg_id") == request:
+                return True
+        return False
 
     async def _restart_unless_done(self, generation: int) -> None:
         """Restart the kernel `generation` names, unless someone already replaced it."""

@@ -47,6 +47,7 @@ class KernelProcess:
         """Start a kernel; the previous one must be gone (see `kill`)."""
         command = [
             sys.executable,
+            "-P",  # the workspace (its cwd) must not shadow the modules that start it
             "-m",
             "ship.kernel_launcher",
             "-f",
@@ -73,26 +74,28 @@ class KernelProcess:
         if self.alive():
             self._signal(signal.SIGINT)
 
-    def kill(self) -> None:
+    async def kill(self) -> None:
         """Kill the kernel and everything it started (its group outlives a dead kernel), and
-        reap it."""
-        if self._process is None:
-            return
-        self._signal(signal.SIGKILL)
-        self._process.wait()
-        self._process = None
+        reap it; the wait runs in a thread, since freeing gigabytes can take a while."""
+        import asyncio  # not at the top: this module loads before the kernel is spawned
 
-    def close(self) -> None:
-        self.kill()
+        process, self._process = self._process, None
+        if process is None:
+            return
+        _signal_group(process, signal.SIGKILL)
+        await asyncio.to_thread(process.wait)
+
+    async def close(self) -> None:
+        await self.kill()
+        shutil.rmtree(self.private_dir, ignore_errors=True)
+
+    def discard(self) -> None:
+        """For a process that never started: remove its private dir."""
         shutil.rmtree(self.private_dir, ignore_errors=True)
 
     def _signal(self, signum: int) -> None:
-        if self._process is None:
-            return
-        try:
-            os.killpg(self._process.pid, signum)
-        except ProcessLookupError:
-            return
+        if self._process is not None:
+            _signal_group(self._process, signum)
 
     def _env(self) -> dict[str, str]:
         # Ship's own settings (a token among them) are not the kernel's business.
@@ -103,6 +106,13 @@ class KernelProcess:
         # ipykernel exits when this process does, so a killed Ship leaves no kernel behind.
         env["JPY_PARENT_PID"] = str(os.getpid())
         return env
+
+
+def _signal_group(process: "subprocess.Popen[bytes]", signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        return
 
 
 def _connection(private_dir: Path) -> dict[str, object]:
