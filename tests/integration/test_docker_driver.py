@@ -12,7 +12,15 @@ from bay.drivers.base import DriverUnavailableError, InstanceStartError, Limits
 from bay.drivers.docker import DockerDriver
 from bay.drivers.docker_container import container_config
 from tests.bay_process import traversable_tmp
-from tests.engines import docker, docker_inspect, make_driver, new_cargo, new_spec, unavailable
+from tests.engines import (
+    INSTANCE_ID,
+    docker,
+    docker_inspect,
+    make_driver,
+    new_cargo,
+    new_spec,
+    unavailable,
+)
 
 pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
 
@@ -114,12 +122,13 @@ async def test_a_networked_profile_on_a_socket_joins_bays_icc_off_network() -> N
     egress = f"bay-test-egress-{uuid.uuid4().hex[:8]}"
     settings = DockerDriverSettings(start_timeout_s=60, egress_network=egress)
     with traversable_tmp() as data_dir:
-        driver = DockerDriver(settings, data_dir, "bay-network-test")
+        driver = DockerDriver(settings, data_dir, INSTANCE_ID)
         try:
             spec = new_spec("docker", await new_cargo(driver), LIMITS, network=True)
             instance = await driver.start(spec)
             try:
                 mode = docker_inspect(instance.ref)["HostConfig"]["NetworkMode"]
+                listed = {info.ref: info.endpoint for info in await driver.list_instances()}
             finally:
                 await driver.stop(instance.ref)
             options = docker("network", "inspect", egress, "--format", "{{json .Options}}")
@@ -128,3 +137,5 @@ async def test_a_networked_profile_on_a_socket_joins_bays_icc_off_network() -> N
             docker("network", "rm", egress, check=False)
     assert mode == egress
     assert '"com.docker.network.bridge.enable_icc":"false"' in (options or "")
+    assert listed[instance.ref] == instance.endpoint  # still its socket, not the network's IP
+    assert instance.endpoint.startswith("unix:")

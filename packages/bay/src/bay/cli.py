@@ -48,7 +48,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     run = gc.add_parser("run", help="run one GC cycle now and print its results")
     run.add_argument("--tasks", help="comma-separated task names (default: all enabled)")
-    revoke = keys.add_parser("revoke", help="deactivate a key at once")
+    revoke = keys.add_parser(
+        "revoke", help="deactivate a key (running Bays honour it within key_cache_seconds)"
+    )
     revoke.add_argument("key_id")
     return parser
 

@@ -33,7 +33,13 @@ from bay.drivers.base import (
     SessionSpec,
 )
 from bay.drivers.cargo_store import CargoStore
-from bay.drivers.docker_container import READY_NAME, SANDBOX_UID, SOCKET_NAME, container_config
+from bay.drivers.docker_container import (
+    READY_NAME,
+    SANDBOX_UID,
+    SHIP_CHANNEL_LABEL,
+    SOCKET_NAME,
+    container_config,
+)
 from bay.drivers.docker_network import SandboxNetworks, TcpChannel
 from bay.drivers.ship_tokens import ShipTokens
 
@@ -169,7 +175,11 @@ class DockerDriver:
         found = Labels.from_dict(container["Labels"])
         state = _state(container["State"])
         networks = self._networks.names()
-        if not docker_network.on_network(container, networks):
+        channel = container["Labels"].get(SHIP_CHANNEL_LABEL)  # absent on older containers
+        tcp = channel == "tcp" or (
+            channel is None and docker_network.on_network(container, networks)
+        )
+        if not tcp:
             socket = self._runs / found.session_id / SOCKET_NAME
             return InstanceInfo(found.session_id, state, found, f"unix:{socket}")
         ip = docker_network.container_ip(container, networks)

@@ -13,6 +13,9 @@ WORKSPACE = "/workspace"
 SHIP_RUN = "/run/ship"
 SOCKET_NAME = "ship.sock"
 READY_NAME = "ready"
+# How Bay reaches this container's Ship: networked socket-mode containers sit on Bay's
+# egress network too, so the network alone does not tell.
+SHIP_CHANNEL_LABEL = "bay.ship_channel"
 _SANDBOX_TMP = "/tmp"  # noqa: S108 - a tmpfs inside the container, not a host path
 
 
@@ -57,7 +60,7 @@ def container_config(
         "Image": spec.image,
         "User": f"{SANDBOX_UID}:{SANDBOX_UID}",
         "Env": [f"{key}={value}" for key, value in sandbox_env(spec.env, tcp).items()],
-        "Labels": spec.labels.as_dict(),
+        "Labels": {**spec.labels.as_dict(), SHIP_CHANNEL_LABEL: "tcp" if tcp else "socket"},
         "WorkingDir": WORKSPACE,
         "Hostname": "sandbox",
         "HostConfig": host,

@@ -1,9 +1,11 @@
 """Per-session bearer tokens for a Ship that listens on TCP, derived from one Bay secret."""
 
+import contextlib
 import hashlib
 import hmac
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -43,15 +45,22 @@ class ShipTokens:
 
 
 def _stored_secret(path: Path) -> bytes:
-    """Read the secret, creating it (mode 0600, exclusively) if no Bay has yet."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        secret = path.read_bytes().strip()
-        if len(secret) < 32:
-            raise DriverError(f"{path} holds no usable secret; delete it for a new one") from None
-        return secret
-    secret = secrets.token_hex(32).encode()
-    with os.fdopen(fd, "wb") as file:
-        file.write(secret + b"\n")
-    return secret
+    """Read the secret, creating it (mode 0600) if no Bay has yet.
+
+    Written to a private temp file, then linked into place: `link` fails if another Bay got
+    there first, and a reader never sees a half-written file.
+    """
+    if not path.exists():
+        secret = secrets.token_hex(32).encode()
+        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".ship-secret-")
+        try:
+            with os.fdopen(fd, "wb") as file:
+                file.write(secret + b"\n")
+            with contextlib.suppress(FileExistsError):
+                os.link(temp, path)
+        finally:
+            os.unlink(temp)
+    stored = path.read_bytes().strip()
+    if len(stored) < 32:
+        raise DriverError(f"{path} holds no usable secret; delete it for a new one")
+    return stored
