@@ -126,6 +126,22 @@ class TestTimeout:
         assert after["kernel_generation"] == 2
 
 
+async def test_workspace_modules_import_but_never_shadow_the_kernels_own(
+    start_ship: StartShip, workspace: Path
+) -> None:
+    """A user's json.py or ship/ package must not break the kernel's start; their own modules
+    still import, after the standard library."""
+    (workspace / "json.py").write_text("raise SystemExit('shadowed json')\n")
+    (workspace / "ship").mkdir()
+    (workspace / "ship" / "__init__.py").write_text("raise SystemExit('shadowed ship')\n")
+    (workspace / "mymod.py").write_text("ANSWER = 42\n")
+    async with start_ship(workspace=workspace) as client:
+        body = await run(client, "import mymod, json\nprint(mymod.ANSWER, json.dumps([1]))")
+
+    assert body["success"] is True, body
+    assert body["text"] == "42 [1]"
+
+
 async def test_kernel_that_cannot_start_is_a_json_500(
     start_ship: StartShip, tmp_path: Path
 ) -> None:
