@@ -122,27 +122,26 @@ async def test_an_answer_over_the_cap_is_refused(tmp_path: Path, length_header: 
             await ShipWire(endpoint).call("GET", "/x", None, timeout=5, cap=4096)
 
 
-async def test_garbage_a_cut_answer_and_no_server_are_wire_errors(tmp_path: Path) -> None:
-    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(b"SSH-2.0-OpenSSH\r\n\r\n")
+BROKEN_ANSWERS = {
+    "not http": b"SSH-2.0-OpenSSH\r\n\r\n",
+    "cut short": b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort",
+    "negative chunk": b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n-5\r\nabc\r\n",
+    "chunk longer than said": b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabc\r\n",
+}
 
-    async def cut(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort")
 
-    async def bad_chunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+@pytest.mark.parametrize("answer", BROKEN_ANSWERS.values(), ids=list(BROKEN_ANSWERS))
+async def test_a_broken_answer_is_a_wire_error(tmp_path: Path, answer: bytes) -> None:
+    async def reply(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n-5\r\nabc\r\n")
+        writer.write(answer)
 
-    async def overlong_chunk(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await read_request(reader)
-        writer.write(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabc\r\n")
+    async with server(tmp_path, reply) as (endpoint, _):
+        with pytest.raises(WireError):
+            await ShipWire(endpoint).call("GET", "/x", None, timeout=5, cap=1024)
 
-    for handler in (garbage, cut, bad_chunk, overlong_chunk):
-        async with server(tmp_path, handler) as (endpoint, _):
-            with pytest.raises(WireError):
-                await ShipWire(endpoint).call("GET", "/x", None, timeout=5, cap=1024)
+
+async def test_no_server_is_a_wire_error(tmp_path: Path) -> None:
     with pytest.raises(WireError, match="cannot connect"):
         await ShipWire(f"unix:{tmp_path / 'none.sock'}").call("GET", "/", None, 5, 1024)
 
