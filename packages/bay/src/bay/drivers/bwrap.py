@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from bay.drivers.base import DriverUnavailableError, InstanceStartError
+from bay.drivers.inotify import readable
 
 logger = logging.getLogger(__name__)
 
@@ -329,7 +330,7 @@ async def wait_ready(fd: int, timeout: float) -> bool:
     try:
         async with asyncio.timeout(timeout):
             while b"\n" not in received:
-                await _readable(fd)
+                await readable(fd)
                 chunk = os.read(fd, 64)
                 if not chunk:
                     return False
@@ -348,23 +349,8 @@ async def wait_gone(pids: list[int], timeout: float = 5.0) -> None:
             continue
         try:
             async with asyncio.timeout(timeout):
-                await _readable(pidfd)
+                await readable(pidfd)
         except TimeoutError:
             logger.warning("pid %s survived SIGKILL for %ss", pid, timeout)
         finally:
             os.close(pidfd)
-
-
-async def _readable(fd: int) -> None:
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Future[None] = loop.create_future()
-
-    def wake() -> None:
-        if not ready.done():
-            ready.set_result(None)
-
-    loop.add_reader(fd, wake)
-    try:
-        await ready
-    finally:
-        loop.remove_reader(fd)

@@ -26,7 +26,7 @@ async def wait_for_file(directory: Path, name: str) -> None:
             raise OSError(ctypes.get_errno(), f"inotify_add_watch {directory} failed")
         # Checked after the watch is in place, so an early write cannot be missed.
         while not (directory / name).exists():
-            await _readable(fd)
+            await readable(fd)
             _drain(fd)
     finally:
         os.close(fd)
@@ -40,7 +40,8 @@ def _drain(fd: int) -> None:
         return
 
 
-async def _readable(fd: int) -> None:
+async def readable(fd: int) -> None:
+    """Until `fd` is readable (an inotify queue, a pidfd, a pipe), without a timer."""
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
 
