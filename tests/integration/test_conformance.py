@@ -5,7 +5,7 @@ import os
 import shlex
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -13,9 +13,7 @@ import pytest
 import pytest_asyncio
 
 from bay.drivers.base import Driver, Instance, InstanceState, Limits
-from tests.bay_process import traversable_tmp
 from tests.engines import (
-    VARIANTS,
     cpu_usage_s,
     kill_from_outside,
     make_driver,
@@ -24,7 +22,6 @@ from tests.engines import (
     py,
     sh,
     ship,
-    unavailable,
 )
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(180)]
@@ -73,38 +70,6 @@ for pid in map(int, sys.argv[1:]):
 def limits_for(variant: str, cpus: float | None = None) -> Limits:
     limits = GVISOR_LIMITS if variant == "docker+runsc" else LIMITS
     return Limits(cpus or limits.cpus, limits.memory_bytes, limits.pids)
-
-
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param(v, marks=pytest.mark.local if v == "local" else pytest.mark.docker)
-        for v in VARIANTS
-    ],
-)
-def variant(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    reason = unavailable(name)
-    if reason is not None:
-        pytest.skip(f"{name}: {reason}")
-    return name
-
-
-@pytest.fixture(scope="module")
-def data_dir(variant: str) -> Iterator[Path]:
-    # Short, so socket paths fit in sun_path; traversable, since local sandboxes run as host_uid.
-    with traversable_tmp() as path:
-        yield path
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def driver(variant: str, data_dir: Path) -> AsyncIterator[Driver]:
-    driver = make_driver(variant, data_dir)
-    yield driver
-    # Sessions outlive their driver by design; a failed test must not leave any running.
-    for info in await driver.list_instances():
-        await driver.stop(info.ref)
-    await driver.close()
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

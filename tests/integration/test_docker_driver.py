@@ -1,13 +1,15 @@
 """What only the Docker driver promises: the container's own settings, as dockerd reports them."""
 
+import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 
 from bay.config import DockerDriverSettings
+from bay.drivers import seccomp
 from bay.drivers.base import DriverUnavailableError, InstanceStartError, Limits
 from bay.drivers.docker import DockerDriver
 from bay.drivers.docker_container import container_config
@@ -36,13 +38,6 @@ def variant(request: pytest.FixtureRequest) -> str:
     return name
 
 
-@pytest.fixture(scope="module")
-def data_dir(variant: str) -> Iterator[Path]:
-    # Short, so socket paths fit in sun_path; traversable, since local sandboxes run as host_uid.
-    with traversable_tmp() as path:
-        yield path
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def driver(variant: str, data_dir: Path) -> AsyncIterator[DockerDriver]:
     driver = make_driver(variant, data_dir)
@@ -65,7 +60,10 @@ async def test_container_is_hardened_limited_and_labelled(
     host, config = found["HostConfig"], found["Config"]
     assert config["User"] == "1000:1000"
     assert host["CapDrop"] == ["ALL"]
-    assert host["SecurityOpt"] == ["no-new-privileges"]
+    no_new_privileges, profile = host["SecurityOpt"]
+    assert no_new_privileges == "no-new-privileges"
+    gvisor = variant == "docker+runsc"
+    assert json.loads(profile.removeprefix("seccomp=")) == seccomp.docker_profile(gvisor)
     assert host["ReadonlyRootfs"] is True
     assert host["NetworkMode"] == "none"
     assert host["Memory"] == host["MemorySwap"] == LIMITS.memory_bytes

@@ -12,6 +12,8 @@ Environment:
   engines that cannot pass a descriptor, such as Docker).
 - `SHIP_TOKEN_SHA256`: hex SHA-256 of a bearer token; every request but `/health` must carry
   the token (401 otherwise). Removed from the environment before anything starts.
+- `SHIP_QUIET_AFTER_READY=1`: stdout and stderr go to /dev/null once ready (the local driver
+  reads them through a pipe only while Ship starts, so the sandbox holds no host file).
 - `SHIP_PRESTART_KERNEL=1`: launch the Python kernel first, so it boots while Ship imports
   everything else, and report ready only once it answers (instead of at the first execution).
 """

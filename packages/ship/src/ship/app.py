@@ -4,6 +4,7 @@ the server that says when it listens."""
 import logging
 import os
 import socket
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
@@ -38,9 +39,12 @@ class ReadyServer(uvicorn.Server):
         super().__init__(config)
         self._ready_fd = ship.ready_fd
         self._ready_file = ship.ready_file
+        self._quiet_after_ready = ship.quiet_after_ready
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
         await super().startup(sockets)
+        if self.started and self._quiet_after_ready:
+            _silence_stdio()
         if self.started and self._ready_fd is not None:
             with os.fdopen(self._ready_fd, "wb", buffering=0) as ready:
                 ready.write(b"ready\n")
@@ -48,6 +52,16 @@ class ReadyServer(uvicorn.Server):
         if self.started and self._ready_file is not None:
             self._ready_file.write_bytes(b"ready\n")
             self._ready_file = None
+
+
+def _silence_stdio() -> None:
+    """Point stdout and stderr at /dev/null: the pipe behind them closes once Bay saw `ready`."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    null = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(null, fd)
+    os.close(null)
 
 
 def create_app(config: ShipConfig, kernel: Kernel | None = None) -> FastAPI:

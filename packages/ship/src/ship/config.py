@@ -24,6 +24,8 @@ class ShipConfig:
     executions_kept: int = 64
     executions_kept_bytes: int = 64 * 1024 * 1024
     prestart_kernel: bool = False
+    # stdout and stderr go to /dev/null once ready: Bay reads them only while Ship starts.
+    quiet_after_ready: bool = False
     token_sha256: str | None = None  # hex SHA-256 of the bearer token every request must carry
 
     @classmethod
@@ -41,5 +43,6 @@ class ShipConfig:
             ready_file=Path(ready_file) if ready_file else None,
             event_log_bytes=int(env.get("SHIP_EVENT_LOG_BYTES", str(cls.event_log_bytes))),
             prestart_kernel=env.get("SHIP_PRESTART_KERNEL", "") in ("1", "true"),
+            quiet_after_ready=env.get("SHIP_QUIET_AFTER_READY", "") in ("1", "true"),
             token_sha256=env.get("SHIP_TOKEN_SHA256") or None,
         )

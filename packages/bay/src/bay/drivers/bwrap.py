@@ -80,6 +80,7 @@ class Session:
     etc_dir: Path
     ready_fd: int
     info_fd: int
+    seccomp_fd: int
     tmp_size_bytes: int
 
 
@@ -180,7 +181,8 @@ def sandbox_args(
         *["--remount-ro", "/dev", "--size", size, "--tmpfs", _SANDBOX_TMP],
         *host,
         *_session_binds(session),
-        *["--info-fd", str(session.info_fd), "--remount-ro", "/", "--chdir", WORKSPACE],
+        *["--info-fd", str(session.info_fd), "--seccomp", str(session.seccomp_fd)],
+        *["--remount-ro", "/", "--chdir", WORKSPACE],
         "--clearenv",
         *[arg for key, value in env.items() for arg in ("--setenv", key, value)],
     ]
@@ -199,6 +201,7 @@ def sandbox_env(profile_env: Mapping[str, str], ready_fd: int) -> dict[str, str]
     env["SHIP_WORKSPACE"] = WORKSPACE
     env["SHIP_SOCKET"] = f"{SHIP_RUN}/{SOCKET_NAME}"
     env["SHIP_READY_FD"] = str(ready_fd)
+    env["SHIP_QUIET_AFTER_READY"] = "1"
     return env
 
 
@@ -207,8 +210,12 @@ def args_file(args: list[str]) -> int:
     if any("\0" in arg for arg in args):
         # NUL separates the options in the file: one inside a value would smuggle in options.
         raise InstanceStartError("a sandbox option (profile env?) contains a NUL character")
-    fd = os.memfd_create("bwrap-args", os.MFD_CLOEXEC)
-    data = b"".join(os.fsencode(arg) + b"\0" for arg in args)
+    return memory_file("bwrap-args", b"".join(os.fsencode(arg) + b"\0" for arg in args))
+
+
+def memory_file(name: str, data: bytes) -> int:
+    """An fd to read `data` from, for bwrap's `--args` and `--seccomp`; closed on exec."""
+    fd = os.memfd_create(name, os.MFD_CLOEXEC)
     while data:
         data = data[os.write(fd, data) :]
     os.lseek(fd, 0, os.SEEK_SET)
@@ -227,6 +234,48 @@ def launcher(
     sandbox = [tools.bwrap, "--args", str(args_fd), "--", *command]
     detach = [tools.setsid, "--fork", *_drop(tools, host_uid)]
     return ["/bin/sh", "-c", joins + 'exec "$@"', "sh", *detach, *sandbox]
+
+
+class StartLog:
+    """The sandbox's stdout and stderr: a pipe Bay reads while Ship starts, keeping the last
+    `limit` bytes, then closes. Pid 1 of the sandbox (bwrap, which its code could reopen
+    through /proc/1/fd) so holds no file of the host, and writing there cannot fill a disk.
+    """
+
+    def __init__(self, limit: int = 16384) -> None:
+        self.read_fd, self.write_fd = os.pipe2(os.O_CLOEXEC)
+        self._limit = limit
+        self._tail = bytearray()
+
+    async def drain(self) -> None:
+        """Read until every writer is gone (Ship exited, or went quiet after `ready`)."""
+        while True:
+            await readable(self.read_fd)
+            chunk = os.read(self.read_fd, 65536)
+            if not chunk:
+                return
+            self._tail += chunk
+            del self._tail[: -self._limit]
+
+    async def settle(self, timeout: float = 2.0) -> None:
+        """Take what a failed start still writes, for at most `timeout` seconds."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self.drain()
+
+    def text(self) -> str:
+        return self._tail.decode(errors="replace").strip() or "(no output)"
+
+    def close_writer(self) -> None:
+        if self.write_fd >= 0:
+            os.close(self.write_fd)
+            self.write_fd = -1
+
+    def close(self) -> None:
+        self.close_writer()
+        if self.read_fd >= 0:
+            os.close(self.read_fd)
+            self.read_fd = -1
 
 
 async def launch(argv: list[str], log_fd: int, fds: tuple[int, ...]) -> int:

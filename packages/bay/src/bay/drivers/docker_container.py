@@ -1,10 +1,11 @@
 """What a session's container is made of: user, mounts, limits, network and environment."""
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bay.drivers import docker_network
+from bay.drivers import docker_network, seccomp
 from bay.drivers.base import SessionSpec
 from bay.drivers.docker_network import TcpChannel
 
@@ -41,7 +42,7 @@ def container_config(
         "Tmpfs": {_SANDBOX_TMP: f"rw,nosuid,nodev,size={tmp_size_mb}m,mode=1777"},
         "ReadonlyRootfs": True,
         "CapDrop": ["ALL"],
-        "SecurityOpt": ["no-new-privileges"],
+        "SecurityOpt": ["no-new-privileges", f"seccomp={json.dumps(_filter(spec.runtime))}"],
         "NetworkMode": _network_mode(spec.network, tcp, egress),
         "Init": True,  # reaps the orphans a shell leaves, which would count against PidsLimit
         "IpcMode": "private",
@@ -78,6 +79,10 @@ def sandbox_env(profile_env: Mapping[str, str], tcp: TcpChannel | None = None) -
         if not tcp.shared_run:
             del env["SHIP_READY_FILE"]
     return env
+
+
+def _filter(runtime: str | None) -> dict[str, Any]:
+    return seccomp.docker_profile(gvisor=(runtime or "").startswith("runsc"))
 
 
 def _network_mode(allowed: bool, tcp: TcpChannel | None, egress: str) -> str:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bay.config import LocalDriverSettings
-from bay.drivers import bwrap, cgroups
+from bay.drivers import bwrap, cgroups, seccomp
 from bay.drivers.base import (
     CargoSpec,
     CargoStorage,
@@ -67,6 +67,7 @@ class LocalDriver:
         self._cargos = self._store.root
         self._runs = data_dir.absolute() / "run"
         self._tools = bwrap.find_tools(settings.bwrap, root)
+        self._filter = seccomp.bpf()
         venv = (settings.ship_venv or Path(sys.prefix)).absolute()
         # -I: the workspace is the cwd and user-writable; it must never shadow Ship's modules.
         self._ship = [str(venv / "bin" / "python"), "-I", "-m", "ship"]
@@ -170,20 +171,29 @@ class LocalDriver:
             dirs = self._cgroups.create(run.name, replace(spec.limits, cpus=0))
             record.cgroups = [str(d) for d in dirs]
             _write_record(run, record)
+        log = bwrap.StartLog()
         ready_r, ready_w = os.pipe()
+        drain: asyncio.Task[None] | None = None
         try:
-            await self._spawn(spec, run, dirs, ready_w)
+            await self._spawn(spec, run, dirs, ready_w, log)
             os.close(ready_w)
             ready_w = -1
+            drain = asyncio.create_task(log.drain())
             ready = await bwrap.wait_ready(ready_r, self._settings.start_timeout_s)
+            if not ready:
+                await asyncio.wait([drain], timeout=2.0)
         finally:
+            if drain is not None:
+                drain.cancel()
+                await asyncio.gather(drain, return_exceptions=True)
+            log.close()
             for fd in (ready_r, ready_w):
                 if fd >= 0:
                     os.close(fd)
         _find_pids(run, record)
         _write_record(run, record)
         if not ready or not record.processes():
-            raise InstanceStartError(f"Ship did not become ready in {run.name}: {_log_tail(run)}")
+            raise InstanceStartError(f"Ship did not become ready in {run.name}: {log.text()}")
         with _mapped(InstanceStartError, f"start {run.name}"):
             self._cgroups.limit_cpu(dirs, spec.limits.cpus)
         self._seal_socket(run)
@@ -200,23 +210,31 @@ class LocalDriver:
             if not stat.S_ISSOCK((run / "sock" / bwrap.SOCKET_NAME).lstat().st_mode):
                 raise InstanceStartError(f"{run.name}: Ship's socket is not a socket")
 
-    async def _spawn(self, spec: SessionSpec, run: Path, dirs: list[Path], ready_fd: int) -> None:
-        flags = os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC
+    async def _spawn(
+        self, spec: SessionSpec, run: Path, dirs: list[Path], ready_fd: int, log: bwrap.StartLog
+    ) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         with _mapped(InstanceStartError, f"start {run.name}"):
-            info_fd = os.open(run / "info.json", flags | os.O_TRUNC, 0o600)
-            log_fd = os.open(run / "ship.log", flags | os.O_APPEND, 0o600)
-            args_fd = bwrap.args_file(self._bwrap_args(spec, run, ready_fd, info_fd))
+            info_fd = os.open(run / "info.json", flags, 0o600)
+            seccomp_fd = bwrap.memory_file("seccomp", self._filter)
+            args = self._bwrap_args(spec, run, ready_fd, info_fd, seccomp_fd)
+            args_fd = bwrap.args_file(args)
             try:
                 procs = cgroups.procs_files(dirs)
                 argv = bwrap.launcher(self._tools, self._host_uid, procs, args_fd, self._ship)
-                code = await bwrap.launch(argv, log_fd, (ready_fd, info_fd, args_fd))
+                fds = (ready_fd, info_fd, args_fd, seccomp_fd)
+                code = await bwrap.launch(argv, log.write_fd, fds)
             finally:
-                for fd in (info_fd, log_fd, args_fd):
+                log.close_writer()
+                for fd in (info_fd, args_fd, seccomp_fd):
                     os.close(fd)
         if code != 0:
-            raise InstanceStartError(f"sandbox launcher exited {code}: {_log_tail(run)}")
+            await log.settle()
+            raise InstanceStartError(f"sandbox launcher exited {code}: {log.text()}")
 
-    def _bwrap_args(self, spec: SessionSpec, run: Path, ready_fd: int, info_fd: int) -> list[str]:
+    def _bwrap_args(
+        self, spec: SessionSpec, run: Path, ready_fd: int, info_fd: int, seccomp_fd: int
+    ) -> list[str]:
         cargo = Path(spec.cargo_ref)
         if cargo.parent != self._cargos or not cargo.is_dir():
             raise InstanceStartError(f"not a cargo of this driver: {spec.cargo_ref}")
@@ -226,6 +244,7 @@ class LocalDriver:
             etc_dir=run / "etc",
             ready_fd=ready_fd,
             info_fd=info_fd,
+            seccomp_fd=seccomp_fd,
             tmp_size_bytes=self._settings.tmp_size_mb * 1024 * 1024,
         )
         env = bwrap.sandbox_env(spec.env, ready_fd)
@@ -364,16 +383,6 @@ def _state(run: Path, record: _Record) -> InstanceState:
     processes = record.processes()
     alive = bool(processes) and all(bwrap.alive(pid, start) for pid, start in processes)
     return InstanceState.RUNNING if alive else InstanceState.EXITED
-
-
-def _log_tail(run: Path, size: int = 2000) -> str:
-    try:
-        with (run / "ship.log").open("rb") as log:
-            log.seek(max(0, log.seek(0, os.SEEK_END) - size))
-            text = log.read(size).decode(errors="replace")
-    except OSError:
-        return "(no log)"
-    return text.strip() or "(empty log)"
 
 
 def _utc_now() -> str:
