@@ -123,3 +123,18 @@ class BayProcess:
     def client(self, timeout: float = 120) -> httpx.Client:
         headers = {"Authorization": f"Bearer {API_KEY}"}
         return httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+
+
+@contextmanager
+def serving(config: dict[str, Any], driver: str = "local") -> Iterator[BayProcess]:
+    """A started Bay on a fresh data dir; its sandboxes are deleted and it is stopped after."""
+    with traversable_tmp() as base:
+        server = BayProcess(base / "data", config, driver)
+        server.start()
+        try:
+            yield server
+        finally:
+            with server.client() as client:
+                for item in client.get("/v1/sandboxes", params={"limit": 200}).json()["items"]:
+                    client.delete(f"/v1/sandboxes/{item['id']}")
+            server.stop()

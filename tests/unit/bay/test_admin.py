@@ -60,6 +60,7 @@ class TestGcApi:
             "expired_sandbox",
             "orphan_cargo",
             "orphan_instance",
+            "history_retention",
         }
         assert body["is_running"] is False
 
@@ -71,4 +72,4 @@ class TestGcApi:
 
     async def test_run_without_body_runs_all(self, bay: Bay) -> None:
         response = await bay.client.post("/v1/admin/gc/run", headers=AUTH)
-        assert len(response.json()["results"]) == 4
+        assert len(response.json()["results"]) == 5

@@ -25,18 +25,20 @@ from bay.api import (
     sandboxes,
     terminal,
 )
-from bay.api.middleware import AuthGate, RequestIdMiddleware
+from bay.api.middleware import AuthGate, BodyLimit, RequestIdMiddleware
 from bay.api.state import State
 from bay.config import Settings
 from bay.db.engine import make_engine, make_sessionmaker, migrate
 from bay.drivers.base import Driver
 from bay.services.cargos import CargoService
 from bay.services.clock import Clock, utcnow
+from bay.services.execs import ExecLimits
 from bay.services.gc import GcService
 from bay.services.keys import KeyService, Provisioned
 from bay.services.locks import SandboxLocks
 from bay.services.profiles import ProfileCatalog
 from bay.services.recent_keys import RecentKeys
+from bay.services.records import Records, Retention
 from bay.services.sessions import Reconciler, SessionRuntime, SessionService
 from bay.services.tasks import Tasks
 from bay.services.warm_pool import WarmPool
@@ -102,6 +104,7 @@ def create_app(
         app.include_router(module.router)
     handlers.install(app)
     app.add_middleware(AuthGate)  # runs after RequestIdMiddleware: the last added is outermost
+    app.add_middleware(BodyLimit)
     app.add_middleware(RequestIdMiddleware)
     return app
 
@@ -136,7 +139,12 @@ async def _start(
     log.info("reconcile: %d live sessions re-attached, %d dead reaped", attached, reaped)
     sessions = SessionService(runtime, clock)
     pool = _build_pool(settings, runtime, sessions, clock)
-    gc = GcService(runtime, sessions, settings.gc, clock, pool)
+    history = settings.history
+    retention = Retention(
+        history.max_field_bytes, history.max_rows_per_sandbox, history.max_age_days
+    )
+    records = Records(sessionmaker, retention)
+    gc = GcService(runtime, sessions, settings.gc, clock, pool, records)
     if settings.gc.run_on_startup:
         await gc.run_once()
     return State(
@@ -150,6 +158,8 @@ async def _start(
         clock=clock,
         gc=gc,
         pool=pool,
+        records=records,
+        exec_limits=ExecLimits(settings.limits.max_code_bytes, history.max_field_bytes),
         tasks=Tasks(),
         recent_keys=RecentKeys(settings.security.key_cache_seconds),
         write_turn=asyncio.Lock() if settings.database_url.startswith("sqlite") else None,

@@ -139,6 +139,33 @@ class ShipSettings(BaseModel):
     output_limit_bytes: int = Field(default=1024 * 1024, description="per stream per exec")
 
 
+class LimitsSettings(BaseModel):
+    """Bounds on what one request may make Bay hold."""
+
+    max_body_bytes: int = Field(
+        default=32 * 1024 * 1024,
+        gt=0,
+        description="request bodies past this are 413 (uploads are bounded by the cargo instead)",
+    )
+    max_code_bytes: int = Field(
+        default=1024 * 1024, gt=0, description="python code or shell command, UTF-8 bytes"
+    )
+
+
+class HistorySettings(BaseModel):
+    """What execution history keeps: long fields are cut to head and tail, old rows go."""
+
+    max_field_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="stored code, output and error, each"
+    )
+    max_rows_per_sandbox: int | None = Field(
+        default=1000, ge=1, description="the GC task keeps this many newest rows per sandbox"
+    )
+    max_age_days: float | None = Field(
+        default=None, gt=0, description="the GC task deletes older rows (null: any age)"
+    )
+
+
 class StreamingSettings(BaseModel):
     heartbeat_seconds: float = Field(
         default=15.0, gt=0, description="a quiet event stream gets a comment this often"
@@ -169,6 +196,7 @@ class GcSettings(BaseModel):
     expired_sandbox: GcTaskSettings = Field(default_factory=GcTaskSettings)
     orphan_cargo: GcTaskSettings = Field(default_factory=GcTaskSettings)
     orphan_instance: GcTaskSettings = Field(default_factory=GcTaskSettings)
+    history_retention: GcTaskSettings = Field(default_factory=GcTaskSettings)
 
 
 class WarmPoolSettings(BaseModel):
@@ -216,6 +244,8 @@ class Settings(BaseSettings):
     gc: GcSettings = Field(default_factory=GcSettings)
     warm_pool: WarmPoolSettings = Field(default_factory=WarmPoolSettings)
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)
+    limits: LimitsSettings = Field(default_factory=LimitsSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
     profiles: list[ProfileSettings] = Field(default_factory=_default_profiles)
     api_key: str | None = Field(default=None, description="BAY_API_KEY: the admin key to seed")
     instance_id: str = Field(default_factory=lambda: os.environ.get("HOSTNAME") or "bay")

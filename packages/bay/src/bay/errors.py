@@ -81,6 +81,13 @@ class InvalidRequestError(BayError):
     status = 400
 
 
+class PayloadTooLargeError(BayError):
+    """413: a body or a field past a configured limit, which `details` names."""
+
+    code = ErrorCode.VALIDATION_ERROR
+    status = 413
+
+
 class FileNotFoundInCargoError(BayError):
     code = ErrorCode.FILE_NOT_FOUND
     status = 404

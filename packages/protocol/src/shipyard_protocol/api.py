@@ -5,11 +5,39 @@ Timestamps are naive UTC datetimes, serialised without a timezone suffix.
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 MAX_SECONDS = 10 * 365 * 24 * 3600  # ten years: longer is a mistake, and overflows datetimes
+MAX_INT64 = 2**63 - 1  # the widest integer a database column or query parameter holds
+# The longest path Linux accepts (PATH_MAX, with its NUL) and the longest name in it.
+MAX_PATH_BYTES = 4095
+MAX_NAME_BYTES = 255
+
+
+def _utf8(value: str) -> str:
+    """JSON can carry lone surrogates (`"\\ud800"`); nothing downstream can encode them."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("text must be valid Unicode (a lone surrogate is not)") from exc
+    return value
+
+
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError(
+            "must not contain NUL bytes: no process argument or environment can hold one"
+        )
+    return value
+
+
+Text = Annotated[str, AfterValidator(_utf8)]
+"""A string from a request body: valid Unicode, so it can be stored and sent on."""
+
+Command = Annotated[Text, AfterValidator(_no_nul)]
+"""A shell command line or environment entry: no NUL byte."""
 
 
 class SandboxStatus(StrEnum):
@@ -63,8 +91,8 @@ class Sandbox(BaseModel):
 class SandboxCreate(BaseModel):
     """`POST /v1/sandboxes` body; `ttl` null or ≤ 0 means no expiry."""
 
-    profile: str = "python-default"
-    cargo_id: str | None = None
+    profile: Text = "python-default"
+    cargo_id: Text | None = None
     ttl: int | None = Field(default=None, le=MAX_SECONDS)
 
 
@@ -84,11 +112,11 @@ class TTLExtend(BaseModel):
 class PythonExec(BaseModel):
     """`POST /v1/sandboxes/{id}/python/exec` body."""
 
-    code: str
+    code: Text
     timeout: int = Field(default=30, ge=1, le=300)
     include_code: bool = False
-    description: str | None = None
-    tags: str | None = None
+    description: Text | None = None
+    tags: Text | None = None
 
 
 class PythonExecData(BaseModel):
@@ -116,12 +144,12 @@ class PythonExecResult(BaseModel):
 class ShellExec(BaseModel):
     """`POST /v1/sandboxes/{id}/shell/exec` body."""
 
-    command: str
+    command: Command
     timeout: int = Field(default=30, ge=1, le=300)
-    cwd: str | None = None
+    cwd: Text | None = None
     include_code: bool = False
-    description: str | None = None
-    tags: str | None = None
+    description: Text | None = None
+    tags: Text | None = None
 
 
 class ShellExecResult(BaseModel):
@@ -146,8 +174,8 @@ class FileContent(BaseModel):
 class FileWrite(BaseModel):
     """`PUT …/filesystem/files` body."""
 
-    path: str
-    content: str
+    path: Text
+    content: Text
 
 
 class FileInfo(BaseModel):
@@ -254,6 +282,10 @@ class ExecutionEntry(BaseModel):
     learn_error: str | None = None
     learn_processed_at: datetime | None = None
     created_at: datetime
+    status: Literal["running", "finished"] = Field(
+        default="finished",
+        description="running: Bay has not recorded the outcome yet (or stopped before it did)",
+    )
 
 
 class ExecutionList(BaseModel):
@@ -266,15 +298,15 @@ class ExecutionList(BaseModel):
 class ExecutionUpdate(BaseModel):
     """`PATCH …/history/{execution_id}`: only the fields given are changed."""
 
-    description: str | None = None
-    tags: str | None = None
-    notes: str | None = None
+    description: Text | None = None
+    tags: Text | None = None
+    notes: Text | None = None
 
 
 class GcRun(BaseModel):
     """`POST /v1/admin/gc/run` body; null tasks means all enabled tasks."""
 
-    tasks: list[str] | None = None
+    tasks: list[Text] | None = None
 
 
 class GcTaskResult(BaseModel):
@@ -377,9 +409,9 @@ class KernelControl(BaseModel):
 class ProcessCreate(BaseModel):
     """`POST /v1/sandboxes/{id}/processes`: start a detached command."""
 
-    command: str = Field(min_length=1)
-    cwd: str | None = None
-    env: dict[str, str] = Field(default_factory=dict)
+    command: Command = Field(min_length=1)
+    cwd: Text | None = None
+    env: dict[Command, Command] = Field(default_factory=dict)
 
 
 class ProcessSignalRequest(BaseModel):

@@ -1,5 +1,8 @@
 """Ship's error tree: each class carries its wire code and HTTP status."""
 
+import errno
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
@@ -74,6 +77,31 @@ class ConflictError(ShipError):
     status = 409
 
 
+class InvalidCommandError(ShipError):
+    """A command no process can be started with: a NUL byte, or longer than an argument."""
+
+    code = ErrorCode.VALIDATION_ERROR
+    status = 400
+
+
 class InvalidSignalError(ShipError):
     code = ErrorCode.VALIDATION_ERROR
     status = 400
+
+
+# Linux's MAX_ARG_STRLEN: the most one argument (here `bash -lc COMMAND`) may hold, NUL included.
+MAX_ARGUMENT_BYTES = 128 * 1024
+
+
+@contextmanager
+def spawn_errors() -> Iterator[None]:
+    """A command or environment the kernel refuses to exec is the caller's error (400)."""
+    try:
+        yield
+    except ValueError as exc:  # subprocess: "embedded null byte"
+        raise InvalidCommandError(f"cannot run the command: {exc}") from exc
+    except OSError as exc:
+        if exc.errno != errno.E2BIG:
+            raise
+        message = f"the command is too long: at most {MAX_ARGUMENT_BYTES - 1} bytes"
+        raise InvalidCommandError(message, {"limit_bytes": MAX_ARGUMENT_BYTES - 1}) from exc

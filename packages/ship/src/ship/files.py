@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import AsyncIterable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import BinaryIO
 
 from ship.errors import (
     InvalidFileError,
@@ -44,6 +45,8 @@ def os_errors(rel: str) -> Iterator[None]:
     except OSError as exc:
         if exc.errno in _NO_SPACE:
             raise QuotaExceededError("no space left on the cargo", details) from exc
+        if exc.errno == errno.ENAMETOOLONG:
+            raise _invalid(rel, "name_too_long") from exc
         raise
 
 
@@ -91,11 +94,13 @@ class Workspace:
             raise InvalidFileError(f"not UTF-8 text: {rel}", {"path": rel}) from exc
 
     def write_text(self, rel: str, content: str) -> int:
+        """Replace `rel` whole or not at all: a write that fails (a full cargo) keeps the old."""
         path = self.resolve(rel)
         data = content.encode("utf-8")
         with os_errors(rel):
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
+            with _replacing(path) as out:
+                out.write(data)
         return len(data)
 
     def delete(self, rel: str) -> None:
@@ -133,29 +138,44 @@ class Workspace:
             raise InvalidFileError(f"is a directory: {rel}", {"path": rel})
         with os_errors(rel):
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".upload-", suffix=".part")
-            try:
-                size = await _write_chunks(fd, chunks)
-                os.replace(temp, path)
-            except BaseException:
-                with suppress(OSError):
-                    os.unlink(temp)
-                raise
-        return size
+            with _replacing(path) as out:
+                return await _write_chunks(out, chunks)
 
 
-async def _write_chunks(fd: int, chunks: AsyncIterable[bytes]) -> int:
-    """Write `chunks` to `fd` in a worker thread, about `_WRITE_SIZE` bytes at a time."""
+@contextmanager
+def _replacing(path: Path) -> Iterator[BinaryIO]:
+    """A temp file beside `path` that replaces it when the block ends without an error."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".upload-", suffix=".part")
+    try:
+        os.fchmod(fd, _mode_for(path))
+        with os.fdopen(fd, "wb") as out:
+            yield out
+        os.replace(temp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def _mode_for(path: Path) -> int:
+    """The mode the file has, else what a plain create gives under the usual umask (022)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o644
+
+
+async def _write_chunks(out: BinaryIO, chunks: AsyncIterable[bytes]) -> int:
+    """Write `chunks` to `out` in a worker thread, about `_WRITE_SIZE` bytes at a time."""
     size = 0
     pending = bytearray()
-    with os.fdopen(fd, "wb") as out:
-        async for chunk in chunks:
-            pending += chunk
-            size += len(chunk)
-            if len(pending) >= _WRITE_SIZE:
-                await asyncio.to_thread(out.write, bytes(pending))
-                pending.clear()
-        await asyncio.to_thread(out.write, bytes(pending))
+    async for chunk in chunks:
+        pending += chunk
+        size += len(chunk)
+        if len(pending) >= _WRITE_SIZE:
+            await asyncio.to_thread(out.write, bytes(pending))
+            pending.clear()
+    await asyncio.to_thread(out.write, bytes(pending))
     return size
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from ship.errors import InvalidSignalError, NotFoundError
+from ship.errors import InvalidSignalError, NotFoundError, spawn_errors
 from shipyard_protocol.ship import ProcessInfo, ProcessList, ProcessLogs
 
 Stream = Literal["stdout", "stderr"]
@@ -61,7 +61,7 @@ class Processes:
         process_id = f"proc-{secrets.token_hex(6)}"
         logs = {stream: self._dir / f"{process_id}.{stream}" for stream in ("stdout", "stderr")}
         # Files, not pipes: nothing has to read them for the process to keep running.
-        with logs["stdout"].open("wb") as out, logs["stderr"].open("wb") as err:
+        with logs["stdout"].open("wb") as out, logs["stderr"].open("wb") as err, spawn_errors():
             child = await asyncio.create_subprocess_exec(
                 *("bash", "-lc", command),
                 stdin=subprocess.DEVNULL,

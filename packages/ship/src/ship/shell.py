@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import cast
 
+from ship.errors import spawn_errors
 from ship.events import EventLog
 from ship.output import OutputBuffer
 from shipyard_protocol.ship import OutputEvent, ShellOutcome
@@ -124,18 +125,19 @@ class Shell:
         self, command: str, cwd: Path, env: dict[str, str], log: EventLog
     ) -> tuple[asyncio.SubprocessTransport, _Capture]:
         loop = asyncio.get_running_loop()
-        return await loop.subprocess_exec(
-            lambda: _Capture(self._output_limit, log),
-            "bash",
-            "-lc",
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env={**os.environ, **env},
-            start_new_session=True,
-        )
+        with spawn_errors():
+            return await loop.subprocess_exec(
+                lambda: _Capture(self._output_limit, log),
+                "bash",
+                "-lc",
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=cwd,
+                env={**os.environ, **env},
+                start_new_session=True,
+            )
 
     async def _drain(self, pid: int, capture: _Capture) -> None:
         """Wait for EOF; background children still holding the pipes are killed.

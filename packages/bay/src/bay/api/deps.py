@@ -125,7 +125,15 @@ Sandboxes = Annotated[SandboxService, Depends(get_sandboxes)]
 
 async def get_execs(request: HTTPConnection, db: Db, sessions: Sessions) -> ExecService:
     state = bay_state(request)
-    return ExecService(db, sessions, state["ship"], state["profiles"], state["clock"])
+    return ExecService(
+        db,
+        sessions,
+        state["ship"],
+        state["profiles"],
+        state["clock"],
+        state["records"],
+        state["exec_limits"],
+    )
 
 
 Execs = Annotated[ExecService, Depends(get_execs)]
@@ -173,7 +181,15 @@ Gc = Annotated[GcService, Depends(get_gc)]
 async def get_streams(request: HTTPConnection, sessions: Sessions) -> StreamService:
     state = bay_state(request)
     settings = StreamSettings(heartbeat_s=state["settings"].streaming.heartbeat_seconds)
-    return StreamService(state["runtime"], sessions, state["tasks"], settings, state["clock"])
+    return StreamService(
+        state["runtime"],
+        sessions,
+        state["tasks"],
+        settings,
+        state["clock"],
+        state["records"],
+        state["exec_limits"],
+    )
 
 
 Streams = Annotated[StreamService, Depends(get_streams)]

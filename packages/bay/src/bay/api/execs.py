@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Query, Response
 from bay.api.deps import Caller, Execs, PythonSandbox, Sandboxes, ShellSandbox, Streams
 from bay.api.sse import EVENT_STREAM, sse_response, wants_events
 from shipyard_protocol.api import (
+    MAX_INT64,
     ExecutionStatus,
     PythonExec,
     PythonExecResult,
@@ -51,8 +52,8 @@ async def execution_events(
     caller: Caller,
     sandboxes: Sandboxes,
     streams: Streams,
-    after: Annotated[int | None, Query(ge=0)] = None,
-    last_event_id: Annotated[int | None, Header()] = None,
+    after: Annotated[int | None, Query(ge=0, le=MAX_INT64)] = None,
+    last_event_id: Annotated[int | None, Header(ge=0, le=MAX_INT64)] = None,
 ) -> Response:
     sandbox = await sandboxes.get(caller.owner, sandbox_id)
     start_after = after if after is not None else last_event_id or 0

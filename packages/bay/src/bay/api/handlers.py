@@ -1,8 +1,11 @@
 """Exception handlers: every Bay error, HTTP error and crash answers the one JSON error body."""
 
 import logging
+import math
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
@@ -19,6 +22,7 @@ _CODES_BY_STATUS = {
     404: ErrorCode.NOT_FOUND,
     405: ErrorCode.VALIDATION_ERROR,
     409: ErrorCode.CONFLICT,
+    413: ErrorCode.VALIDATION_ERROR,
 }
 
 
@@ -51,6 +55,26 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 body, made printable: it echoes the input, which may be NaN or hold a
+    lone surrogate, and neither can be written as JSON."""
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
+    return JSONResponse({"detail": json_safe(jsonable_encoder(exc.errors()))}, status_code=422)
+
+
+def json_safe(value: object) -> object:
+    """`value` with non-finite floats as strings and lone surrogates escaped."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {json_safe(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(item) for item in value]
+    return value
+
+
 async def driver_error(request: Request, exc: Exception) -> JSONResponse:
     """The engine itself failed (dockerd down, bwrap gone): the session is not available."""
     log.warning("driver error: %s", exc)
@@ -62,3 +86,4 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(BayError, bay_error)
     app.add_exception_handler(DriverError, driver_error)
     app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)

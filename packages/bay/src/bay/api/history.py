@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from bay.api.deps import Caller, History, Sandboxes
-from shipyard_protocol.api import ExecutionEntry, ExecutionList, ExecutionUpdate
+from shipyard_protocol.api import MAX_INT64, ExecutionEntry, ExecutionList, ExecutionUpdate
 
 router = APIRouter(prefix="/v1/sandboxes/{sandbox_id}/history", tags=["history"])
 
@@ -21,7 +21,7 @@ async def list_history(
     exec_type: ExecType = None,
     success_only: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     tags: str | None = None,
     has_notes: bool = False,
     has_description: bool = False,

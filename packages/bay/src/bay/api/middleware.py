@@ -4,10 +4,11 @@ import json
 import logging
 import uuid
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bay.api.state import State
-from bay.errors import BayError, UnauthorizedError
+from bay.errors import BayError, PayloadTooLargeError, UnauthorizedError
 from bay.services.keys import KeyService, Principal, hash_key
 from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 
@@ -70,6 +71,48 @@ class AuthGate:
             await _send_error(send, exc, state.get("request_id"))
             return
         await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """Refuses request bodies past `limits.max_body_bytes` with 413 before holding them.
+
+    A declared Content-Length past the cap is answered at once, unread; a chunked body is
+    counted as it arrives and cut at the cap. Uploads are exempt: they stream to the
+    sandbox and the cargo's quota bounds them.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path", "").endswith(UPLOAD):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        cap = state["bay"]["settings"].limits.max_body_bytes
+        declared = _headers(scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            await _send_error(send, _too_large(cap), state.get("request_id"))
+            return
+        received = 0
+
+        async def counted() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > cap:
+                raise HTTPException(413, _too_large(cap).message)
+            return message
+
+        await self.app(scope, counted, send)
+
+
+UPLOAD = "/filesystem/upload"
+
+
+def _too_large(cap: int) -> PayloadTooLargeError:
+    message = f"request body is larger than {cap} bytes (limits.max_body_bytes)"
+    return PayloadTooLargeError(message, {"limit_bytes": cap})
 
 
 async def authenticate(bay: State, headers: dict[str, str]) -> Principal:

@@ -5,7 +5,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from bay.api.deps import Processes, PythonSandbox, ShellSandbox
-from shipyard_protocol.api import KernelControl, ProcessCreate, ProcessSignalRequest
+from shipyard_protocol.api import MAX_INT64, KernelControl, ProcessCreate, ProcessSignalRequest
 from shipyard_protocol.ship import ProcessInfo, ProcessList, ProcessLogs
 
 router = APIRouter(prefix="/v1/sandboxes/{sandbox_id}", tags=["processes"])
@@ -34,7 +34,7 @@ async def process_logs(
     sandbox: ShellSandbox,
     processes: Processes,
     stream: Literal["stdout", "stderr"] = "stdout",
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
     limit: Annotated[int, Query(ge=1, le=8 * 1024 * 1024)] = 1024 * 1024,
 ) -> ProcessLogs:
     return await processes.logs(sandbox, process_id, stream, offset, limit)

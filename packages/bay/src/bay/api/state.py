@@ -9,9 +9,11 @@ from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from bay.config import Settings
 from bay.drivers.base import Driver
 from bay.services.clock import Clock
+from bay.services.execs import ExecLimits
 from bay.services.gc import GcService
 from bay.services.profiles import ProfileCatalog
 from bay.services.recent_keys import RecentKeys
+from bay.services.records import Records
 from bay.services.sessions import SessionRuntime
 from bay.services.tasks import Tasks
 from bay.services.warm_pool import WarmPool
@@ -29,6 +31,8 @@ class State(TypedDict):
     clock: Clock
     gc: GcService
     pool: WarmPool
+    records: Records
+    exec_limits: ExecLimits
     tasks: Tasks
     recent_keys: RecentKeys
     write_turn: asyncio.Lock | None  # SQLite only: see get_db

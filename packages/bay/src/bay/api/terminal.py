@@ -6,18 +6,16 @@ cannot set headers). Errors close the socket with 4000 + the HTTP status and a r
 
 import asyncio
 import contextlib
-from typing import Annotated
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from websockets.exceptions import ConnectionClosed
 
 from bay.api.deps import Db, Sandboxes, Terminals, get_principal
 from bay.errors import BayError
+from bay.services.terminals import terminal_size
 from bay.ship_client import ClientConnection
 
 router = APIRouter(tags=["terminal"])
-
-Size = Annotated[int, Query(ge=1, le=1000)]
 
 
 @router.websocket("/v1/sandboxes/{sandbox_id}/terminal")
@@ -27,17 +25,20 @@ async def terminal(
     db: Db,
     sandboxes: Sandboxes,
     terminals: Terminals,
-    cols: Size = 80,
-    rows: Size = 24,
+    cols: str = "80",
+    rows: str = "24",
     token: str | None = None,
 ) -> None:
+    # The sizes are parsed here, after accept: FastAPI refuses bad query parameters of a
+    # WebSocket before the handshake, which the client sees as a bare 403 with no reason.
     await websocket.accept()
     authorization = websocket.headers.get("authorization") or (token and f"Bearer {token}")
     try:
         caller = await get_principal(websocket, authorization, websocket.headers.get("x-owner"))
+        size = terminal_size(cols, rows)
         sandbox = await sandboxes.usable(caller.owner, sandbox_id, "shell")
         await db.commit()
-        ship = await terminals.open(sandbox, cols, rows)
+        ship = await terminals.open(sandbox, *size)
     except BayError as exc:
         await websocket.close(code=4000 + exc.status, reason=exc.message[:120])
         return

@@ -97,6 +97,8 @@ class ExecutionHistory(Base):
     tags: Mapped[str | None] = mapped_column(Text, nullable=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # running: written before Ship is called, so a Bay killed meanwhile still has the row.
+    status: Mapped[str] = mapped_column(String(16), default="finished", server_default="finished")
 
 
 class IdempotencyKey(Base):

@@ -1,16 +1,19 @@
 """Python and shell execution: run in the sandbox's session, answer, and keep history."""
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
 from bay.db.models import ExecutionHistory, Sandbox
+from bay.errors import BayError, PayloadTooLargeError
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.paths import normalize_path
 from bay.services.profiles import ProfileCatalog
+from bay.services.records import Records, finish
 from bay.services.sessions import LEASE_SLACK_S, SessionService
 from bay.services.ship_errors import mapped_ship_errors
 from bay.ship_client import ShipClient
@@ -26,6 +29,15 @@ from shipyard_protocol.ship import PythonOutcome, PythonRun, ShellOutcome, Shell
 ExecRequest = PythonExec | ShellExec
 ExecResult = PythonExecResult | ShellExecResult
 
+# Ship runs a command as one argument of `bash -lc`; Linux caps one argument at 128 KiB.
+MAX_COMMAND_BYTES = 128 * 1024 - 1
+
+
+@dataclass(frozen=True)
+class ExecLimits:
+    max_code_bytes: int = 1024 * 1024
+    max_field_bytes: int = 64 * 1024
+
 
 class ExecService:
     def __init__(
@@ -35,12 +47,16 @@ class ExecService:
         ship: ShipClient,
         profiles: ProfileCatalog,
         clock: Clock,
+        records: Records,
+        limits: ExecLimits,
     ) -> None:
         self._db = db
         self._sessions = sessions
         self._ship = ship
         self._profiles = profiles
         self._clock = clock
+        self._records = records
+        self._limits = limits
 
     async def python(self, sandbox: Sandbox, request: PythonExec) -> PythonExecResult:
         result = await self._run(sandbox, request)
@@ -53,19 +69,29 @@ class ExecService:
         return result
 
     async def _run(self, sandbox: Sandbox, request: ExecRequest) -> ExecResult:
-        run = ship_run(request, new_id("exec"))
+        run = ship_run(request, new_id("exec"), self._limits.max_code_bytes)
+        execution_id = run.execution_id or ""
         started = time.monotonic()
         ready = await self._sessions.ensure_running(sandbox.id, isinstance(run, PythonRun))
-        with mapped_ship_errors():
-            if isinstance(run, PythonRun):
-                outcome: PythonOutcome | ShellOutcome = await self._ship.python(ready.endpoint, run)
-            else:
-                outcome = await self._ship.shell(ready.endpoint, run)
+        row = history_row(sandbox, ready.session_id, request, execution_id, self._clock())
+        await self._records.open(row)
+        try:
+            with mapped_ship_errors():
+                outcome = await self._call(ready.endpoint, run)
+        except BayError:
+            await self._records.forget(execution_id)  # no outcome, no history (contract §1.6)
+            raise
         result = exec_result(request, outcome, run, _ms_since(started), ready.state_lost)
-        self._db.add(history_row(sandbox, ready.session_id, request, result, self._clock()))
+        limit = self._limits.max_field_bytes
+        await finish(self._db, execution_id, outcome_values(result), limit)
         if time.monotonic() - started > LEASE_SLACK_S:
             await self._renew(sandbox)
-        return result  # the history row is written when the request commits
+        return result  # the row is completed when the request commits
+
+    async def _call(self, endpoint: str, run: PythonRun | ShellRun) -> PythonOutcome | ShellOutcome:
+        if isinstance(run, PythonRun):
+            return await self._ship.python(endpoint, run)
+        return await self._ship.shell(endpoint, run)
 
     async def _renew(self, sandbox: Sandbox) -> None:
         """A finished exec is activity too: a long run must not leave the lease nearly spent."""
@@ -78,13 +104,25 @@ class ExecService:
         )
 
 
-def ship_run(request: ExecRequest, execution_id: str) -> PythonRun | ShellRun:
-    """What Ship is asked to run; a bad cwd is 400 before any compute starts."""
+def ship_run(request: ExecRequest, execution_id: str, max_code_bytes: int) -> PythonRun | ShellRun:
+    """What Ship is asked to run; a bad cwd or oversized code is refused before any compute."""
     if isinstance(request, PythonExec):
+        _check_size("code", request.code, max_code_bytes)
         return PythonRun(code=request.code, timeout=request.timeout, execution_id=execution_id)
+    _check_size("command", request.command, min(max_code_bytes, MAX_COMMAND_BYTES))
     cwd = normalize_path(request.cwd, "cwd") if request.cwd is not None else "."
     return ShellRun(
         command=request.command, timeout=request.timeout, cwd=cwd, execution_id=execution_id
+    )
+
+
+def _check_size(field: str, text: str, limit: int) -> None:
+    # UTF-8 takes at most 4 bytes a character: most texts are judged without encoding them.
+    if len(text) * 4 <= limit or len(text.encode("utf-8")) <= limit:
+        return
+    raise PayloadTooLargeError(
+        f"{field} is larger than the {limit} bytes an execution accepts",
+        {"field": field, "limit_bytes": limit},
     )
 
 
@@ -113,26 +151,47 @@ def history_row(
     sandbox: Sandbox,
     session_id: str | None,
     request: ExecRequest,
-    result: ExecResult,
+    execution_id: str,
     now: datetime,
 ) -> ExecutionHistory:
+    """The row of an execution about to start; `outcome_values` completes it."""
     python = isinstance(request, PythonExec)
     return ExecutionHistory(
-        id=result.execution_id,
+        id=execution_id,
         owner=sandbox.owner,
         sandbox_id=sandbox.id,
         session_id=session_id,
         exec_type="python" if python else "shell",
         code=request.code if isinstance(request, PythonExec) else request.command,
-        success=result.success,
-        execution_time_ms=result.execution_time_ms,
-        output=result.output,
-        error=result.error,
-        exit_code=getattr(result, "exit_code", None),
+        success=False,
+        execution_time_ms=0,
         description=request.description,
         tags=normalize_tags(request.tags),
         created_at=now,
     )
+
+
+def settled_values(outcome: PythonOutcome | ShellOutcome) -> dict[str, object]:
+    """A row's outcome from Ship's record of it, for a row whose request Bay no longer holds."""
+    if isinstance(outcome, PythonOutcome):
+        values = outcome_values(_python_result(outcome, "", 0, False))
+    else:
+        values = outcome_values(_shell_result(outcome, "", 0))
+    del values["execution_time_ms"]
+    return values
+
+
+LOST = {"success": False, "error": "the outcome was lost: Bay stopped before recording it"}
+
+
+def outcome_values(result: ExecResult) -> dict[str, object]:
+    return {
+        "success": result.success,
+        "execution_time_ms": result.execution_time_ms,
+        "output": result.output,
+        "error": result.error,
+        "exit_code": getattr(result, "exit_code", None),
+    }
 
 
 def normalize_tags(tags: str | None) -> str | None:

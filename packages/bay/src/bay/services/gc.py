@@ -5,6 +5,7 @@ cycle (a lease row in the database), and `run_once(now)` drives it in tests with
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -18,13 +19,25 @@ from bay.drivers.base import DriverError
 from bay.errors import BayError, GcBusyError
 from bay.services import leases
 from bay.services.clock import Clock
+from bay.services.execs import LOST, settled_values
+from bay.services.records import Records, Retention
 from bay.services.sessions import SessionRuntime, SessionService
 from bay.services.warm_pool import WarmPool
+from bay.ship_client import ShipCallError
 from shipyard_protocol.api import GcRunResult, GcStatus, GcTaskResult, GcTaskStatus
 
 log = logging.getLogger(__name__)
 
-TASKS = ("idle_session", "expired_sandbox", "orphan_cargo", "orphan_instance")
+TASKS = (
+    "idle_session",
+    "expired_sandbox",
+    "orphan_cargo",
+    "orphan_instance",
+    "history_retention",
+)
+# The longest an execution runs (timeout 300 s) plus slack: a row still 'running' after this
+# belongs to a Bay that stopped before completing it.
+STALE_RUNNING_S = 300 + 120
 LEASE = "gc"
 LEASE_S = 600
 
@@ -39,7 +52,9 @@ class GcService:
         settings: GcSettings,
         clock: Clock,
         pool: WarmPool | None = None,
+        records: Records | None = None,
     ) -> None:
+        self._records = records or Records(runtime.sessionmaker, Retention())
         self._rt = runtime
         self._sessions = sessions
         self._settings = settings
@@ -150,6 +165,23 @@ class GcService:
                 continue
             await self._rt.driver.stop(instance.ref)
             result.cleaned_count += 1
+
+    async def _history_retention(self, now: datetime, result: GcTaskResult) -> None:
+        """Settle rows a stopped Bay left running (from Ship if it still knows), then prune."""
+        stale = await self._records.running_before(now - timedelta(seconds=STALE_RUNNING_S))
+        for execution_id, sandbox_id in stale:
+            await self._records.close(execution_id, await self._outcome(execution_id, sandbox_id))
+            result.cleaned_count += 1
+        result.cleaned_count += await self._records.prune(now)
+
+    async def _outcome(self, execution_id: str, sandbox_id: str) -> dict[str, object]:
+        endpoint = await self._sessions.running_endpoint(sandbox_id)
+        if endpoint is not None:
+            with contextlib.suppress(ShipCallError):
+                state = await self._rt.ship.execution(endpoint, execution_id)
+                if state.outcome is not None:
+                    return settled_values(state.outcome)
+        return dict(LOST)
 
     async def _count(self, result: GcTaskResult, work: Awaitable[bool]) -> None:
         try:

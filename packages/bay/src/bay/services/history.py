@@ -115,4 +115,5 @@ def entry_out(row: ExecutionHistory) -> ExecutionEntry:
         notes=row.notes,
         learn_status="skipped",
         created_at=row.created_at,
+        status="running" if row.status == "running" else "finished",
     )

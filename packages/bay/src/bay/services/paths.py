@@ -1,6 +1,7 @@
 """Bay-side path rules (contract §1.8): relative, no NUL, no escape above the workspace."""
 
 from bay.errors import InvalidPathError
+from shipyard_protocol.api import MAX_NAME_BYTES, MAX_PATH_BYTES
 
 
 def normalize_path(value: str, field: str = "path") -> str:
@@ -11,8 +12,13 @@ def normalize_path(value: str, field: str = "path") -> str:
         raise _invalid(field, "null_byte", "path must not contain NUL bytes")
     if value.startswith("/"):
         raise _invalid(field, "absolute_path", "path must be a relative path")
+    if len(value.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
+        raise _invalid(field, "too_long", f"path must be at most {MAX_PATH_BYTES} bytes")
     parts: list[str] = []
     for part in value.split("/"):
+        if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            message = f"each name in a path must be at most {MAX_NAME_BYTES} bytes"
+            raise _invalid(field, "name_too_long", message)
         if part in ("", "."):
             continue
         if part == "..":

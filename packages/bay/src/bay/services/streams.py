@@ -11,10 +11,19 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from bay.db.models import ExecutionHistory, Sandbox
-from bay.errors import NotFoundError
+from bay.errors import BayError, NotFoundError
 from bay.services.clock import Clock
-from bay.services.execs import ExecRequest, exec_result, history_row, ship_run
+from bay.services.execs import (
+    ExecLimits,
+    ExecRequest,
+    exec_result,
+    history_row,
+    outcome_values,
+    settled_values,
+    ship_run,
+)
 from bay.services.ids import new_id
+from bay.services.records import Records
 from bay.services.sessions import SessionRuntime, SessionService
 from bay.services.ship_errors import mapped_ship_errors
 from bay.services.tasks import Tasks
@@ -42,22 +51,32 @@ class StreamService:
         tasks: Tasks,
         settings: StreamSettings,
         clock: Clock,
+        records: Records,
+        limits: ExecLimits,
     ) -> None:
         self._rt = runtime
         self._sessions = sessions
         self._tasks = tasks
         self._settings = settings
         self._clock = clock
+        self._records = records
+        self._limits = limits
 
     async def start(self, sandbox: Sandbox, request: ExecRequest) -> AsyncIterator[EventOrBeat]:
         """Start an execution and return its live events; errors before the first event raise."""
-        run = ship_run(request, new_id("exec"))
+        run = ship_run(request, new_id("exec"), self._limits.max_code_bytes)
+        execution_id = run.execution_id or ""
         ready = await self._sessions.ensure_running(sandbox.id, isinstance(run, PythonRun))
-        with mapped_ship_errors():
-            stream = await self._rt.ship.stream(ready.endpoint, run)
+        row = history_row(sandbox, ready.session_id, request, execution_id, self._clock())
+        await self._records.open(row)
+        try:
+            with mapped_ship_errors():
+                stream = await self._rt.ship.stream(ready.endpoint, run)
+        except BayError:
+            await self._records.forget(execution_id)
+            raise
         self._tasks.spawn(
-            self._record_when_done(sandbox, ready.session_id, ready.endpoint, request, run),
-            name=f"history-{run.execution_id}",
+            self._record_when_done(ready.endpoint, request, run), name=f"history-{execution_id}"
         )
         return with_heartbeats(stream, self._settings.heartbeat_s)
 
@@ -74,7 +93,10 @@ class StreamService:
         endpoint = await self._sessions.running_endpoint(sandbox.id)
         if endpoint is not None:
             with contextlib.suppress(ShipCallError):
-                return _status_from_ship(await self._rt.ship.execution(endpoint, execution_id))
+                state = await self._rt.ship.execution(endpoint, execution_id)
+                if state.outcome is not None:  # a Bay that stopped mid-run left the row open
+                    await self._records.close(execution_id, settled_values(state.outcome))
+                return _status_from_ship(state)
         return await self._status_from_history(sandbox, execution_id)
 
     async def _live_endpoint(self, sandbox: Sandbox, execution_id: str) -> str:
@@ -99,19 +121,14 @@ class StreamService:
         return ExecutionStatus(
             execution_id=row.id,
             exec_type=row.exec_type,
-            status="finished",
+            status="running" if row.status == "running" else "finished",
             success=row.success,
             exit_code=row.exit_code,
             execution_time_ms=row.execution_time_ms,
         )
 
     async def _record_when_done(
-        self,
-        sandbox: Sandbox,
-        session_id: str,
-        endpoint: str,
-        request: ExecRequest,
-        run: PythonRun | ShellRun,
+        self, endpoint: str, request: ExecRequest, run: PythonRun | ShellRun
     ) -> None:
         started = time.monotonic()
         execution_id = run.execution_id or ""
@@ -125,8 +142,7 @@ class StreamService:
             if state.outcome is not None:
                 elapsed = int((time.monotonic() - started) * 1000)
                 result = exec_result(request, state.outcome, run, elapsed, False)
-                async with self._rt.sessionmaker() as db, db.begin():
-                    db.add(history_row(sandbox, session_id, request, result, self._clock()))
+                await self._records.close(execution_id, outcome_values(result))
                 return
         log.warning("history of %s not recorded: it never ended", execution_id)
 

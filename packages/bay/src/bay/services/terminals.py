@@ -1,9 +1,26 @@
 """Terminals: a WebSocket to a PTY in the sandbox; Bay authenticates and relays."""
 
 from bay.db.models import Sandbox
+from bay.errors import InvalidRequestError
 from bay.services.sessions import SessionService
 from bay.services.ship_errors import mapped_ship_errors
 from bay.ship_client import ClientConnection, ShipClient
+
+MAX_TERMINAL_SIZE = 1000
+
+
+def terminal_size(cols: str, rows: str) -> tuple[int, int]:
+    """`(cols, rows)` from the query, or 400 naming the one that is not 1..1000."""
+    size = []
+    for name, value in (("cols", cols), ("rows", rows)):
+        number = int(value) if value.isascii() and value.isdigit() and len(value) < 8 else 0
+        if not 1 <= number <= MAX_TERMINAL_SIZE:
+            raise InvalidRequestError(
+                f"{name} must be a whole number from 1 to {MAX_TERMINAL_SIZE}",
+                {"field": name},
+            )
+        size.append(number)
+    return size[0], size[1]
 
 
 class TerminalService:

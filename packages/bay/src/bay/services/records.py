@@ -1,0 +1,113 @@
+"""History rows as durable records: written 'running' before Ship runs anything, completed
+after, their long fields cut to head and tail, and pruned by the retention settings."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from bay.db.models import ExecutionHistory
+
+MARKER = "\n…[{0} characters cut]…\n"
+
+
+@dataclass(frozen=True)
+class Retention:
+    max_field_bytes: int = 64 * 1024
+    max_rows_per_sandbox: int | None = 1000
+    max_age_days: float | None = None
+
+
+def clip(text: str | None, limit: int) -> str | None:
+    """`text` whole when it fits `limit` UTF-8 bytes, else its head and tail with a marker."""
+    if text is None or len(text) * 4 <= limit or len(text.encode("utf-8")) <= limit:
+        return text
+    keep = max(limit // 8, 1)  # characters, at most 4 bytes each: head + tail stay in `limit`
+    cut = len(text) - 2 * keep
+    return text[:keep] + MARKER.format(cut) + text[-keep:]
+
+
+class Records:
+    """One transaction per write, apart from the request's, so a record outlives a crash."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[DbSession], retention: Retention) -> None:
+        self._sessionmaker = sessionmaker
+        self._retention = retention
+
+    async def open(self, row: ExecutionHistory) -> None:
+        row.status = "running"
+        limit = self._retention.max_field_bytes
+        row.code = clip(row.code, limit) or ""
+        row.output, row.error = clip(row.output, limit), clip(row.error, limit)
+        async with self._sessionmaker() as db, db.begin():
+            db.add(row)
+
+    async def close(self, execution_id: str, values: Mapping[str, object]) -> None:
+        """Complete the row if it is still running (a second close changes nothing)."""
+        async with self._sessionmaker() as db, db.begin():
+            await finish(db, execution_id, values, self._retention.max_field_bytes)
+
+    async def forget(self, execution_id: str) -> None:
+        async with self._sessionmaker() as db, db.begin():
+            await db.execute(delete(ExecutionHistory).where(ExecutionHistory.id == execution_id))
+
+    async def running_before(self, cutoff: datetime) -> list[tuple[str, str]]:
+        """`(execution_id, sandbox_id)` of rows still running that were opened before `cutoff`."""
+        history = ExecutionHistory
+        query = select(history.id, history.sandbox_id).where(
+            history.status == "running", history.created_at < cutoff
+        )
+        async with self._sessionmaker() as db:
+            return [(row[0], row[1]) for row in await db.execute(query)]
+
+    async def prune(self, now: datetime) -> int:
+        """Delete rows past the age limit, then past the row limit of each sandbox."""
+        deleted = 0
+        async with self._sessionmaker() as db, db.begin():
+            if self._retention.max_age_days is not None:
+                cutoff = now - timedelta(days=self._retention.max_age_days)
+                old = await db.execute(
+                    delete(ExecutionHistory).where(ExecutionHistory.created_at < cutoff)
+                )
+                deleted += _count(old)
+            if self._retention.max_rows_per_sandbox is not None:
+                deleted += await _trim(db, self._retention.max_rows_per_sandbox)
+        return deleted
+
+
+async def finish(
+    db: DbSession, execution_id: str, values: Mapping[str, object], limit: int
+) -> None:
+    """Complete a running row with an outcome's fields (long text clipped)."""
+    clipped = {k: clip(v, limit) if isinstance(v, str) else v for k, v in values.items()}
+    await db.execute(
+        update(ExecutionHistory)
+        .where(ExecutionHistory.id == execution_id, ExecutionHistory.status == "running")
+        .values(**clipped, status="finished")
+    )
+
+
+async def _trim(db: DbSession, keep: int) -> int:
+    history = ExecutionHistory
+    crowded = select(history.sandbox_id).group_by(history.sandbox_id)
+    crowded = crowded.having(func.count() > keep)
+    deleted = 0
+    for sandbox_id in list(await db.scalars(crowded)):
+        newest = (
+            select(history.id)
+            .where(history.sandbox_id == sandbox_id)
+            .order_by(history.created_at.desc(), history.id.desc())
+            .limit(keep)
+        )
+        result = await db.execute(
+            delete(history).where(history.sandbox_id == sandbox_id, history.id.not_in(newest))
+        )
+        deleted += _count(result)
+    return deleted
+
+
+def _count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
