@@ -28,7 +28,7 @@ CODE_CAP = 64 * 1024
 FIELD_CAP = 4096
 KEEP_ROWS = 3
 CONFIG = {
-    "profiles": [{"id": "python-default"}],
+    "profiles": [{"id": "python-default"}, {"id": "python-gvisor", "runtime": "runsc"}],
     "limits": {"max_body_bytes": BODY_CAP, "max_code_bytes": CODE_CAP},
     "history": {"max_field_bytes": FIELD_CAP, "max_rows_per_sandbox": KEEP_ROWS},
     "gc": {"enabled": False, "run_on_startup": False},
@@ -260,3 +260,13 @@ def test_fuzzed_json_is_never_a_server_error(client: httpx.Client, sandbox: str)
         response = client.post(f"/v1/sandboxes/{sandbox}/python/exec", content=raw, headers=JSON)
         assert response.status_code < 500, (raw, response.text)
         json.loads(response.text)
+
+
+def test_gvisor_profile_on_the_local_driver_is_refused_not_run_weaker(
+    client: httpx.Client,
+) -> None:
+    answer = client.post("/v1/sandboxes", json={"profile": "python-gvisor"})
+    assert answer.status_code == 400, answer.text
+    error = answer.json()["error"]
+    assert "runsc" in error["message"]
+    assert error["details"] == {"profile": "python-gvisor", "runtime": "runsc"}

@@ -125,7 +125,7 @@ async def _start(
     driver = driver_factory(settings)
     _log_enforcement(driver)
     ship = ShipClient(getattr(driver, "transports", None), getattr(driver, "ship_token", None))
-    profiles = ProfileCatalog(settings.profiles)
+    profiles = ProfileCatalog(settings.profiles, driver.enforcement().runtimes)
     runtime = SessionRuntime(
         sessionmaker=sessionmaker,
         driver=driver,

@@ -35,7 +35,18 @@ class LocalDriverSettings(BaseModel):
     )
     host_uid: int = Field(
         default=64000,
-        description="unprivileged host uid sandboxes run as when Bay runs as root",
+        description="owner of cargo files on the host; the uid sandboxes run as when Bay runs "
+        "as root but the host has no idmapped mounts",
+    )
+    uid_start: int = Field(
+        default=1_000_000_000,
+        description="first host uid of the range whose ids sandboxes run as, one per session "
+        "(Bay refuses a range holding a user, a group or a subordinate id)",
+    )
+    uid_count: int = Field(default=65536, gt=0, description="size of that range")
+    uid_claims: Path = Field(
+        default=Path("/run/shipyard/uids"),
+        description="host-wide directory where sessions claim their uids, shared by every Bay",
     )
     cgroup_name: str = Field(default="shipyard", description="cgroup parent of every session")
     start_timeout_s: float = 30.0

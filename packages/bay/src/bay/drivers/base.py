@@ -133,6 +133,8 @@ class Enforcement:
     cpu: bool
     cargo_quota: bool
     notes: tuple[str, ...] = ()
+    # The container runtimes a profile may ask for; None: whatever the engine has.
+    runtimes: frozenset[str] | None = None
 
 
 class Driver(Protocol):

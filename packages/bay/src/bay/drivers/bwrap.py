@@ -107,7 +107,7 @@ def _namespace_options(bwrap: str) -> tuple[str, ...]:
 def probe(tools: Tools, host_uid: int | None, host: list[str], command: list[str]) -> None:
     """Fail early, in bwrap's or Python's own words, when no sandbox can start here."""
     sandbox = [tools.bwrap, *tools.namespaces, "--proc", "/proc", "--dev", "/dev", *host]
-    done = _run([*_drop(tools, host_uid), *sandbox, "--", *command])
+    done = _run([*drop(tools, host_uid), *sandbox, "--", *command])
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip()
         raise DriverUnavailableError(f"cannot start a sandbox on this host: {message}")
@@ -232,7 +232,7 @@ def launcher(
     """
     joins = "".join(f"echo $$ > {shlex.quote(str(p))} || exit 1\n" for p in procs)
     sandbox = [tools.bwrap, "--args", str(args_fd), "--", *command]
-    detach = [tools.setsid, "--fork", *_drop(tools, host_uid)]
+    detach = [tools.setsid, "--fork", *drop(tools, host_uid)]
     return ["/bin/sh", "-c", joins + 'exec "$@"', "sh", *detach, *sandbox]
 
 
@@ -292,7 +292,8 @@ async def launch(argv: list[str], log_fd: int, fds: tuple[int, ...]) -> int:
     return await process.wait()
 
 
-def _drop(tools: Tools, host_uid: int | None) -> list[str]:
+def drop(tools: Tools, host_uid: int | None) -> list[str]:
+    """The command prefix that runs what follows as `host_uid` (nothing when not root)."""
     if host_uid is None or tools.setpriv is None:
         return []
     ids = [f"--reuid={host_uid}", f"--regid={host_uid}", "--clear-groups"]

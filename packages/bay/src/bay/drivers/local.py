@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bay.config import LocalDriverSettings
-from bay.drivers import bwrap, cgroups, seccomp
+from bay.drivers import bwrap, cgroups, idmap, seccomp
 from bay.drivers.base import (
     CargoSpec,
     CargoStorage,
@@ -29,6 +29,7 @@ from bay.drivers.base import (
     SessionSpec,
 )
 from bay.drivers.cargo_store import CargoStore
+from bay.drivers.host_ids import HostIds
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class _Record:
     pid_start: int | None = None
     child_pid: int | None = None
     child_start: int | None = None
+    uid: int | None = None  # the session's own host uid, when it has one
 
     def processes(self) -> list[tuple[int, int]]:
         pairs = [(self.child_pid, self.child_start), (self.pid, self.pid_start)]
@@ -76,8 +78,15 @@ class LocalDriver:
             for directory in (self._cargos, self._runs):
                 self._make_root(directory)
             self._cgroups = cgroups.Cgroups.detect(settings.cgroup_name)
+        self._uid_note = "every sandbox runs as Bay's own uid (Bay is not root)"
+        self._ids = self._session_ids(settings) if root else None
+        if self._ids is not None:
+            # Every session's own uid passes through the run dir root to its run dir.
+            self._runs.chmod(0o711)
+            _check_reachable(self._runs, self._ids.start)
         check = [self._ship[0], "-c", "import ship"]
-        bwrap.probe(self._tools, self._host_uid, self._host_args, check)
+        probe_uid = self._ids.start if self._ids else self._host_uid
+        bwrap.probe(self._tools, probe_uid, self._host_args, check)
         self._log_enforcement()
 
     async def create_cargo(self, spec: CargoSpec) -> str:
@@ -108,6 +117,7 @@ class LocalDriver:
         with _mapped(InstanceStartError, f"start {run.name}"):
             run.mkdir(mode=0o700)  # the claim: a session that already has a run dir keeps it
         try:
+            record.uid = self._ids.claim(run) if self._ids else self._host_uid
             await self._store.ensure_mounted(self._store.owns(spec.cargo_ref))
             await self._launch(spec, run, record)
         except BaseException:
@@ -124,7 +134,7 @@ class LocalDriver:
         record = _read_record(run)
         if record is None:
             with _mapped(DriverError, f"stop {ref}"):
-                _remove_tree(run)
+                _clear_run(run)
             return
         _find_pids(run, record)
         await self._teardown(run, record)
@@ -156,16 +166,22 @@ class LocalDriver:
             *self._cgroups.notes,
             "network is always off: the local driver cannot give network yet",
             self._store.reason,
+            self._uid_note,
         )
         held = ("memory" in parents, "pids" in parents, "cpu" in parents, self._store.quota)
-        return Enforcement(*held, notes)
+        # bubblewrap is the only wall here: a profile asking for gVisor is refused, not run
+        # silently weaker.
+        return Enforcement(*held, notes, runtimes=frozenset())
 
     async def close(self) -> None:
         """Nothing to release: sessions are detached processes that keep running."""
 
     async def _launch(self, spec: SessionSpec, run: Path, record: _Record) -> None:
         with _mapped(InstanceStartError, f"start {run.name}"):
-            self._fill_run_dir(run)
+            self._fill_run_dir(run, record.uid)
+        with _mapped(InstanceStartError, f"mount the cargo of {run.name}"):
+            await asyncio.to_thread(self._mount_cargo, Path(spec.cargo_ref), run, record.uid)
+        with _mapped(InstanceStartError, f"start {run.name}"):
             # The cpu limit waits for Ship to be ready: until then only Ship's own start-up
             # runs, and its web stack and its kernel boot in parallel on every core.
             dirs = self._cgroups.create(run.name, replace(spec.limits, cpus=0))
@@ -175,7 +191,7 @@ class LocalDriver:
         ready_r, ready_w = os.pipe()
         drain: asyncio.Task[None] | None = None
         try:
-            await self._spawn(spec, run, dirs, ready_w, log)
+            await self._spawn(spec, run, dirs, ready_w, log, record.uid)
             os.close(ready_w)
             ready_w = -1
             drain = asyncio.create_task(log.drain())
@@ -211,7 +227,13 @@ class LocalDriver:
                 raise InstanceStartError(f"{run.name}: Ship's socket is not a socket")
 
     async def _spawn(
-        self, spec: SessionSpec, run: Path, dirs: list[Path], ready_fd: int, log: bwrap.StartLog
+        self,
+        spec: SessionSpec,
+        run: Path,
+        dirs: list[Path],
+        ready_fd: int,
+        log: bwrap.StartLog,
+        uid: int | None,
     ) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         with _mapped(InstanceStartError, f"start {run.name}"):
@@ -221,7 +243,7 @@ class LocalDriver:
             args_fd = bwrap.args_file(args)
             try:
                 procs = cgroups.procs_files(dirs)
-                argv = bwrap.launcher(self._tools, self._host_uid, procs, args_fd, self._ship)
+                argv = bwrap.launcher(self._tools, uid, procs, args_fd, self._ship)
                 fds = (ready_fd, info_fd, args_fd, seccomp_fd)
                 code = await bwrap.launch(argv, log.write_fd, fds)
             finally:
@@ -235,11 +257,8 @@ class LocalDriver:
     def _bwrap_args(
         self, spec: SessionSpec, run: Path, ready_fd: int, info_fd: int, seccomp_fd: int
     ) -> list[str]:
-        cargo = Path(spec.cargo_ref)
-        if cargo.parent != self._cargos or not cargo.is_dir():
-            raise InstanceStartError(f"not a cargo of this driver: {spec.cargo_ref}")
         session = bwrap.Session(
-            cargo=cargo,
+            cargo=run / "cargo" if self._ids else self._cargo(spec.cargo_ref),
             sock_dir=run / "sock",
             etc_dir=run / "etc",
             ready_fd=ready_fd,
@@ -249,6 +268,50 @@ class LocalDriver:
         )
         env = bwrap.sandbox_env(spec.env, ready_fd)
         return bwrap.sandbox_args(self._tools, self._host_args, session, env)
+
+    def _cargo(self, ref: str) -> Path:
+        cargo = Path(ref)
+        if cargo.parent != self._cargos or not cargo.is_dir():
+            raise InstanceStartError(f"not a cargo of this driver: {ref}")
+        return cargo
+
+    def _mount_cargo(self, cargo: Path, run: Path, uid: int | None) -> None:
+        """With a uid of its own, the session sees the cargo through an idmapped mount: files
+        owned by `host_uid` on disk are its own, and what it writes is `host_uid`'s."""
+        if self._ids is None or uid is None or self._host_uid is None:
+            return
+        source = self._cargo(str(cargo))
+        (run / "cargo").mkdir(mode=0o700)
+        userns = idmap.mapping(bwrap.drop(self._tools, uid), self._host_uid)
+        try:
+            idmap.bind(source, run / "cargo", userns)
+        finally:
+            os.close(userns)
+
+    def _session_ids(self, settings: LocalDriverSettings) -> HostIds | None:
+        """A uid per session where the host has idmapped mounts; else every sandbox runs as
+        `host_uid` (and shares its per-uid kernel limits), which Bay says at startup."""
+        ids = HostIds(
+            settings.uid_start, settings.uid_count, settings.uid_claims, settings.host_uid
+        )
+        trial = self._runs / f".idmap-probe-{os.getpid()}"
+        try:
+            (trial / "from").mkdir(parents=True)
+            (trial / "to").mkdir()
+            userns = idmap.mapping(bwrap.drop(self._tools, ids.start), settings.host_uid)
+            try:
+                idmap.bind(trial / "from", trial / "to", userns)
+            finally:
+                os.close(userns)
+            idmap.unbind(trial / "to")
+        except OSError as exc:
+            self._uid_note = f"every sandbox runs as host uid {settings.host_uid} ({exc})"
+            logger.warning("local driver: no idmapped mounts, so %s", self._uid_note)
+            return None
+        finally:
+            _clear_run(trial)
+        self._uid_note = f"a host uid per session from {ids.start} ({ids.count} of them)"
+        return ids
 
     async def _teardown(self, run: Path, record: _Record) -> None:
         dirs = [Path(d) for d in record.cgroups]
@@ -265,7 +328,9 @@ class LocalDriver:
                 if not cgroups.remove(dirs):
                     break
                 await asyncio.sleep(0.02)
-            _remove_tree(run)
+            _clear_run(run)
+            if self._ids is not None and record.uid is not None:
+                self._ids.release(record.uid, run)
 
     def _make_root(self, directory: Path) -> None:
         # bwrap runs as host_uid and resolves bind sources by path, so host_uid must be able
@@ -278,14 +343,14 @@ class LocalDriver:
         directory.chmod(0o710)
         _check_reachable(directory.parent, self._host_uid)
 
-    def _fill_run_dir(self, run: Path) -> None:
-        if self._host_uid is not None:
-            os.chown(run, 0, self._host_uid)
+    def _fill_run_dir(self, run: Path, uid: int | None) -> None:
+        if uid is not None:
+            os.chown(run, 0, uid)
             run.chmod(0o710)
         (run / "sock").mkdir(mode=0o700)
-        if self._host_uid is not None:
+        if uid is not None:
             # Group-writable until Ship has bound its socket; see _seal_socket.
-            os.chown(run / "sock", 0, self._host_uid)
+            os.chown(run / "sock", 0, uid)
             (run / "sock").chmod(0o770)
         (run / "etc").mkdir()
         (run / "etc").chmod(0o755)  # explicit: Bay runs with umask 077
@@ -326,9 +391,12 @@ def _checked(name: str) -> str:
     return name
 
 
-def _remove_tree(path: Path) -> None:
+def _clear_run(run: Path) -> None:
+    """Remove a run dir, after detaching the cargo mounted in it: rmtree would go on into
+    the cargo and delete the user's files."""
+    idmap.unbind(run / "cargo")
     with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(path)
+        shutil.rmtree(run)
 
 
 def _check_reachable(directory: Path, uid: int) -> None:

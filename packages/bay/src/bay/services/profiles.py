@@ -19,13 +19,26 @@ def memory_bytes(text: str) -> int:
 
 
 class ProfileCatalog:
-    def __init__(self, profiles: list[ProfileSettings]) -> None:
+    """The profiles; `runtimes` are those the driver gives (None: any the engine has)."""
+
+    def __init__(
+        self, profiles: list[ProfileSettings], runtimes: frozenset[str] | None = None
+    ) -> None:
         self._profiles = {profile.id: profile for profile in profiles}
+        self._runtimes = runtimes
 
     def get(self, profile_id: str) -> ProfileSettings:
         profile = self._profiles.get(profile_id)
         if profile is None:
             raise InvalidRequestError(f"Invalid profile: {profile_id}", {"profile": profile_id})
+        runtime = profile.runtime
+        if runtime and self._runtimes is not None and runtime not in self._runtimes:
+            raise InvalidRequestError(
+                f"Profile {profile_id} asks for runtime {runtime}, which this Bay's driver "
+                "cannot give (the local driver runs bubblewrap only); use the docker driver "
+                "with that runtime registered",
+                {"profile": profile_id, "runtime": runtime},
+            )
         return profile
 
     def ids(self) -> list[str]:
