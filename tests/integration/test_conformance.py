@@ -15,16 +15,17 @@ import pytest_asyncio
 from bay.drivers.base import Driver, Instance, InstanceState, Limits
 from tests.bay_process import traversable_tmp
 from tests.engines import (
-    VARIANTS,
+    VARIANT_PARAMS,
     cpu_usage_s,
     kill_from_outside,
     make_driver,
     new_cargo,
     new_spec,
     py,
+    require,
+    running_driver,
     sh,
     ship,
-    unavailable,
 )
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(180)]
@@ -75,19 +76,9 @@ def limits_for(variant: str, cpus: float | None = None) -> Limits:
     return Limits(cpus or limits.cpus, limits.memory_bytes, limits.pids)
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param(v, marks=pytest.mark.local if v == "local" else pytest.mark.docker)
-        for v in VARIANTS
-    ],
-)
+@pytest.fixture(scope="module", params=VARIANT_PARAMS)
 def variant(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    reason = unavailable(name)
-    if reason is not None:
-        pytest.skip(f"{name}: {reason}")
-    return name
+    return require(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -99,12 +90,8 @@ def data_dir(variant: str) -> Iterator[Path]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def driver(variant: str, data_dir: Path) -> AsyncIterator[Driver]:
-    driver = make_driver(variant, data_dir)
-    yield driver
-    # Sessions outlive their driver by design; a failed test must not leave any running.
-    for info in await driver.list_instances():
-        await driver.stop(info.ref)
-    await driver.close()
+    async with running_driver(variant, data_dir) as driver:
+        yield driver
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")

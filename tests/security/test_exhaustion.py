@@ -1,0 +1,92 @@
+"""Resource exhaustion: each attack ends in a refusal, and the sandbox and its neighbours
+still answer afterwards, with their variables kept."""
+
+import re
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+
+from bay.drivers.base import Driver, Instance, Limits
+from tests.bay_process import traversable_tmp
+from tests.engines import (
+    VARIANT_PARAMS,
+    new_cargo,
+    new_spec,
+    py,
+    require,
+    running_driver,
+    sh,
+)
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
+
+MIB = 1024 * 1024
+# A small profile: what the attacks below ended with an OOM kill before. gVisor's own threads
+# count against pids.max, so it gets the conformance suite's larger cap.
+SMALL = Limits(cpus=1.0, memory_bytes=256 * MIB, pids=128)
+SMALL_GVISOR = Limits(cpus=1.0, memory_bytes=256 * MIB, pids=512)
+
+
+def small(variant: str) -> Limits:
+    return SMALL_GVISOR if variant == "docker+runsc" else SMALL
+
+
+@pytest.fixture(scope="module", params=VARIANT_PARAMS)
+def variant(request: pytest.FixtureRequest) -> str:
+    return require(request.param)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def driver(variant: str) -> AsyncIterator[Driver]:
+    with traversable_tmp() as data_dir:
+        async with running_driver(variant, data_dir) as driver:
+            yield driver
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def neighbour(variant: str, driver: Driver) -> AsyncIterator[Instance]:
+    """A session beside every attacked one: it must not notice the attack."""
+    instance = await driver.start(new_spec(variant, await new_cargo(driver), small(variant)))
+    yield instance
+    await driver.stop(instance.ref)
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def victim(variant: str, driver: Driver) -> AsyncIterator[Instance]:
+    """The attacked session, holding a variable that must survive the attack."""
+    instance = await driver.start(new_spec(variant, await new_cargo(driver), small(variant)))
+    assert (await py(instance, "kept = 42"))["success"] is True
+    yield instance
+    await driver.stop(instance.ref)
+
+
+async def assert_still_answers(victim: Instance, neighbour: Instance) -> None:
+    """The attacked kernel kept its variables, its shell works, and the neighbour answers."""
+    after = await py(victim, "print(kept)")
+    # IPython may add that it cannot save its history to a full /tmp.
+    assert re.match(r"42(?!\d)", after["text"]), after
+    assert after["kernel_restarted"] is False, after
+    assert (await sh(victim, "echo alive"))["stdout"] == "alive\n"
+    assert (await sh(neighbour, "echo alive"))["stdout"] == "alive\n"
+    assert (await py(neighbour, "1 + 1"))["text"] == "2"
+
+
+class TestTmpfs:
+    async def test_tmp_and_shm_are_at_most_half_the_memory(
+        self, victim: Instance, neighbour: Instance
+    ) -> None:
+        sizes = await sh(victim, "df -B1 --output=size /tmp /dev/shm | tail -n +2")
+
+        assert [int(size) for size in sizes["stdout"].split()] == [SMALL.memory_bytes // 2] * 2
+        await assert_still_answers(victim, neighbour)
+
+    async def test_filling_tmp_is_enospc_not_an_oom_kill(
+        self, victim: Instance, neighbour: Instance
+    ) -> None:
+        filled = await sh(victim, "head -c 400M /dev/zero > /tmp/fill", timeout=120)
+
+        assert filled["exit_code"] != 0, filled
+        assert "No space left on device" in filled["stderr"], filled
+        await assert_still_answers(victim, neighbour)
+        await sh(victim, "rm /tmp/fill")
