@@ -1,8 +1,10 @@
 """Resource exhaustion: each attack ends in a refusal, and the sandbox and its neighbours
 still answer afterwards, with their variables kept."""
 
+import json
 import re
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -17,6 +19,7 @@ from tests.engines import (
     require,
     running_driver,
     sh,
+    ship,
 )
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
@@ -26,6 +29,8 @@ MIB = 1024 * 1024
 # count against pids.max, so it gets the conformance suite's larger cap.
 SMALL = Limits(cpus=1.0, memory_bytes=256 * MIB, pids=128)
 SMALL_GVISOR = Limits(cpus=1.0, memory_bytes=256 * MIB, pids=512)
+OUTPUT_LIMIT = 1024 * 1024  # Ship's default per stream per execution
+FLOOD = "for i in range({count}):\n    print(str(i % 10) * {size})"
 
 
 def small(variant: str) -> Limits:
@@ -72,6 +77,18 @@ async def assert_still_answers(victim: Instance, neighbour: Instance) -> None:
     assert (await py(neighbour, "1 + 1"))["text"] == "2"
 
 
+async def py_events(instance: Instance, code: str, timeout: float = 120) -> list[dict[str, Any]]:
+    """The execution's events as streamed (NDJSON), read as they come."""
+    body = {"code": code, "timeout": timeout}
+    headers = {"Accept": "application/x-ndjson"}
+    async with (
+        ship(instance) as client,
+        client.stream("POST", "/python/exec", json=body, headers=headers) as response,
+    ):
+        response.raise_for_status()
+        return [json.loads(line) async for line in response.aiter_lines() if line]
+
+
 class TestTmpfs:
     async def test_tmp_and_shm_are_at_most_half_the_memory(
         self, victim: Instance, neighbour: Instance
@@ -90,3 +107,43 @@ class TestTmpfs:
         assert "No space left on device" in filled["stderr"], filled
         await assert_still_answers(victim, neighbour)
         await sh(victim, "rm /tmp/fill")
+
+
+class TestOutputFlood:
+    async def test_printing_100_mib_keeps_head_and_tail_and_the_kernel(
+        self, victim: Instance, neighbour: Instance
+    ) -> None:
+        flooded = await py(victim, FLOOD.format(count=100, size=MIB), timeout=120)
+
+        assert flooded["success"] is True, flooded["error"]
+        assert flooded["truncated"] is True
+        assert flooded["text"].startswith("0" * (OUTPUT_LIMIT // 2))
+        assert flooded["text"].endswith("9" * (OUTPUT_LIMIT // 2 - 1))
+        dropped = 100 * (MIB + 1) - OUTPUT_LIMIT
+        assert f"...[truncated {dropped} bytes]..." in flooded["text"]
+        await assert_still_answers(victim, neighbour)
+
+    async def test_a_streamed_flood_has_head_marker_and_tail(
+        self, victim: Instance, neighbour: Instance
+    ) -> None:
+        events = await py_events(victim, FLOOD.format(count=100, size=MIB))
+
+        stdout = "".join(e["text"] for e in events if e.get("kind") == "stdout")
+        assert stdout.startswith("0" * (OUTPUT_LIMIT // 2))
+        assert "...[truncated " in stdout
+        assert stdout.endswith("9" * (OUTPUT_LIMIT // 2 - 1) + "\n")
+        assert len(stdout) < 2 * OUTPUT_LIMIT
+        assert events[-1]["kind"] == "end"
+        assert events[-1]["success"] is True
+        await assert_still_answers(victim, neighbour)
+
+    async def test_a_subprocess_flood_through_the_kernels_stdout_is_capped(
+        self, victim: Instance, neighbour: Instance
+    ) -> None:
+        code = "import os; os.system('head -c 300M /dev/zero | tr \"\\\\0\" x')"
+        flooded = await py(victim, code, timeout=240)
+
+        assert flooded["success"] is True, flooded["error"]
+        assert flooded["truncated"] is True
+        assert len(flooded["text"]) < 2 * OUTPUT_LIMIT
+        await assert_still_answers(victim, neighbour)
