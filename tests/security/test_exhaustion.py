@@ -3,6 +3,7 @@ still answer afterwards, with their variables kept."""
 
 import json
 import re
+import shlex
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -30,6 +31,7 @@ MIB = 1024 * 1024
 SMALL = Limits(cpus=1.0, memory_bytes=256 * MIB, pids=128)
 SMALL_GVISOR = Limits(cpus=1.0, memory_bytes=256 * MIB, pids=512)
 OUTPUT_LIMIT = 1024 * 1024  # Ship's default per stream per execution
+BOMB = ":(){ :|:& };:"
 FLOOD = "for i in range({count}):\n    print(str(i % 10) * {size})"
 
 
@@ -147,3 +149,15 @@ class TestOutputFlood:
         assert flooded["truncated"] is True
         assert len(flooded["text"]) < 2 * OUTPUT_LIMIT
         await assert_still_answers(victim, neighbour)
+
+
+class TestForkBomb:
+    async def test_a_bomb_that_outlives_its_timeout_dies_with_its_command(
+        self, victim: Instance, neighbour: Instance
+    ) -> None:
+        """`timeout` moves the bomb to a group of its own, and its shell exits at once."""
+        await sh(victim, f"timeout -s KILL 10 bash -c {shlex.quote(BOMB)}", timeout=60)
+
+        await assert_still_answers(victim, neighbour)
+        left = await sh(victim, "ps -e --no-headers | wc -l")
+        assert int(left["stdout"]) < 10, left
