@@ -8,22 +8,12 @@ import pytest_asyncio
 
 from bay.drivers.base import Driver
 from tests.bay_process import traversable_tmp
-from tests.engines import VARIANTS, make_driver, unavailable
+from tests.engines import VARIANT_PARAMS, require, running_driver
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        pytest.param(v, marks=pytest.mark.local if v == "local" else pytest.mark.docker)
-        for v in VARIANTS
-    ],
-)
+@pytest.fixture(scope="module", params=VARIANT_PARAMS)
 def variant(request: pytest.FixtureRequest) -> str:
-    name: str = request.param
-    reason = unavailable(name)
-    if reason is not None:
-        pytest.skip(f"{name}: {reason}")
-    return name
+    return require(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +25,5 @@ def data_dir(variant: str) -> Iterator[Path]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def driver(variant: str, data_dir: Path) -> AsyncIterator[Driver]:
-    driver = make_driver(variant, data_dir)
-    yield driver
-    # Sessions outlive their driver by design; a failed test must not leave any running.
-    for info in await driver.list_instances():
-        await driver.stop(info.ref)
-    await driver.close()
+    async with running_driver(variant, data_dir) as driver:
+        yield driver

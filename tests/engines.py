@@ -6,10 +6,13 @@ import shutil
 import signal
 import subprocess
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from bay.config import DockerDriverSettings, LocalDriverSettings
 from bay.drivers.base import CargoSpec, Driver, Instance, Labels, Limits, SessionSpec
@@ -22,6 +25,19 @@ IMAGE = "shipyard/ship:latest"
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 INSTANCE_ID = "bay-conformance"
 VARIANTS = ("local", "docker", "docker+runsc")
+# Each variant as a fixture param, marked so `-m local` / `-m docker` pick them.
+VARIANT_PARAMS = [
+    pytest.param(v, marks=pytest.mark.local if v == "local" else pytest.mark.docker)
+    for v in VARIANTS
+]
+
+
+def require(variant: str) -> str:
+    """`variant`, or a skip saying why its engine cannot exist here."""
+    reason = unavailable(variant)
+    if reason is not None:
+        pytest.skip(f"{variant}: {reason}")
+    return variant
 
 
 def unavailable(variant: str) -> str | None:
@@ -56,6 +72,19 @@ def make_driver(variant: str, data_dir: Path, instance_id: str = INSTANCE_ID) ->
         local = LocalDriverSettings(ship_venv=SHIP_VENV, start_timeout_s=60)
         return LocalDriver(local, data_dir, instance_id)
     return DockerDriver(DockerDriverSettings(start_timeout_s=60), data_dir, instance_id)
+
+
+@asynccontextmanager
+async def running_driver(variant: str, data_dir: Path) -> AsyncIterator[Driver]:
+    """A driver that stops every session it left at the end: sessions outlive their driver by
+    design, and a failed test must not leave any running."""
+    driver = make_driver(variant, data_dir)
+    try:
+        yield driver
+    finally:
+        for info in await driver.list_instances():
+            await driver.stop(info.ref)
+        await driver.close()
 
 
 async def new_cargo(driver: Driver) -> str:

@@ -1,11 +1,16 @@
 """POST /python/exec against a real IPython kernel."""
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+
+from ship import kernel_process
+from ship.events import NDJSON
+from shipyard_protocol.ship import DEFAULT_OUTPUT_LIMIT
 
 from .conftest import StartShip
 
@@ -74,6 +79,32 @@ class TestExecute:
         assert outcome["text"].startswith("A" * 500)
         assert outcome["text"].endswith("Z" * 499)
         assert "...[truncated 9001 bytes]..." in outcome["text"]
+
+    async def test_a_flood_is_dropped_in_the_kernel_and_streamed_as_head_marker_tail(
+        self, start_ship: StartShip
+    ) -> None:
+        code = "for _ in range(100): print('A' * 50)\nfor _ in range(100): print('Z' * 50)"
+        body, headers = {"code": code}, {"Accept": NDJSON}
+        async with start_ship(output_limit=1000) as client:
+            response = await client.post("/python/exec", json=body, headers=headers)
+        events = [json.loads(line) for line in response.text.splitlines()]
+
+        stdout = "".join(event["text"] for event in events if event.get("kind") == "stdout")
+        head, tail = ("A" * 50 + "\n") * 9 + "A" * 41, "Z" * 40 + ("\n" + "Z" * 50) * 9 + "\n"
+        assert stdout == head + "\n...[truncated 9200 bytes]...\n" + tail
+
+    async def test_a_cut_never_splits_a_character_and_the_count_is_in_bytes(
+        self, start_ship: StartShip
+    ) -> None:
+        async with start_ship(output_limit=1000) as client:
+            outcome = await run(client, "print('\u00e9' * 5000)")
+
+        head, tail = "\u00e9" * 250, "\u00e9" * 249  # 500 and 498 bytes, the newline stripped
+        assert outcome["text"] == head + "\n...[truncated 9002 bytes]...\n" + tail
+
+
+def test_the_kernels_default_output_limit_is_the_protocols() -> None:
+    assert kernel_process.DEFAULT_OUTPUT_LIMIT == DEFAULT_OUTPUT_LIMIT
 
 
 class TestTimeout:

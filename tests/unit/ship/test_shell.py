@@ -117,6 +117,14 @@ class TestBackground:
         assert outcome["stdout"] == "started\n"
         assert is_gone(int((workspace / "bg.pid").read_text()))
 
+    async def test_child_that_left_the_group_but_holds_the_pipes_is_killed(
+        self, client: httpx.AsyncClient, workspace: Path
+    ) -> None:
+        outcome = await run(client, "setsid sleep 1000 & echo $! > bg.pid; echo started")
+
+        assert outcome["stdout"] == "started\n"
+        assert is_gone(int((workspace / "bg.pid").read_text()))
+
     async def test_child_writing_to_a_log_keeps_running(
         self, client: httpx.AsyncClient, workspace: Path
     ) -> None:

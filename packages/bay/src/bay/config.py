@@ -51,7 +51,9 @@ class LocalDriverSettings(BaseModel):
     cgroup_name: str = Field(default="shipyard", description="cgroup parent of every session")
     start_timeout_s: float = 30.0
     tmp_size_mb: int = Field(
-        default=512, gt=0, description="size of each sandbox tmpfs (/tmp and /dev/shm)"
+        default=512,
+        gt=0,
+        description="size of each sandbox tmpfs (/tmp and /dev/shm), at most half its memory",
     )
 
 
@@ -60,7 +62,11 @@ class DockerDriverSettings(BaseModel):
 
     url: str = Field(default="unix:///var/run/docker.sock", description="dockerd's API address")
     start_timeout_s: float = 60.0
-    tmp_size_mb: int = Field(default=512, gt=0, description="size of each container's /tmp tmpfs")
+    tmp_size_mb: int = Field(
+        default=512,
+        gt=0,
+        description="size of each container's /tmp and /dev/shm, at most half its memory",
+    )
     endpoint: Literal["socket", "container_ip"] = Field(
         default="socket",
         description="how Bay reaches Ship: a Unix socket in a bind-mounted run dir, or TCP at "

@@ -48,10 +48,13 @@ def _launch_kernel() -> "KernelProcess | None":
     lifespan then starts one, and says why if that fails too)."""
     from pathlib import Path
 
-    from ship.kernel_process import KernelProcess
+    from ship.kernel_process import DEFAULT_OUTPUT_LIMIT, KernelProcess
 
     try:
-        process = KernelProcess(Path(os.environ.get("SHIP_WORKSPACE", "/workspace")))
+        workspace = Path(os.environ.get("SHIP_WORKSPACE", "/workspace"))
+        process = KernelProcess(
+            workspace, int(os.environ.get("SHIP_OUTPUT_LIMIT", DEFAULT_OUTPUT_LIMIT))
+        )
     except OSError:
         return None
     try:

@@ -127,7 +127,7 @@ class Kernel:
         """Spawn the kernel unless `__main__` did, connect to it, and wait until it answers."""
         try:
             if self._process is None:
-                self._process = KernelProcess(self._workspace)
+                self._process = KernelProcess(self._workspace, self._output_limit)
                 self._generation += 1
                 self._process.spawn()
             if self._client is None:

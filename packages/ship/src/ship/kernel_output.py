@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ship.events import EventLog
-from ship.output import OutputBuffer
+from ship.output import OutputBuffer, marker
 from shipyard_protocol.ship import (
     DisplayEvent,
     ErrorEvent,
@@ -69,8 +69,14 @@ class Collector:
 
     async def _stream(self, content: dict[str, Any]) -> None:
         name = "stderr" if content.get("name") == "stderr" else "stdout"
+        buffer = self.stderr if name == "stderr" else self.stdout
         text = str(content.get("text", ""))
-        (self.stderr if name == "stderr" else self.stdout).write_text(text)
+        dropped = content.get("dropped")
+        if isinstance(dropped, int) and dropped > 0:  # the kernel's own cap (kernel_stream)
+            buffer.skip(dropped)
+            text = marker(dropped)
+        else:
+            buffer.write_text(text)
         if text:
             await self.log.put(OutputEvent, kind=name, text=text)
 

@@ -19,6 +19,9 @@ from pathlib import Path
 # Both ends remember message signatures to refuse replays; jupyter's default keeps 65,536
 # per session, which grows Ship and the kernel by about a kilobyte per execution for hours.
 DIGESTS_KEPT = 4096
+# shipyard_protocol's, which this module cannot import before the kernel starts (pydantic is
+# slow to load); a unit test keeps the two equal.
+DEFAULT_OUTPUT_LIMIT = 1024 * 1024
 
 _CHANNELS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 # Jupyter's and IPython's files live in the kernel's private dir, never in the workspace.
@@ -35,8 +38,9 @@ class KernelProcess:
     """One kernel process at a time on a fixed connection (ipc sockets in a private dir), so
     a client stays connected across restarts."""
 
-    def __init__(self, workspace: Path) -> None:
+    def __init__(self, workspace: Path, output_limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
         self._workspace = workspace
+        self._output_limit = output_limit
         self.private_dir = Path(tempfile.mkdtemp(prefix="ship-kernel-"))
         self.connection_file = self.private_dir / "kernel.json"
         self.connection_file.write_text(json.dumps(_connection(self.private_dir)))
@@ -53,6 +57,7 @@ class KernelProcess:
             "-f",
             str(self.connection_file),
             f"--Session.digest_history_size={DIGESTS_KEPT}",
+            f"--ship-output-limit={self._output_limit}",  # ship.kernel_launcher's own
         ]
         # Its own session: an interrupt reaches the kernel and its children, never Ship.
         # Its fds must not reach Ship's log (a host file for some drivers): user output is

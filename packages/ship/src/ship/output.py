@@ -28,6 +28,14 @@ class OutputBuffer:
             self._tail_size += len(data)
             self._trim_tail()
 
+    def skip(self, dropped: int) -> None:
+        """`dropped` bytes are missing here (dropped where they were made): the head is closed,
+        and what the tail held so far counts as dropped too, so the tail stays the stream's end."""
+        self._head_limit = len(self._head)
+        self.dropped += dropped + self._tail_size
+        self._tail.clear()
+        self._tail_size = 0
+
     def write_text(self, text: str) -> None:
         self.write(text.encode("utf-8", errors="replace"))
 
@@ -36,8 +44,7 @@ class OutputBuffer:
         if not self.truncated:
             return (bytes(self._head) + tail).decode("utf-8", errors="replace")
         head = self._head.decode("utf-8", errors="replace")
-        marker = f"\n...[truncated {self.dropped} bytes]...\n"
-        return head + marker + tail.decode("utf-8", errors="replace")
+        return head + marker(self.dropped) + tail.decode("utf-8", errors="replace")
 
     def _trim_tail(self) -> None:
         excess = self._tail_size - self._tail_limit
@@ -51,3 +58,8 @@ class OutputBuffer:
             self._tail_size -= cut
             self.dropped += cut
             excess -= cut
+
+
+def marker(dropped: int) -> str:
+    """What stands where output was dropped."""
+    return f"\n...[truncated {dropped} bytes]...\n"

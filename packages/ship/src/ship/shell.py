@@ -5,6 +5,7 @@ import codecs
 import os
 import signal
 import subprocess
+from contextlib import suppress
 from pathlib import Path
 from typing import cast
 
@@ -14,6 +15,7 @@ from ship.output import OutputBuffer
 from shipyard_protocol.ship import OutputEvent, ShellOutcome
 
 _STREAMS = {1: "stdout", 2: "stderr"}
+_KILL_ROUNDS = 100
 
 
 class _Capture(asyncio.SubprocessProtocol):
@@ -36,9 +38,16 @@ class _Capture(asyncio.SubprocessProtocol):
         self.exited: asyncio.Future[None] = loop.create_future()
         self.closed: asyncio.Future[None] = loop.create_future()
         self._open = set(_STREAMS)
+        # How the child's stdout and stderr read in /proc/<pid>/fd: whoever holds them is
+        # part of the command, whatever group or session it moved to.
+        self.pipes: set[str] = set()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.SubprocessTransport, transport)
+        for fd in _STREAMS:
+            pipe = self._transport.get_pipe_transport(fd)
+            if pipe is not None:
+                self.pipes.add(f"pipe:[{os.fstat(pipe.get_extra_info('pipe').fileno()).st_ino}]")
 
     def pipe_data_received(self, fd: int, data: bytes) -> None:
         self.buffers[fd].write(data)
@@ -105,13 +114,13 @@ class Shell:
         try:
             timed_out = not await _settle(capture.exited, time_limit)
             if timed_out:
-                _kill_group(pid)
+                _kill_command(pid, capture.pipes)
             await self._drain(pid, capture)
             await _settle(capture.exited, 1.0)
             code = transport.get_returncode()
         finally:
             if not capture.exited.done():
-                _kill_group(pid)
+                _kill_command(pid, capture.pipes)
             self._groups.discard(pid)
             capture.stop()
             transport.close()
@@ -150,7 +159,7 @@ class Shell:
                 return
             if capture.flowing.is_set():
                 break
-        _kill_group(pid)
+        _kill_command(pid, capture.pipes)
         while True:
             await capture.flowing.wait()
             if await _settle(capture.closed, 1.0) or capture.flowing.is_set():
@@ -161,6 +170,33 @@ async def _settle(future: asyncio.Future[None], seconds: float) -> bool:
     """Whether `future` completed within `seconds`; the future itself is never cancelled."""
     done, _ = await asyncio.wait({future}, timeout=seconds)
     return bool(done)
+
+
+def _kill_command(pid: int, pipes: set[str]) -> None:
+    """Kill the command's group and every process still holding its pipes: children that
+    left the group (`timeout`, `setsid`, a fork bomb's) would otherwise outlive it."""
+    _kill_group(pid)
+    for _ in range(_KILL_ROUNDS):  # each round also finds what forked during the last one
+        holders = _holders(pipes)
+        if not holders:
+            return
+        for holder in holders:
+            with suppress(ProcessLookupError, PermissionError):
+                os.kill(holder, signal.SIGKILL)
+
+
+def _holders(pipes: set[str]) -> list[int]:
+    """Processes other than Ship with one of `pipes` open (those Ship may look into: all of
+    the sandbox's, which run as its user)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        with suppress(OSError):  # gone meanwhile, or not ours to look at
+            fds = f"/proc/{name}/fd"
+            if any(os.readlink(f"{fds}/{fd}") in pipes for fd in os.listdir(fds)):
+                found.append(int(name))
+    return found
 
 
 def _kill_group(pid: int) -> None:

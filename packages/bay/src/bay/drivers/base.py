@@ -60,6 +60,13 @@ class Limits:
     memory_bytes: int
     pids: int
 
+    def tmpfs_bytes(self, configured: int) -> int:
+        """The size of each sandbox tmpfs (/tmp, /dev/shm): `configured`, but at most half the
+        memory, so filling one gives ENOSPC rather than an OOM kill of Ship and the kernel."""
+        if self.memory_bytes <= 0:
+            return configured
+        return min(configured, self.memory_bytes // 2)
+
 
 @dataclass(frozen=True)
 class CargoSpec:

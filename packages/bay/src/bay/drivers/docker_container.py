@@ -17,6 +17,7 @@ READY_NAME = "ready"
 # How Bay reaches this container's Ship: networked socket-mode containers sit on Bay's
 # egress network too, so the network alone does not tell.
 SHIP_CHANNEL_LABEL = "bay.ship_channel"
+_MIB = 1024 * 1024
 _SANDBOX_TMP = "/tmp"  # noqa: S108 - a tmpfs inside the container, not a host path
 
 
@@ -34,12 +35,15 @@ def container_config(
     Otherwise a profile with network joins `egress` (the driver passes Bay's ICC-off network).
     """
     limits = spec.limits
+    # Whole MiB (size=0 would mean no limit at all).
+    tmp_mb = max(limits.tmpfs_bytes(tmp_size_mb * _MIB) // _MIB, 1)
     binds = [f"{spec.cargo_ref}:{WORKSPACE}:rw"]
     if tcp is None or tcp.shared_run:
         binds.append(f"{run}:{SHIP_RUN}:rw")
     host: dict[str, Any] = {
         "Binds": binds,
-        "Tmpfs": {_SANDBOX_TMP: f"rw,nosuid,nodev,size={tmp_size_mb}m,mode=1777"},
+        "Tmpfs": {_SANDBOX_TMP: f"rw,nosuid,nodev,size={tmp_mb}m,mode=1777"},
+        "ShmSize": tmp_mb * _MIB,
         "ReadonlyRootfs": True,
         "CapDrop": ["ALL"],
         "SecurityOpt": ["no-new-privileges", f"seccomp={json.dumps(_filter(spec.runtime))}"],

@@ -264,7 +264,7 @@ class LocalDriver:
             ready_fd=ready_fd,
             info_fd=info_fd,
             seccomp_fd=seccomp_fd,
-            tmp_size_bytes=self._settings.tmp_size_mb * 1024 * 1024,
+            tmp_size_bytes=spec.limits.tmpfs_bytes(self._settings.tmp_size_mb * 1024 * 1024),
         )
         env = bwrap.sandbox_env(spec.env, ready_fd)
         return bwrap.sandbox_args(self._tools, self._host_args, session, env)
