@@ -143,7 +143,8 @@ async def _start(
     retention = Retention(
         history.max_field_bytes, history.max_rows_per_sandbox, history.max_age_days
     )
-    records = Records(sessionmaker, retention)
+    write_turn = asyncio.Lock() if settings.database_url.startswith("sqlite") else None
+    records = Records(sessionmaker, retention, write_turn)
     gc = GcService(runtime, sessions, settings.gc, clock, pool, records)
     if settings.gc.run_on_startup:
         await gc.run_once()
@@ -159,10 +160,10 @@ async def _start(
         gc=gc,
         pool=pool,
         records=records,
-        exec_limits=ExecLimits(settings.limits.max_code_bytes, history.max_field_bytes),
+        exec_limits=ExecLimits(settings.limits.max_code_bytes),
         tasks=Tasks(),
         recent_keys=RecentKeys(settings.security.key_cache_seconds),
-        write_turn=asyncio.Lock() if settings.database_url.startswith("sqlite") else None,
+        write_turn=write_turn,
     )
 
 

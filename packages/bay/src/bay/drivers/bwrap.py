@@ -246,9 +246,28 @@ class StartLog:
         self.read_fd, self.write_fd = os.pipe2(os.O_CLOEXEC)
         self._limit = limit
         self._tail = bytearray()
+        self._reader = asyncio.create_task(self._drain())
 
-    async def drain(self) -> None:
-        """Read until every writer is gone (Ship exited, or went quiet after `ready`)."""
+    async def stop(self, grace: float = 0.0) -> None:
+        """Stop reading and close the pipe; first wait up to `grace` seconds for the writers
+        to go (what a failed start still says)."""
+        self.close_writer()
+        if grace > 0:
+            await asyncio.wait([self._reader], timeout=grace)
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+        os.close(self.read_fd)
+
+    def text(self) -> str:
+        return self._tail.decode(errors="replace").strip() or "(no output)"
+
+    def close_writer(self) -> None:
+        """Bay's copy of the write end, once the launcher has its own."""
+        if self.write_fd >= 0:
+            os.close(self.write_fd)
+            self.write_fd = -1
+
+    async def _drain(self) -> None:
         while True:
             await readable(self.read_fd)
             chunk = os.read(self.read_fd, 65536)
@@ -256,26 +275,6 @@ class StartLog:
                 return
             self._tail += chunk
             del self._tail[: -self._limit]
-
-    async def settle(self, timeout: float = 2.0) -> None:
-        """Take what a failed start still writes, for at most `timeout` seconds."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await self.drain()
-
-    def text(self) -> str:
-        return self._tail.decode(errors="replace").strip() or "(no output)"
-
-    def close_writer(self) -> None:
-        if self.write_fd >= 0:
-            os.close(self.write_fd)
-            self.write_fd = -1
-
-    def close(self) -> None:
-        self.close_writer()
-        if self.read_fd >= 0:
-            os.close(self.read_fd)
-            self.read_fd = -1
 
 
 async def launch(argv: list[str], log_fd: int, fds: tuple[int, ...]) -> int:

@@ -180,7 +180,7 @@ class LocalDriver:
         with _mapped(InstanceStartError, f"start {run.name}"):
             self._fill_run_dir(run, record.uid)
         with _mapped(InstanceStartError, f"mount the cargo of {run.name}"):
-            await asyncio.to_thread(self._mount_cargo, Path(spec.cargo_ref), run, record.uid)
+            await asyncio.to_thread(self._mount_cargo, spec.cargo_ref, run, record.uid)
         with _mapped(InstanceStartError, f"start {run.name}"):
             # The cpu limit waits for Ship to be ready: until then only Ship's own start-up
             # runs, and its web stack and its kernel boot in parallel on every core.
@@ -188,24 +188,21 @@ class LocalDriver:
             record.cgroups = [str(d) for d in dirs]
             _write_record(run, record)
         log = bwrap.StartLog()
+        ready = False
         ready_r, ready_w = os.pipe()
-        drain: asyncio.Task[None] | None = None
         try:
-            await self._spawn(spec, run, dirs, ready_w, log, record.uid)
+            code = await self._spawn(spec, run, dirs, ready_w, log, record.uid)
             os.close(ready_w)
             ready_w = -1
-            drain = asyncio.create_task(log.drain())
-            ready = await bwrap.wait_ready(ready_r, self._settings.start_timeout_s)
-            if not ready:
-                await asyncio.wait([drain], timeout=2.0)
+            if code == 0:
+                ready = await bwrap.wait_ready(ready_r, self._settings.start_timeout_s)
         finally:
-            if drain is not None:
-                drain.cancel()
-                await asyncio.gather(drain, return_exceptions=True)
-            log.close()
+            await log.stop(grace=0.0 if ready else 2.0)
             for fd in (ready_r, ready_w):
                 if fd >= 0:
                     os.close(fd)
+        if code != 0:
+            raise InstanceStartError(f"sandbox launcher exited {code}: {log.text()}")
         _find_pids(run, record)
         _write_record(run, record)
         if not ready or not record.processes():
@@ -234,7 +231,8 @@ class LocalDriver:
         ready_fd: int,
         log: bwrap.StartLog,
         uid: int | None,
-    ) -> None:
+    ) -> int:
+        """Run the launcher; its exit code (0: the sandbox is forked off and starting)."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
         with _mapped(InstanceStartError, f"start {run.name}"):
             info_fd = os.open(run / "info.json", flags, 0o600)
@@ -245,14 +243,11 @@ class LocalDriver:
                 procs = cgroups.procs_files(dirs)
                 argv = bwrap.launcher(self._tools, uid, procs, args_fd, self._ship)
                 fds = (ready_fd, info_fd, args_fd, seccomp_fd)
-                code = await bwrap.launch(argv, log.write_fd, fds)
+                return await bwrap.launch(argv, log.write_fd, fds)
             finally:
                 log.close_writer()
                 for fd in (info_fd, args_fd, seccomp_fd):
                     os.close(fd)
-        if code != 0:
-            await log.settle()
-            raise InstanceStartError(f"sandbox launcher exited {code}: {log.text()}")
 
     def _bwrap_args(
         self, spec: SessionSpec, run: Path, ready_fd: int, info_fd: int, seccomp_fd: int
@@ -275,14 +270,16 @@ class LocalDriver:
             raise InstanceStartError(f"not a cargo of this driver: {ref}")
         return cargo
 
-    def _mount_cargo(self, cargo: Path, run: Path, uid: int | None) -> None:
+    def _mount_cargo(self, cargo_ref: str, run: Path, uid: int | None) -> None:
         """With a uid of its own, the session sees the cargo through an idmapped mount: files
         owned by `host_uid` on disk are its own, and what it writes is `host_uid`'s."""
-        if self._ids is None or uid is None or self._host_uid is None:
-            return
-        source = self._cargo(str(cargo))
+        if self._ids is not None and uid is not None:
+            self._bind_as(self._cargo(cargo_ref), run, uid)
+
+    def _bind_as(self, source: Path, run: Path, uid: int) -> None:
+        """Mount `source` at `run`/cargo, its `host_uid` files shown as `uid`'s."""
         (run / "cargo").mkdir(mode=0o700)
-        userns = idmap.mapping(bwrap.drop(self._tools, uid), self._host_uid)
+        userns = idmap.mapping(bwrap.drop(self._tools, uid), self._settings.host_uid)
         try:
             idmap.bind(source, run / "cargo", userns)
         finally:
@@ -295,15 +292,10 @@ class LocalDriver:
             settings.uid_start, settings.uid_count, settings.uid_claims, settings.host_uid
         )
         trial = self._runs / f".idmap-probe-{os.getpid()}"
+        _clear_run(trial)  # one a Bay with this pid left
         try:
             (trial / "from").mkdir(parents=True)
-            (trial / "to").mkdir()
-            userns = idmap.mapping(bwrap.drop(self._tools, ids.start), settings.host_uid)
-            try:
-                idmap.bind(trial / "from", trial / "to", userns)
-            finally:
-                os.close(userns)
-            idmap.unbind(trial / "to")
+            self._bind_as(trial / "from", trial, ids.start)
         except OSError as exc:
             self._uid_note = f"every sandbox runs as host uid {settings.host_uid} ({exc})"
             logger.warning("local driver: no idmapped mounts, so %s", self._uid_note)

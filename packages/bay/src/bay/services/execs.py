@@ -13,7 +13,7 @@ from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.paths import normalize_path
 from bay.services.profiles import ProfileCatalog
-from bay.services.records import Records, finish
+from bay.services.records import Records
 from bay.services.sessions import LEASE_SLACK_S, SessionService
 from bay.services.ship_errors import mapped_ship_errors
 from bay.ship_client import ShipClient
@@ -36,7 +36,6 @@ MAX_COMMAND_BYTES = 128 * 1024 - 1
 @dataclass(frozen=True)
 class ExecLimits:
     max_code_bytes: int = 1024 * 1024
-    max_field_bytes: int = 64 * 1024
 
 
 class ExecService:
@@ -82,11 +81,10 @@ class ExecService:
             await self._records.forget(execution_id)  # no outcome, no history (contract §1.6)
             raise
         result = exec_result(request, outcome, run, _ms_since(started), ready.state_lost)
-        limit = self._limits.max_field_bytes
-        await finish(self._db, execution_id, outcome_values(result), limit)
+        await self._records.close(execution_id, outcome_values(result))
         if time.monotonic() - started > LEASE_SLACK_S:
             await self._renew(sandbox)
-        return result  # the row is completed when the request commits
+        return result
 
     async def _call(self, endpoint: str, run: PythonRun | ShellRun) -> PythonOutcome | ShellOutcome:
         if isinstance(run, PythonRun):

@@ -1,7 +1,9 @@
 """History rows as durable records: written 'running' before Ship runs anything, completed
 after, their long fields cut to head and tail, and pruned by the retention settings."""
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,28 +33,50 @@ def clip(text: str | None, limit: int) -> str | None:
 
 
 class Records:
-    """One transaction per write, apart from the request's, so a record outlives a crash."""
+    """One transaction per write, apart from the request's, so a record outlives a crash.
 
-    def __init__(self, sessionmaker: async_sessionmaker[DbSession], retention: Retention) -> None:
+    On SQLite the writes take `turn`, the lock requests with writes take to commit (see
+    `api.deps.get_db`), so a burst of executions does not fall into SQLite's busy polling.
+    """
+
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[DbSession],
+        retention: Retention,
+        turn: asyncio.Lock | None = None,
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._retention = retention
+        self._turn = turn
 
     async def open(self, row: ExecutionHistory) -> None:
         row.status = "running"
         limit = self._retention.max_field_bytes
         row.code = clip(row.code, limit) or ""
         row.output, row.error = clip(row.output, limit), clip(row.error, limit)
-        async with self._sessionmaker() as db, db.begin():
+        async with self._writing() as db:
             db.add(row)
 
     async def close(self, execution_id: str, values: Mapping[str, object]) -> None:
         """Complete the row if it is still running (a second close changes nothing)."""
-        async with self._sessionmaker() as db, db.begin():
-            await finish(db, execution_id, values, self._retention.max_field_bytes)
+        limit = self._retention.max_field_bytes
+        clipped = {k: clip(v, limit) if isinstance(v, str) else v for k, v in values.items()}
+        async with self._writing() as db:
+            await db.execute(
+                update(ExecutionHistory)
+                .where(ExecutionHistory.id == execution_id, ExecutionHistory.status == "running")
+                .values(**clipped, status="finished")
+            )
 
     async def forget(self, execution_id: str) -> None:
-        async with self._sessionmaker() as db, db.begin():
+        async with self._writing() as db:
             await db.execute(delete(ExecutionHistory).where(ExecutionHistory.id == execution_id))
+
+    @contextlib.asynccontextmanager
+    async def _writing(self) -> AsyncIterator[DbSession]:
+        turn = self._turn or contextlib.nullcontext()
+        async with turn, self._sessionmaker() as db, db.begin():
+            yield db
 
     async def running_before(self, cutoff: datetime) -> list[tuple[str, str]]:
         """`(execution_id, sandbox_id)` of rows still running that were opened before `cutoff`."""
@@ -76,18 +100,6 @@ class Records:
             if self._retention.max_rows_per_sandbox is not None:
                 deleted += await _trim(db, self._retention.max_rows_per_sandbox)
         return deleted
-
-
-async def finish(
-    db: DbSession, execution_id: str, values: Mapping[str, object], limit: int
-) -> None:
-    """Complete a running row with an outcome's fields (long text clipped)."""
-    clipped = {k: clip(v, limit) if isinstance(v, str) else v for k, v in values.items()}
-    await db.execute(
-        update(ExecutionHistory)
-        .where(ExecutionHistory.id == execution_id, ExecutionHistory.status == "running")
-        .values(**clipped, status="finished")
-    )
 
 
 async def _trim(db: DbSession, keep: int) -> int:
