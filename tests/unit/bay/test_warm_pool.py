@@ -187,3 +187,22 @@ class TestConcurrency:
             assert len(set(ids)) == 20
             assert len(set(ids) & members) == 5
             assert (pool_of(bay).hits, pool_of(bay).misses) == (5, 15)
+
+
+class TestRuntimes:
+    async def test_a_profile_the_driver_cannot_run_is_refused_and_never_pooled(
+        self, tmp_path: Path, clock: FakeClock
+    ) -> None:
+        settings = pool_settings(tmp_path)
+        gvisor = ProfileSettings(id="python-gvisor", runtime="runsc", warm_pool_size=2)
+        settings.profiles.append(gvisor)
+        async with start_bay(settings, clock) as bay:
+            await pool_of(bay).refill()
+            members = await pool_of(bay)._members()
+            assert {member.profile_id for member in members} == {"python-default"}
+            assert all(not spec.runtime for spec in bay.driver.started)
+            refused = await bay.client.post(
+                "/v1/sandboxes", json={"profile": "python-gvisor"}, headers=ALICE
+            )
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["error"]["details"]["runtime"] == "runsc"

@@ -86,7 +86,12 @@ class FakeDriver:
 
     def enforcement(self) -> Enforcement:
         return Enforcement(
-            memory=False, pids=False, cpu=False, cargo_quota=False, notes=("fake driver",)
+            memory=False,
+            pids=False,
+            cpu=False,
+            cargo_quota=False,
+            notes=("fake driver",),
+            runtimes=frozenset(),  # Ship runs in this process: no runtime of any kind
         )
 
     async def close(self) -> None:

@@ -106,6 +106,8 @@ class LocalDriver:
 
     async def start(self, spec: SessionSpec) -> Instance:
         """Called by `ensure_running`; returns once Ship wrote `ready`, else leaves nothing."""
+        if spec.runtime:
+            raise InstanceStartError(f"the local driver has no runtime {spec.runtime}")
         labels = spec.labels
         run = self._runs / _checked(labels.session_id)
         socket = run / "sock" / bwrap.SOCKET_NAME
@@ -166,7 +168,7 @@ class LocalDriver:
             *self._cgroups.notes,
             "network is always off: the local driver cannot give network yet",
             self._store.reason,
-            self._uid_note,
+            *([self._uid_note] if self._uid_note else []),
         )
         held = ("memory" in parents, "pids" in parents, "cpu" in parents, self._store.quota)
         # bubblewrap is the only wall here: a profile asking for gVisor is refused, not run
@@ -302,7 +304,8 @@ class LocalDriver:
             return None
         finally:
             _clear_run(trial)
-        self._uid_note = f"a host uid per session from {ids.start} ({ids.count} of them)"
+        self._uid_note = ""
+        logger.info("local driver: a host uid per session from %s (%s)", ids.start, ids.count)
         return ids
 
     async def _teardown(self, run: Path, record: _Record) -> None:

@@ -13,7 +13,7 @@ from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.paths import normalize_path
 from bay.services.profiles import ProfileCatalog
-from bay.services.records import Records
+from bay.services.records import Records, fits
 from bay.services.sessions import LEASE_SLACK_S, SessionService
 from bay.services.ship_errors import mapped_ship_errors
 from bay.ship_client import ShipClient
@@ -115,8 +115,7 @@ def ship_run(request: ExecRequest, execution_id: str, max_code_bytes: int) -> Py
 
 
 def _check_size(field: str, text: str, limit: int) -> None:
-    # UTF-8 takes at most 4 bytes a character: most texts are judged without encoding them.
-    if len(text) * 4 <= limit or len(text.encode("utf-8")) <= limit:
+    if fits(text, limit):
         return
     raise PayloadTooLargeError(
         f"{field} is larger than the {limit} bytes an execution accepts",

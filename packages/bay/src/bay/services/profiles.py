@@ -31,15 +31,25 @@ class ProfileCatalog:
         profile = self._profiles.get(profile_id)
         if profile is None:
             raise InvalidRequestError(f"Invalid profile: {profile_id}", {"profile": profile_id})
-        runtime = profile.runtime
-        if runtime and self._runtimes is not None and runtime not in self._runtimes:
+        return profile
+
+    def runnable(self, profile_id: str) -> ProfileSettings:
+        """The profile a new sandbox asks for; 400 when this Bay's driver cannot give its
+        runtime, rather than a sandbox behind a weaker wall than asked."""
+        profile = self.get(profile_id)
+        if not self.runs(profile_id):
             raise InvalidRequestError(
-                f"Profile {profile_id} asks for runtime {runtime}, which this Bay's driver "
-                "cannot give (the local driver runs bubblewrap only); use the docker driver "
-                "with that runtime registered",
-                {"profile": profile_id, "runtime": runtime},
+                f"Profile {profile_id} asks for runtime {profile.runtime}, which this Bay's "
+                "driver cannot give (the local driver runs bubblewrap only); use the docker "
+                "driver with that runtime registered",
+                {"profile": profile_id, "runtime": profile.runtime},
             )
         return profile
+
+    def runs(self, profile_id: str) -> bool:
+        """Whether this Bay's driver gives the profile's runtime."""
+        runtime = self.get(profile_id).runtime
+        return not runtime or self._runtimes is None or runtime in self._runtimes
 
     def ids(self) -> list[str]:
         return list(self._profiles)

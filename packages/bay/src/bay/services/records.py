@@ -23,9 +23,15 @@ class Retention:
     max_age_days: float | None = None
 
 
+def fits(text: str, limit: int) -> bool:
+    """Whether `text` is at most `limit` bytes of UTF-8; most texts are judged without
+    encoding them, since a character takes at most 4 bytes."""
+    return len(text) * 4 <= limit or len(text.encode("utf-8", "surrogatepass")) <= limit
+
+
 def clip(text: str | None, limit: int) -> str | None:
     """`text` whole when it fits `limit` UTF-8 bytes, else its head and tail with a marker."""
-    if text is None or len(text) * 4 <= limit or len(text.encode("utf-8")) <= limit:
+    if text is None or fits(text, limit):
         return text
     keep = max(limit // 8, 1)  # characters, at most 4 bytes each: head + tail stay in `limit`
     cut = len(text) - 2 * keep

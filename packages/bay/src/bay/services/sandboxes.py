@@ -58,7 +58,7 @@ class SandboxService:
 
     async def create(self, owner: str, request: SandboxCreate) -> SandboxOut:
         """Claim a warm sandbox when no cargo is named and the pool has one, else make one."""
-        profile = self._profiles.get(request.profile)
+        profile = self._profiles.runnable(request.profile)
         ttl = request.ttl if request.ttl and request.ttl > 0 else None
         if request.cargo_id is None and self._pool is not None:
             claimed = await self._pool.claim(owner, profile.id, ttl)

@@ -75,7 +75,7 @@ class WarmPool:
         self.misses = 0
 
     def size(self, profile_id: str) -> int:
-        if not self._settings.enabled:
+        if not self._settings.enabled or not self._rt.profiles.runs(profile_id):
             return 0
         return self._rt.profiles.get(profile_id).warm_pool_size
 
