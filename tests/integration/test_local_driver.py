@@ -20,6 +20,7 @@ import pytest_asyncio
 from bay.config import LocalDriverSettings
 from bay.drivers.base import (
     CargoSpec,
+    DriverError,
     Instance,
     InstanceStartError,
     InstanceState,
@@ -373,3 +374,16 @@ async def test_ship_never_ready_is_killed_at_the_timeout(
     assert processes_mentioning(str(venv)) == []
     assert not (data_dir / "run" / spec.labels.session_id).exists()
     assert leftover_cgroups(spec.labels.session_id) == []
+
+
+async def test_a_venv_the_sandbox_uids_cannot_reach_is_refused_by_name(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("only a root Bay runs sandboxes as other host uids (Bay runs unprivileged)")
+    hidden = tmp_path / "hidden"
+    hidden.mkdir(mode=0o700)
+    (hidden / "venv").symlink_to(SHIP_VENV)
+    with (
+        traversable_tmp() as data,
+        pytest.raises(DriverError, match=r"cannot traverse .*chmod o\+x"),
+    ):
+        LocalDriver(LocalDriverSettings(ship_venv=hidden / "venv"), data, INSTANCE_ID)

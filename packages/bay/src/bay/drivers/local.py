@@ -86,6 +86,8 @@ class LocalDriver:
             _check_reachable(self._runs, self._ids.start)
         check = [self._ship[0], "-c", "import ship"]
         probe_uid = self._ids.start if self._ids else self._host_uid
+        if probe_uid is not None:
+            _check_reachable(venv, probe_uid)  # bwrap, as that uid, binds it by path
         bwrap.probe(self._tools, probe_uid, self._host_args, check)
         self._log_enforcement()
 
@@ -399,8 +401,8 @@ def _check_reachable(directory: Path, uid: int) -> None:
         st = path.stat()
         if not (st.st_mode & 0o001 or (st.st_gid == uid and st.st_mode & 0o010)):
             raise DriverError(
-                f"host_uid {uid} cannot traverse {path}; the sandbox user must reach the "
-                f"data dir: chmod o+x {path} (or chgrp {uid} and chmod g+x)"
+                f"host uid {uid} cannot traverse {path}; sandboxes must reach the data dir "
+                f"and Ship's venv: chmod o+x {path} (or chgrp {uid} and chmod g+x)"
             )
 
 
