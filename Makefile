@@ -5,6 +5,8 @@ SHELL := /bin/bash
 PYTHON ?= $(firstword $(wildcard /usr/bin/python3.11 /usr/local/bin/python3.11) $(shell command -v python3))
 UV ?= $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 SHIP_VENV := $(CURDIR)/.venv-ship
+# The sandbox environment's root filesystem (images/sandbox), linked here by `make rootfs`.
+SANDBOX_ROOTFS := $(CURDIR)/.tools/sandbox/rootfs
 
 export UV_PYTHON := $(PYTHON)
 export UV_PYTHON_DOWNLOADS := never
@@ -13,13 +15,14 @@ export BAY_DRIVER__LOCAL__SHIP_VENV ?= $(SHIP_VENV)
 
 RUN := $(UV) run --no-sync
 
-.PHONY: help run test lint fmt typecheck unit integration sync bwrap image test-docker bench
+.PHONY: help run test lint fmt typecheck unit integration sync bwrap rootfs image test-docker bench
 
 help:
 	@echo "make run    start Bay on 127.0.0.1:8114 (local driver, SQLite under ./.bay)"
 	@echo "make test   lint + every test"
 	@echo "make fmt    format the code"
-	@echo "make image  build the Ship image for the docker driver (skipped when current)"
+	@echo "make rootfs build the sandbox environment for the local driver (skipped when current)"
+	@echo "make image  build the Ship image for the docker driver from that same environment"
 	@echo "make bench  the benchmark harness (SCENARIO=tti,exec,... runs some; see bench/README.md)"
 
 $(CURDIR)/.tools/bin/uv:
@@ -35,8 +38,17 @@ sync: $(UV)
 bwrap:
 	@scripts/ensure_bwrap.sh
 
-run: sync bwrap
-	$(RUN) bay serve
+# The sandbox environment needs root and debootstrap: without them `rootfs` says so and Bay
+# runs sandboxes over the host's /usr, warning loudly.
+rootfs: sync bwrap
+	@UV=$(UV) $(PYTHON) scripts/sandbox_env.py rootfs
+
+# A rootfs given in BAY_DRIVER__LOCAL__ROOTFS wins over the one built here.
+WITH_ROOTFS := if [ -z "$${BAY_DRIVER__LOCAL__ROOTFS+set}" ] && [ -e $(SANDBOX_ROOTFS) ]; then \
+	export BAY_DRIVER__LOCAL__ROOTFS=$(SANDBOX_ROOTFS); fi;
+
+run: sync bwrap rootfs
+	@$(WITH_ROOTFS) exec $(RUN) bay serve
 
 fmt: sync
 	$(RUN) ruff format .
@@ -45,25 +57,25 @@ fmt: sync
 lint: sync
 	$(RUN) ruff format --check .
 	$(RUN) ruff check .
-	$(RUN) mypy packages tests bench
+	$(RUN) mypy packages tests bench scripts
 	$(RUN) lint-imports
 
 unit: sync
 	$(RUN) pytest tests/unit
 
-integration: sync bwrap
+integration: sync bwrap rootfs
 	$(RUN) pytest tests/integration
 
-image: $(UV)
-	@UV=$(UV) scripts/build_ship_image.sh
+image: sync bwrap
+	@UV=$(UV) $(PYTHON) scripts/sandbox_env.py image
 
 test-docker: sync image
 	$(RUN) pytest -m docker tests/integration
 
-test: lint bwrap
+test: lint bwrap rootfs
 	$(RUN) pytest
 
 # Docker scenarios are skipped (and say so) when dockerd or the image is missing.
-bench: sync bwrap
+bench: sync bwrap rootfs
 	@if docker info >/dev/null 2>&1; then $(MAKE) --no-print-directory image; fi
 	$(RUN) python -m bench $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DRIVERS),--drivers $(DRIVERS))

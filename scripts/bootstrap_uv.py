@@ -24,7 +24,7 @@ def wheel_url() -> str:
     for item in release["urls"]:
         name = item["filename"]
         if name.endswith(".whl") and "manylinux" in name and arch in name:
-            return urllib.parse.urljoin(INDEX, item["url"])
+            return str(urllib.parse.urljoin(INDEX, item["url"]))
     raise SystemExit(f"no uv wheel for {arch} in {INDEX}")
 
 
