@@ -29,9 +29,15 @@ class LocalDriverSettings(BaseModel):
     """The bubblewrap driver: sessions are namespaced processes on this host."""
 
     bwrap: str = "bwrap"
+    rootfs: Path | None = Field(
+        default=None,
+        description="the sandbox environment's root filesystem (`make rootfs` builds it, "
+        "`make run` sets it); null: sandboxes run over the host's /usr (Bay warns)",
+    )
     ship_venv: Path | None = Field(
         default=None,
-        description="venv holding Ship (protocol + ship); default: the venv Bay runs from",
+        description="without rootfs only: venv holding Ship (protocol + ship); default: the "
+        "venv Bay runs from",
     )
     host_uid: int = Field(
         default=64000,

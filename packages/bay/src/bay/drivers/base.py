@@ -91,6 +91,14 @@ class SessionSpec:
     runtime: str | None = None
 
 
+def network_env(network: bool) -> dict[str, str]:
+    """What a sandbox's programs are told of its network: without one, pip and npm fail at once
+    (no retries against an index they cannot reach) and pip's wrapper says why."""
+    if network:
+        return {"SHIPYARD_NETWORK": "internet"}
+    return {"SHIPYARD_NETWORK": "none", "PIP_NO_INDEX": "1", "NPM_CONFIG_OFFLINE": "true"}
+
+
 @dataclass(frozen=True)
 class CargoStorage:
     """A cargo's storage as the driver sees it, for the orphan-cargo GC."""

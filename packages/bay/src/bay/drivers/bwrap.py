@@ -14,42 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from bay.drivers.base import DriverUnavailableError, InstanceStartError
+from bay.drivers.base import DriverUnavailableError, InstanceStartError, network_env
 from bay.drivers.inotify import readable
+from bay.drivers.rootfs import WORKSPACE, Root
 
 logger = logging.getLogger(__name__)
 
 SANDBOX_UID = 1000
-WORKSPACE = "/workspace"
 SHIP_RUN = "/run/ship"
 SOCKET_NAME = "ship.sock"
 LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 # Private, size-capped tmpfs mounts inside the sandbox (not host temp paths).
 _SANDBOX_TMP, _SANDBOX_SHM = "/tmp", "/dev/shm"  # noqa: S108
 
-# Merged-/usr hosts have these as symlinks into usr/; older hosts have real directories.
-_TOP_LEVEL = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
-# Only what Python, bash and TLS read; the rest of /etc (shadow, ssh, cron ...) stays hidden.
-_ETC = (
-    "ld.so.cache",
-    "ld.so.conf",
-    "ld.so.conf.d",
-    "localtime",
-    "timezone",
-    "nsswitch.conf",
-    "host.conf",
-    "gai.conf",
-    "ssl/certs",
-    "ssl/openssl.cnf",
-    "alternatives",
-    "bash.bashrc",
-    "profile",
-    "profile.d",
-    "inputrc",
-    "mime.types",
-    "locale.alias",
-    "terminfo",
-)
 ETC_FILES = {
     "passwd": (
         "root:x:0:0:root:/root:/usr/sbin/nologin\n"
@@ -104,9 +81,10 @@ def _namespace_options(bwrap: str) -> tuple[str, ...]:
     return ("--unshare-all", "--unshare-user", *nested)
 
 
-def probe(tools: Tools, host_uid: int | None, host: list[str], command: list[str]) -> None:
+def probe(tools: Tools, host_uid: int | None, root: Root, command: list[str]) -> None:
     """Fail early, in bwrap's or Python's own words, when no sandbox can start here."""
-    sandbox = [tools.bwrap, *tools.namespaces, "--proc", "/proc", "--dev", "/dev", *host]
+    sandbox = [tools.bwrap, *tools.namespaces, *root.base, "--proc", "/proc", "--dev", "/dev"]
+    sandbox += root.binds
     done = _run([*drop(tools, host_uid), *sandbox, "--", *command])
     if done.returncode != 0:
         message = done.stderr.decode(errors="replace").strip()
@@ -122,52 +100,12 @@ def _run(argv: list[str]) -> "subprocess.CompletedProcess[bytes]":
         raise DriverUnavailableError(f"{argv[0]} could not be run: {exc}") from exc
 
 
-def host_args(venv: Path, private: Path) -> list[str]:
-    """The read-only view of the host that every sandbox shares; `private` (Bay's data dir)
-    must stay out of it."""
-    if not (venv / "pyvenv.cfg").is_file():
-        raise DriverUnavailableError(
-            f"no Ship venv at {venv}: set driver.local.ship_venv (`make sync` builds .venv-ship)"
-        )
-    args = usr_args() + _etc_args()
-    for path in venv_paths(venv, private):
-        args += ["--ro-bind", str(path), str(path)]
-    return args
-
-
-def usr_args() -> list[str]:
-    args = ["--ro-bind", "/usr", "/usr"]
-    for name in _TOP_LEVEL:
-        args += _mirror(Path("/", name))
-    return args
-
-
-def venv_paths(venv: Path, private: Path) -> list[Path]:
-    """Ship's venv plus what it needs outside /usr: the base interpreter and editable sources.
-
-    A venv made from an interpreter in /bin (pyvenv.cfg `home = /bin`) would need `/` itself;
-    one inside a broad directory could show Bay's database and keys. Both are refused.
-    """
-    unique: list[Path] = []
-    for path in [venv, *_base_prefix(venv), *_pth_dirs(venv)]:
-        if path == Path("/") or private.is_relative_to(path):
-            raise DriverUnavailableError(
-                f"Ship's venv {venv} needs {path} in every sandbox, which would show "
-                f"{'the whole host' if path == Path('/') else f'Bay data dir {private}'}; "
-                "make the venv from an interpreter under /usr or its own prefix"
-            )
-        if not any(path.is_relative_to(seen) for seen in [Path("/usr"), *unique]):
-            unique.append(path)
-    return unique
-
-
-def sandbox_args(
-    tools: Tools, host: list[str], session: Session, env: Mapping[str, str]
-) -> list[str]:
-    """bwrap's options; --tmpfs /tmp precedes the host binds so a venv under /tmp still shows."""
+def sandbox_args(tools: Tools, root: Root, session: Session, env: Mapping[str, str]) -> list[str]:
+    """bwrap's options: the root first, then what mounts over it."""
     size = str(session.tmp_size_bytes)
     return [
         *tools.namespaces,
+        *root.base,
         "--hostname",
         "sandbox",
         "--uid",
@@ -179,8 +117,8 @@ def sandbox_args(
         "ALL",
         *["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", _SANDBOX_SHM],
         *["--remount-ro", "/dev", "--size", size, "--tmpfs", _SANDBOX_TMP],
-        *host,
-        *_session_binds(session),
+        *root.binds,
+        *_session_binds(session, root.own_etc),
         *["--info-fd", str(session.info_fd), "--seccomp", str(session.seccomp_fd)],
         *["--remount-ro", "/", "--chdir", WORKSPACE],
         "--clearenv",
@@ -188,16 +126,9 @@ def sandbox_args(
     ]
 
 
-def sandbox_env(profile_env: Mapping[str, str], ready_fd: int) -> dict[str, str]:
-    """The sandbox's whole environment; Ship's own variables win over the profile's."""
-    env = {
-        "HOME": WORKSPACE,
-        "USER": "shipyard",
-        "LOGNAME": "shipyard",
-        "PATH": "/usr/local/bin:/usr/bin:/bin",
-        "LANG": "C.UTF-8",
-        **profile_env,
-    }
+def sandbox_env(root: Root, profile_env: Mapping[str, str], ready_fd: int) -> dict[str, str]:
+    """The sandbox's whole environment: the root's, then the profile's, then Ship's own."""
+    env = {**root.env, **network_env(False), **profile_env}
     env["SHIP_WORKSPACE"] = WORKSPACE
     env["SHIP_SOCKET"] = f"{SHIP_RUN}/{SOCKET_NAME}"
     env["SHIP_READY_FD"] = str(ready_fd)
@@ -299,46 +230,11 @@ def drop(tools: Tools, host_uid: int | None) -> list[str]:
     return [tools.setpriv, *ids, "--inh-caps=-all", "--bounding-set=-all"]
 
 
-def _session_binds(session: Session) -> list[str]:
+def _session_binds(session: Session, own_etc: bool) -> list[str]:
     args = ["--bind", str(session.cargo), WORKSPACE, "--bind", str(session.sock_dir), SHIP_RUN]
-    for name in ETC_FILES:
+    for name in ETC_FILES if own_etc else ():
         args += ["--ro-bind", str(session.etc_dir / name), f"/etc/{name}"]
     return args
-
-
-def _etc_args() -> list[str]:
-    args: list[str] = []
-    for path in [Path("/etc", name) for name in _ETC] + sorted(Path("/etc").glob("python3*")):
-        args += _mirror(path)
-    return args
-
-
-def _mirror(path: Path) -> list[str]:
-    """Show a host path as itself: symlinks stay symlinks, the rest is bound read-only."""
-    if path.is_symlink():
-        return ["--symlink", os.readlink(path), str(path)]
-    if path.exists():
-        return ["--ro-bind", str(path), str(path)]
-    return []
-
-
-def _base_prefix(venv: Path) -> list[Path]:
-    for line in (venv / "pyvenv.cfg").read_text().splitlines():
-        key, _, value = line.partition("=")
-        if key.strip() == "home":
-            return [Path(value.strip()).parent]
-    return []
-
-
-def _pth_dirs(venv: Path) -> list[Path]:
-    """Absolute directories named by .pth files (uv's editable installs of workspace members)."""
-    dirs = []
-    for pth in sorted(venv.glob("lib/python3*/site-packages/*.pth")):
-        for line in pth.read_text().splitlines():
-            entry = Path(line.strip())
-            if entry.is_absolute() and entry.is_dir():
-                dirs.append(entry)
-    return dirs
 
 
 class Proc(NamedTuple):

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from bay.drivers import docker_network, seccomp
-from bay.drivers.base import SessionSpec
+from bay.drivers.base import SessionSpec, network_env
 from bay.drivers.docker_network import TcpChannel
 
 SANDBOX_UID = 1000
@@ -64,7 +64,7 @@ def container_config(
     return {
         "Image": spec.image,
         "User": f"{SANDBOX_UID}:{SANDBOX_UID}",
-        "Env": [f"{key}={value}" for key, value in sandbox_env(spec.env, tcp).items()],
+        "Env": [f"{k}={v}" for k, v in sandbox_env(spec.env, spec.network, tcp).items()],
         "Labels": {**spec.labels.as_dict(), SHIP_CHANNEL_LABEL: "tcp" if tcp else "socket"},
         "WorkingDir": WORKSPACE,
         "Hostname": "sandbox",
@@ -72,9 +72,13 @@ def container_config(
     }
 
 
-def sandbox_env(profile_env: Mapping[str, str], tcp: TcpChannel | None = None) -> dict[str, str]:
-    """The profile's env under Ship's own variables, which always win."""
-    env = {"HOME": WORKSPACE, "USER": "shipyard", "LOGNAME": "shipyard", **profile_env}
+def sandbox_env(
+    profile_env: Mapping[str, str], network: bool = False, tcp: TcpChannel | None = None
+) -> dict[str, str]:
+    """Over the image's env (sandbox.env): the user, the network's and the profile's, then
+    Ship's own variables, which always win."""
+    user = {"HOME": WORKSPACE, "USER": "shipyard", "LOGNAME": "shipyard"}
+    env = {**user, **network_env(network), **profile_env}
     env["SHIP_WORKSPACE"] = WORKSPACE
     env["SHIP_SOCKET"] = f"{SHIP_RUN}/{SOCKET_NAME}"
     env["SHIP_READY_FILE"] = f"{SHIP_RUN}/{READY_NAME}"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bay.config import LocalDriverSettings
-from bay.drivers import bwrap, cgroups, idmap, seccomp
+from bay.drivers import bwrap, cgroups, idmap, rootfs, seccomp
 from bay.drivers.base import (
     CargoSpec,
     CargoStorage,
@@ -70,11 +70,8 @@ class LocalDriver:
         self._runs = data_dir.absolute() / "run"
         self._tools = bwrap.find_tools(settings.bwrap, root)
         self._filter = seccomp.bpf()
-        venv = (settings.ship_venv or Path(sys.prefix)).absolute()
-        # -I: the workspace is the cwd and user-writable; it must never shadow Ship's modules.
-        self._ship = [str(venv / "bin" / "python"), "-I", "-m", "ship"]
         with _mapped(DriverError, "local driver setup"):
-            self._host_args = bwrap.host_args(venv, data_dir.absolute())
+            self._root = _root(settings, data_dir.absolute())
             for directory in (self._cargos, self._runs):
                 self._make_root(directory)
             self._cgroups = cgroups.Cgroups.detect(settings.cgroup_name)
@@ -84,11 +81,14 @@ class LocalDriver:
             # Every session's own uid passes through the run dir root to its run dir.
             self._runs.chmod(0o711)
             _check_reachable(self._runs, self._ids.start)
-        check = [self._ship[0], "-c", "import ship"]
+        # -I: the workspace is the cwd and user-writable; it must never shadow Ship's modules.
+        self._ship = [self._root.python, "-I", "-m", "ship"]
+        check = [self._root.python, "-c", "import ship"]
         probe_uid = self._ids.start if self._ids else self._host_uid
         if probe_uid is not None:
-            _check_reachable(venv, probe_uid)  # bwrap, as that uid, binds it by path
-        bwrap.probe(self._tools, probe_uid, self._host_args, check)
+            for path in self._root.reached:  # bwrap, as that uid, binds them by path
+                _check_reachable(path, probe_uid)
+        bwrap.probe(self._tools, probe_uid, self._root, check)
         self._log_enforcement()
 
     async def create_cargo(self, spec: CargoSpec) -> str:
@@ -169,6 +169,7 @@ class LocalDriver:
         notes = (
             *self._cgroups.notes,
             "network is always off: the local driver cannot give network yet",
+            *([self._root.warning] if self._root.warning else []),
             self._store.reason,
             *([self._uid_note] if self._uid_note else []),
         )
@@ -265,8 +266,8 @@ class LocalDriver:
             seccomp_fd=seccomp_fd,
             tmp_size_bytes=spec.limits.tmpfs_bytes(self._settings.tmp_size_mb * 1024 * 1024),
         )
-        env = bwrap.sandbox_env(spec.env, ready_fd)
-        return bwrap.sandbox_args(self._tools, self._host_args, session, env)
+        env = bwrap.sandbox_env(self._root, spec.env, ready_fd)
+        return bwrap.sandbox_args(self._tools, self._root, session, env)
 
     def _cargo(self, ref: str) -> Path:
         cargo = Path(ref)
@@ -349,6 +350,8 @@ class LocalDriver:
             # Group-writable until Ship has bound its socket; see _seal_socket.
             os.chown(run / "sock", 0, uid)
             (run / "sock").chmod(0o770)
+        if not self._root.own_etc:
+            return
         (run / "etc").mkdir()
         (run / "etc").chmod(0o755)  # explicit: Bay runs with umask 077
         for name, text in bwrap.ETC_FILES.items():
@@ -380,6 +383,16 @@ def _mapped(error: type[DriverError], what: str) -> Iterator[None]:
         yield
     except OSError as exc:
         raise error(f"{what}: {exc}") from exc
+
+
+def _root(settings: LocalDriverSettings, data_dir: Path) -> rootfs.Root:
+    """The sandbox environment when one is set; else the host's /usr and Ship's venv."""
+    if settings.rootfs is not None:
+        return rootfs.sandbox_root(settings.rootfs.absolute())
+    venv = (settings.ship_venv or Path(sys.prefix)).absolute()
+    root = rootfs.host_root(venv, data_dir)
+    logger.warning("%s", root.warning)
+    return root
 
 
 def _checked(name: str) -> str:
