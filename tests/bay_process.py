@@ -18,6 +18,8 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 SHIP_VENV = REPO / ".venv-ship"
+# The sandbox environment (`make rootfs`); without it the local driver runs over the host's /usr.
+SANDBOX_ROOTFS = REPO / ".tools" / "sandbox" / "rootfs"
 API_KEY = "sk-integration-admin"
 
 
@@ -45,6 +47,11 @@ def unmount_under(path: Path) -> None:
         points = [line.split()[1] for line in mounts if line.split()[1].startswith(f"{path}/")]
     for point in sorted(points, reverse=True):
         subprocess.run(["umount", "--lazy", point], check=False, capture_output=True)
+
+
+def sandbox_rootfs() -> Path | None:
+    """The sandbox environment this checkout built, if it has one."""
+    return SANDBOX_ROOTFS if SANDBOX_ROOTFS.exists() else None
 
 
 def local_driver_missing() -> str | None:
@@ -83,6 +90,7 @@ class BayProcess:
             "BAY_SERVER__PORT": str(self.port),
             "BAY_DRIVER__TYPE": self.driver,
             "BAY_DRIVER__LOCAL__SHIP_VENV": str(SHIP_VENV),
+            **({"BAY_DRIVER__LOCAL__ROOTFS": str(r)} if (r := sandbox_rootfs()) else {}),
         }
 
     def start(self) -> None:

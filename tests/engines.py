@@ -18,9 +18,8 @@ from bay.config import DockerDriverSettings, LocalDriverSettings
 from bay.drivers.base import CargoSpec, Driver, Instance, Labels, Limits, SessionSpec
 from bay.drivers.docker import CONTAINER_PREFIX, DockerDriver
 from bay.drivers.local import LocalDriver
+from tests.bay_process import SHIP_VENV, sandbox_rootfs
 
-REPO = Path(__file__).resolve().parents[1]
-SHIP_VENV = REPO / ".venv-ship"
 IMAGE = "shipyard/ship:latest"
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 INSTANCE_ID = "bay-conformance"
@@ -69,7 +68,9 @@ def _local_unavailable() -> str | None:
 
 def make_driver(variant: str, data_dir: Path, instance_id: str = INSTANCE_ID) -> Driver:
     if variant == "local":
-        local = LocalDriverSettings(ship_venv=SHIP_VENV, start_timeout_s=60)
+        local = LocalDriverSettings(
+            rootfs=sandbox_rootfs(), ship_venv=SHIP_VENV, start_timeout_s=60
+        )
         return LocalDriver(local, data_dir, instance_id)
     return DockerDriver(DockerDriverSettings(start_timeout_s=60), data_dir, instance_id)
 

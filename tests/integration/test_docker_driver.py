@@ -78,8 +78,10 @@ async def test_container_is_hardened_limited_and_labelled(
 async def test_ship_failing_at_start_leaves_nothing(
     variant: str, driver: DockerDriver, data_dir: Path
 ) -> None:
-    # The bare base image has no Ship: its shell exits at once.
-    spec = new_spec(variant, await new_cargo(driver), LIMITS, image="shipyard/bookworm-base:latest")
+    # The sandbox environment without Ship (the image's base): its shell exits at once.
+    images = docker("images", "--format", "{{.Repository}}:{{.Tag}}", "shipyard/sandbox-env")
+    assert images, "make image imports shipyard/sandbox-env"
+    spec = new_spec(variant, await new_cargo(driver), LIMITS, image=images.split()[0])
     with pytest.raises(InstanceStartError, match="Ship exited at start"):
         await driver.start(spec)
     assert docker("inspect", f"shipyard-{spec.labels.session_id}", check=False) is None

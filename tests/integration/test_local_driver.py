@@ -29,10 +29,8 @@ from bay.drivers.base import (
     SessionSpec,
 )
 from bay.drivers.local import LocalDriver
-from tests.bay_process import traversable_tmp
+from tests.bay_process import SHIP_VENV, sandbox_rootfs, traversable_tmp
 
-REPO = Path(__file__).resolve().parents[2]
-SHIP_VENV = REPO / ".venv-ship"
 INSTANCE_ID = "bay-test"
 LIMITS = Limits(cpus=1.0, memory_bytes=128 * 1024 * 1024, pids=64)
 SHARED_LIMITS = Limits(cpus=0.5, memory_bytes=LIMITS.memory_bytes, pids=LIMITS.pids)
@@ -133,7 +131,8 @@ def make_venv(data_dir: Path) -> Callable[[str], Path]:
 
 
 def new_driver(data_dir: Path, instance_id: str = INSTANCE_ID, **settings: Any) -> LocalDriver:
-    config = LocalDriverSettings(**{"ship_venv": SHIP_VENV, "start_timeout_s": 60, **settings})
+    defaults = {"rootfs": sandbox_rootfs(), "ship_venv": SHIP_VENV, "start_timeout_s": 60}
+    config = LocalDriverSettings(**{**defaults, **settings})
     return LocalDriver(config, data_dir, instance_id)
 
 
@@ -252,9 +251,15 @@ async def test_host_paths_are_hidden(driver: LocalDriver, data_dir: Path, shared
     (data_dir / "credentials.json").write_text('{"api_key": "secret"}')
     other = Path(await new_cargo(driver)) / "private.txt"
     other.write_text("another tenant's file")
-    paths = [data_dir / "credentials.json", other, other.parent, data_dir, "/root", "/home"]
+    # The host's home, by a file only it has (the sandbox environment has a /root of its own).
+    home = Path.home() / f".shipyard-test-{uuid.uuid4().hex[:8]}"
+    home.write_text("host only")
+    paths = [data_dir / "credentials.json", other, other.parent, data_dir, home]
     checks = "; ".join(f"test -e {path} && echo visible {path}" for path in paths)
-    result = await sh(shared, f"{checks}; tr '\\0' ' ' < /proc/1/cmdline")
+    try:
+        result = await sh(shared, f"{checks}; tr '\\0' ' ' < /proc/1/cmdline")
+    finally:
+        home.unlink()
     assert "visible" not in result["stdout"]
     assert str(data_dir) not in result["stdout"]
 
@@ -272,9 +277,13 @@ async def test_host_loopback_is_unreachable(shared: Instance) -> None:
 
 
 async def test_proc_1_root_shows_only_the_sandbox(shared: Instance) -> None:
-    allowed = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc"}
-    allowed |= {"run", "tmp", "workspace", SHIP_VENV.parts[1]}
-    result = await sh(shared, "ls -A /proc/1/root/; test -e /proc/1/root/etc/shadow && echo shadow")
+    rootfs = sandbox_rootfs()
+    if rootfs is not None:
+        allowed = set(os.listdir(rootfs))
+    else:
+        allowed = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "proc"}
+        allowed |= {"run", "tmp", "workspace", SHIP_VENV.parts[1]}
+    result = await sh(shared, "ls -A /proc/1/root/; test -r /proc/1/root/etc/shadow && echo shadow")
     assert set(result["stdout"].split()) <= allowed
 
 
@@ -355,7 +364,8 @@ async def test_sandbox_killed_from_outside_reads_exited(
 async def test_ship_dying_at_start_leaves_nothing(
     data_dir: Path, make_venv: Callable[[str], Path]
 ) -> None:
-    driver = new_driver(data_dir, ship_venv=make_venv("raise SystemExit('crashed on purpose')"))
+    venv = make_venv("raise SystemExit('crashed on purpose')")
+    driver = new_driver(data_dir, rootfs=None, ship_venv=venv)
     spec = new_spec(await new_cargo(driver))
     with pytest.raises(InstanceStartError, match="crashed on purpose"):
         await driver.start(spec)
@@ -367,7 +377,7 @@ async def test_ship_never_ready_is_killed_at_the_timeout(
     data_dir: Path, make_venv: Callable[[str], Path]
 ) -> None:
     venv = make_venv("import time\ntime.sleep(600)\n")
-    driver = new_driver(data_dir, ship_venv=venv, start_timeout_s=1)
+    driver = new_driver(data_dir, rootfs=None, ship_venv=venv, start_timeout_s=1)
     spec = new_spec(await new_cargo(driver))
     with pytest.raises(InstanceStartError, match="did not become ready"):
         await driver.start(spec)

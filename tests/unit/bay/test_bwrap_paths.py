@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from bay.drivers.base import DriverUnavailableError
-from bay.drivers.bwrap import venv_paths
+from bay.drivers.rootfs import venv_paths
 
 
 def make_venv(path: Path, home: str) -> Path:
