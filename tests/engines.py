@@ -20,7 +20,8 @@ from bay.drivers.docker import CONTAINER_PREFIX, DockerDriver
 from bay.drivers.local import LocalDriver
 from tests.bay_process import SHIP_VENV, sandbox_rootfs
 
-IMAGE = "shipyard/ship:latest"
+# SHIP_IMAGE names another tag, as for scripts/sandbox_env.py (default: `make image`'s).
+IMAGE = os.environ.get("SHIP_IMAGE", "shipyard/ship:latest")
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 INSTANCE_ID = "bay-conformance"
 VARIANTS = ("local", "docker", "docker+runsc")

@@ -2,9 +2,9 @@
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, StringConstraints
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -100,6 +100,12 @@ class ResourceSettings(BaseModel):
     pids: int = 512
 
 
+# A dotted module name as `import` takes it: Ship joins the names with commas.
+ModuleName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+]
+
+
 class ProfileSettings(BaseModel):
     """A named recipe for sandboxes: runtime, limits, capabilities, env."""
 
@@ -118,6 +124,10 @@ class ProfileSettings(BaseModel):
     warm_rotate_ttl: int = Field(
         default=1800, gt=0, description="seconds an unclaimed warm sandbox lives before renewal"
     )
+    preload: list[ModuleName] = Field(
+        default_factory=list,
+        description="modules the Python kernel imports when it starts (warm pools start it early)",
+    )
 
 
 def _default_profiles() -> list[ProfileSettings]:
@@ -127,6 +137,7 @@ def _default_profiles() -> list[ProfileSettings]:
             id="python-data",
             description="More memory and CPU for data work",
             resources=ResourceSettings(cpus=2.0, memory="4g"),
+            preload=["numpy", "pandas", "matplotlib.pyplot"],
         ),
         ProfileSettings(
             id="python-gvisor",

@@ -220,7 +220,8 @@ class ProfileContainer(BaseModel):
 
 
 class Profile(BaseModel):
-    """One entry of `GET /v1/profiles`."""
+    """One entry of `GET /v1/profiles`; `description`, `containers` and `preload` are null
+    unless `detail=true`."""
 
     id: str
     image: str
@@ -229,6 +230,9 @@ class Profile(BaseModel):
     idle_timeout: int
     description: str | None = None
     containers: list[ProfileContainer] | None = None
+    preload: list[str] | None = Field(
+        default=None, description="modules the Python kernel imports when it starts"
+    )
 
 
 class ProfileList(BaseModel):

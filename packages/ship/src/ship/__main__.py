@@ -16,6 +16,13 @@ Environment:
   reads them through a pipe only while Ship starts, so the sandbox holds no host file).
 - `SHIP_PRESTART_KERNEL=1`: launch the Python kernel first, so it boots while Ship imports
   everything else, and report ready only once it answers (instead of at the first execution).
+- `SHIP_KERNEL_PYTHON`: the interpreter that runs the kernel, the user's Python with ipykernel
+  (default: Ship's own).
+- `SHIP_KERNEL_PATH`: a directory holding only the `ship` package, appended to the kernel's
+  module path, for a `SHIP_KERNEL_PYTHON` that lacks Ship (whose venv stays out of it).
+- `SHIP_PRELOAD`: modules, comma separated, that the kernel imports before it answers (for
+  `matplotlib.pyplot`, its inline backend too); one that fails is a warning on the first
+  execution's stderr.
 """
 
 import os
@@ -48,13 +55,12 @@ def _launch_kernel() -> "KernelProcess | None":
     lifespan then starts one, and says why if that fails too)."""
     from pathlib import Path
 
-    from ship.kernel_process import DEFAULT_OUTPUT_LIMIT, KernelProcess
+    from ship.kernel_process import DEFAULT_OUTPUT_LIMIT, KernelCommand, KernelProcess
 
     try:
         workspace = Path(os.environ.get("SHIP_WORKSPACE", "/workspace"))
-        process = KernelProcess(
-            workspace, int(os.environ.get("SHIP_OUTPUT_LIMIT", DEFAULT_OUTPUT_LIMIT))
-        )
+        limit = int(os.environ.get("SHIP_OUTPUT_LIMIT", DEFAULT_OUTPUT_LIMIT))
+        process = KernelProcess(workspace, limit, KernelCommand.from_env(os.environ))
     except OSError:
         return None
     try:

@@ -1,9 +1,10 @@
 """Ship's settings: a small frozen dataclass read from the environment."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from ship.kernel_process import KernelCommand
 from shipyard_protocol.ship import DEFAULT_OUTPUT_LIMIT
 
 
@@ -24,6 +25,7 @@ class ShipConfig:
     executions_kept: int = 64
     executions_kept_bytes: int = 64 * 1024 * 1024
     prestart_kernel: bool = False
+    kernel: KernelCommand = field(default_factory=KernelCommand)
     # stdout and stderr go to /dev/null once ready: Bay reads them only while Ship starts.
     quiet_after_ready: bool = False
     token_sha256: str | None = None  # hex SHA-256 of the bearer token every request must carry
@@ -43,6 +45,7 @@ class ShipConfig:
             ready_file=Path(ready_file) if ready_file else None,
             event_log_bytes=int(env.get("SHIP_EVENT_LOG_BYTES", str(cls.event_log_bytes))),
             prestart_kernel=env.get("SHIP_PRESTART_KERNEL", "") in ("1", "true"),
+            kernel=KernelCommand.from_env(env),
             quiet_after_ready=env.get("SHIP_QUIET_AFTER_READY", "") in ("1", "true"),
             token_sha256=env.get("SHIP_TOKEN_SHA256") or None,
         )

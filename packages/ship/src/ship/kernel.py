@@ -10,7 +10,7 @@ from ship.config import ShipConfig
 from ship.errors import KernelStartError
 from ship.events import EventLog
 from ship.kernel_output import Collector
-from ship.kernel_process import DIGESTS_KEPT, KernelProcess
+from ship.kernel_process import DIGESTS_KEPT, KernelCommand, KernelProcess
 from shipyard_protocol.ship import KernelState, PythonError, PythonOutcome
 
 
@@ -22,7 +22,7 @@ class _Wait(enum.Enum):
 
 
 class Kernel:
-    """One IPython kernel per Ship process, using this interpreter, cwd the workspace.
+    """One IPython kernel per Ship process, cwd the workspace, started by `command`.
 
     `launched`: a kernel process `__main__` started before importing the rest of Ship.
     """
@@ -35,8 +35,10 @@ class Kernel:
         poll_interval: float = 0.5,
         start_timeout: float = 60.0,
         launched: KernelProcess | None = None,
+        command: KernelCommand | None = None,
     ) -> None:
         self._workspace = workspace
+        self._command = command
         self._output_limit = output_limit
         self._interrupt_grace = interrupt_grace
         self._poll_interval = poll_interval
@@ -127,7 +129,7 @@ class Kernel:
         """Spawn the kernel unless `__main__` did, connect to it, and wait until it answers."""
         try:
             if self._process is None:
-                self._process = KernelProcess(self._workspace, self._output_limit)
+                self._process = KernelProcess(self._workspace, self._output_limit, self._command)
                 self._generation += 1
                 self._process.spawn()
             if self._client is None:
@@ -255,7 +257,13 @@ class Kernel:
 
 
 def kernel_for(config: ShipConfig, launched: KernelProcess | None = None) -> Kernel:
-    return Kernel(config.workspace, config.output_limit, config.interrupt_grace, launched=launched)
+    return Kernel(
+        config.workspace,
+        config.output_limit,
+        config.interrupt_grace,
+        launched=launched,
+        command=config.kernel,
+    )
 
 
 def _connect(process: KernelProcess) -> Any:

@@ -14,7 +14,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from ship.kernel_launcher import OUTPUT_LIMIT_FLAG, PRELOAD_FLAG
 
 # Both ends remember message signatures to refuse replays; jupyter's default keeps 65,536
 # per session, which grows Ship and the kernel by about a kilobyte per execution for hours.
@@ -23,6 +26,11 @@ DIGESTS_KEPT = 4096
 # slow to load); a unit test keeps the two equal.
 DEFAULT_OUTPUT_LIMIT = 1024 * 1024
 
+# `python -c` with `-P` puts nothing on the path; `ship` then comes after everything the
+# interpreter has (a directory holding only `ship` adds nothing else to the user's Python).
+_BOOTSTRAP = (
+    "import sys; sys.path.append(sys.argv.pop(1)); from ship.kernel_launcher import main; main()"
+)
 _CHANNELS = ("shell_port", "iopub_port", "stdin_port", "control_port", "hb_port")
 # Jupyter's and IPython's files live in the kernel's private dir, never in the workspace.
 _PRIVATE_DIRS = {
@@ -34,13 +42,59 @@ _PRIVATE_DIRS = {
 }
 
 
+class KernelCommand:
+    """What starts the kernel: its interpreter, where it finds `ship`, what it imports first.
+
+    `python`: the user's Python, which has ipykernel (default: Ship's own interpreter).
+    `ship_path`: a directory holding only the `ship` package, for a `python` that lacks it.
+    `preload`: modules imported before the kernel answers; a failure is a warning.
+    """
+
+    def __init__(self, python: str = "", ship_path: str = "", preload: Sequence[str] = ()) -> None:
+        self.python = python or sys.executable
+        self.ship_path = ship_path
+        self.preload = tuple(preload)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "KernelCommand":
+        preload = [name.strip() for name in env.get("SHIP_PRELOAD", "").split(",")]
+        return cls(
+            env.get("SHIP_KERNEL_PYTHON", ""),
+            env.get("SHIP_KERNEL_PATH", ""),
+            [name for name in preload if name],
+        )
+
+    def argv(self, connection_file: Path, output_limit: int) -> list[str]:
+        # -P: the workspace (the kernel's cwd) must not shadow the modules that start it.
+        start = (
+            ["-c", _BOOTSTRAP, self.ship_path] if self.ship_path else ["-m", "ship.kernel_launcher"]
+        )
+        return [
+            self.python,
+            "-P",
+            *start,
+            "-f",
+            str(connection_file),
+            f"--Session.digest_history_size={DIGESTS_KEPT}",
+            # ship.kernel_launcher's own options
+            f"{OUTPUT_LIMIT_FLAG}{output_limit}",
+            f"{PRELOAD_FLAG}{','.join(self.preload)}",
+        ]
+
+
 class KernelProcess:
     """One kernel process at a time on a fixed connection (ipc sockets in a private dir), so
     a client stays connected across restarts."""
 
-    def __init__(self, workspace: Path, output_limit: int = DEFAULT_OUTPUT_LIMIT) -> None:
+    def __init__(
+        self,
+        workspace: Path,
+        output_limit: int = DEFAULT_OUTPUT_LIMIT,
+        command: KernelCommand | None = None,
+    ) -> None:
         self._workspace = workspace
         self._output_limit = output_limit
+        self._command = command or KernelCommand()
         self.private_dir = Path(tempfile.mkdtemp(prefix="ship-kernel-"))
         self.connection_file = self.private_dir / "kernel.json"
         self.connection_file.write_text(json.dumps(_connection(self.private_dir)))
@@ -49,20 +103,11 @@ class KernelProcess:
 
     def spawn(self) -> None:
         """Start a kernel; the previous one must be gone (see `kill`)."""
-        command = [
-            sys.executable,
-            "-P",  # the workspace (its cwd) must not shadow the modules that start it
-            "-m",
-            "ship.kernel_launcher",
-            "-f",
-            str(self.connection_file),
-            f"--Session.digest_history_size={DIGESTS_KEPT}",
-            f"--ship-output-limit={self._output_limit}",  # ship.kernel_launcher's own
-        ]
+        command = self._command.argv(self.connection_file, self._output_limit)
         # Its own session: an interrupt reaches the kernel and its children, never Ship.
         # Its fds must not reach Ship's log (a host file for some drivers): user output is
         # collected from iopub, never from these.
-        self._process = subprocess.Popen(  # noqa: S603 - our interpreter and a fixed module
+        self._process = subprocess.Popen(  # noqa: S603 - a configured interpreter and a fixed module
             command,
             cwd=self._workspace,
             env=self._env(),

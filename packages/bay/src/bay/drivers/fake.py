@@ -48,9 +48,12 @@ class FakeDriver:
     async def start(self, spec: SessionSpec) -> Instance:
         from ship.app import create_app
         from ship.config import ShipConfig
+        from ship.kernel_process import KernelCommand
 
         limit = int(spec.env.get("SHIP_OUTPUT_LIMIT", 1024 * 1024))
-        app = create_app(ShipConfig(workspace=Path(spec.cargo_ref), output_limit=limit))
+        kernel = KernelCommand.from_env(spec.env)
+        config = ShipConfig(workspace=Path(spec.cargo_ref), output_limit=limit, kernel=kernel)
+        app = create_app(config)
         stack = AsyncExitStack()
         await stack.enter_async_context(app.router.lifespan_context(app))
         ref = spec.labels.session_id

@@ -93,4 +93,5 @@ def _public(profile: ProfileSettings, detail: bool) -> Profile:
         idle_timeout=profile.idle_timeout,
         description=profile.description if detail else None,
         containers=[container] if detail else None,
+        preload=list(profile.preload) if detail else None,
     )

@@ -259,6 +259,8 @@ class SessionService:
         env = {**profile.env, **self._rt.ship_env}
         if (kernel or sandbox.is_warm_pool) and "python" in profile.capabilities:
             env["SHIP_PRESTART_KERNEL"] = "1"
+        if profile.preload:
+            env["SHIP_PRELOAD"] = ",".join(profile.preload)
         return SessionSpec(
             labels=labels,
             cargo_ref=cargo.driver_ref,
