@@ -7,7 +7,8 @@
 Two stages, each cached under the store by a hash of what decides its content:
   env-<hash>     Debian bookworm from debootstrap, the recipe's packages, the user's Python
                  packages in /usr/local, npm globals, users and configuration: what users see.
-  rootfs-<hash>  env plus Ship's own venv in /opt/ship (a hard-linked copy of env: cheap).
+  rootfs-<hash>  env plus the top layer: Ship's own venv in /opt/ship and the recipe's
+                 configuration files (sandbox.env, matplotlibrc); a hard-linked copy of env.
 `.tools/sandbox/rootfs` (in the checkout) links to the newest rootfs; Makefile hands it to Bay.
 A rebuild with nothing changed only hashes the inputs.
 
@@ -22,6 +23,7 @@ Environment: SHIPYARD_SANDBOX_STORE (default /var/lib/shipyard/sandbox), SHIP_IM
 
 import fcntl
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -45,7 +47,9 @@ HOST_CAS = Path("/usr/local/share/ca-certificates")
 SHIP_PREFIX = "opt/ship"
 # Part of the environment's hash with the recipe: raise it when a change to this script changes
 # what build_env makes (the rest of the script may change without rebuilding the environment).
-ENV_BUILD_VERSION = 2
+ENV_BUILD_VERSION = 4
+# Recipe files of the top layer (with Ship): changing them rebuilds only that (seconds).
+TOP_LAYER = [RECIPE / "sandbox.env", RECIPE / "matplotlibrc", RECIPE / "Dockerfile"]
 BUILD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -86,7 +90,7 @@ def env_hash() -> str:
     def parts() -> Iterator[bytes]:
         yield str(ENV_BUILD_VERSION).encode()
         yield repr(sorted(host_indexes().items())).encode()
-        for path in _files(RECIPE, *_host_ca_files()):
+        for path in [p for p in _files(RECIPE, *_host_ca_files()) if p not in TOP_LAYER]:
             yield str(path.relative_to(path.anchor)).encode() + b"\0" + path.read_bytes()
 
     return _digest(parts())
@@ -96,6 +100,8 @@ def ship_hash(env: str) -> str:
     def parts() -> Iterator[bytes]:
         yield env.encode()
         yield ship_requirements().encode()
+        for path in TOP_LAYER:
+            yield path.name.encode() + b"\0" + path.read_bytes()
         for path in _files(REPO / "packages" / "ship", REPO / "packages" / "protocol"):
             yield str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes()
 
@@ -417,16 +423,13 @@ rm -f /usr/lib/python3*/EXTERNALLY-MANAGED
 printf '127.0.0.1 localhost sandbox\\n::1 localhost\\n' > /etc/hosts
 echo sandbox > /etc/hostname
 # matplotlib's font list, made once here rather than in every kernel.
-MATPLOTLIBRC=/etc/matplotlibrc MPLCONFIGDIR=/etc/matplotlib python3 -c \\
+MPLCONFIGDIR=/etc/matplotlib python3 -c \\
     'import matplotlib.font_manager as f; f.fontManager'
 rm -rf /var/cache/debconf/*-old /var/log/apt /var/log/dpkg.log /root/.cache
 """
-    shutil.copyfile(RECIPE / "matplotlibrc", root / "etc/matplotlibrc")
     for name in ("pip", "pip3", "pip3.11"):
         shutil.copy(RECIPE / "bin" / "pip", root / "usr/local/bin" / name)
     _package_indexes(root)
-    (root / "etc/shipyard").mkdir(exist_ok=True)
-    shutil.copyfile(RECIPE / "sandbox.env", root / "etc/shipyard/sandbox.env")
     inside(root, script)
 
 
@@ -449,8 +452,26 @@ def build_rootfs(env: Path, dest: Path) -> None:
             f"/{SHIP_PREFIX}/bin/python -m compileall -q /{SHIP_PREFIX}/lib\n",
             [(str(wheels), "/wheels")],
         )
+        write_top(work)
     shutil.rmtree(wheels)
     work.rename(dest)
+
+
+def write_top(root: Path) -> None:
+    """The recipe's configuration files, on top of env (the same for the Docker image). Login
+    shells (Ship runs `bash -l`) get sandbox.env's PATH back after /etc/profile resets it."""
+    path = sandbox_env()["PATH"]
+    files = {
+        "etc/shipyard/sandbox.env": (RECIPE / "sandbox.env").read_text(),
+        "etc/matplotlibrc": (RECIPE / "matplotlibrc").read_text(),
+        "etc/profile.d/shipyard.sh": f"# From images/sandbox/sandbox.env\nexport PATH={path}\n",
+    }
+    for name, text in files.items():
+        target = root / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)  # it may be a hard link into env, which must stay as it is
+        target.write_text(text)
+        target.chmod(0o644)
 
 
 def _ship_wheels(env: Path, wheels: Path) -> Path:
@@ -472,25 +493,28 @@ def _ship_wheels(env: Path, wheels: Path) -> Path:
 
 
 # --- the Docker image -----------------------------------------------------------------------------
-# Two layers: the environment imported as it is (`shipyard/sandbox-env:<hash>`, once per recipe)
-# with sandbox.env as its ENV, then Ship's venv copied from the root filesystem. The image is
-# labelled with the root filesystem's name and rebuilt only when that changes.
+# Two layers: the environment imported as it is (`shipyard/sandbox-env:<hash>`, once per recipe),
+# then what the Ship layer of the root filesystem adds: Ship's venv and sandbox.env, the latter
+# also as the image's ENV (written into the Dockerfile where it says ENV_FROM_SANDBOX_ENV). The
+# image is labelled with the root filesystem's name and rebuilt only when that changes.
 
 DOCKERFILE = RECIPE / "Dockerfile"
 IMAGE_LABEL = "shipyard.inputs"
 
 
-def build_image(image: str, env: Path, rootfs: Path, sandbox_env: dict[str, str]) -> None:
+def build_image(image: str, env: Path, rootfs: Path) -> None:
     if _label(image) == rootfs.name:
         say(f"{image} is current ({rootfs.name})")
         return
     base = f"shipyard/sandbox-env:{env.name.removeprefix('env-')}"
     if not _exists(base):
         with Step(f"importing the environment as {base}"):
-            _import(env, base, sandbox_env)
+            _import(env, base)
     with Step(f"building {image}"), tempfile.TemporaryDirectory() as context:
         subprocess.run(["cp", "-al", str(rootfs / "opt" / "ship"), f"{context}/ship"], check=True)
-        argv = ["docker", "build", "--quiet", "-f", str(DOCKERFILE), "-t", image]
+        write_top(Path(context) / "top")
+        (Path(context) / "Dockerfile").write_text(dockerfile(sandbox_env()))
+        argv = ["docker", "build", "--quiet", "-t", image]
         argv += ["--build-arg", f"BASE={base}", "--build-arg", f"INPUTS={rootfs.name}", context]
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -535,9 +559,16 @@ def _exists(image: str) -> bool:
     )
 
 
-def _import(env: Path, tag: str, sandbox_env: dict[str, str]) -> None:
-    changes = [f"ENV {name}={value}" for name, value in sandbox_env.items()]
-    changes += ["USER 1000:1000", "WORKDIR /workspace", 'CMD ["/bin/bash"]']
+def dockerfile(env: dict[str, str]) -> str:
+    lines = "".join(f"ENV {name}={json.dumps(value)}\n" for name, value in env.items())
+    text = DOCKERFILE.read_text()
+    if "\nENV_FROM_SANDBOX_ENV\n" not in text:
+        raise BuildError(f"{DOCKERFILE} lacks the line ENV_FROM_SANDBOX_ENV")
+    return text.replace("\nENV_FROM_SANDBOX_ENV\n", "\n" + lines)
+
+
+def _import(env: Path, tag: str) -> None:
+    changes = ["USER 1000:1000", "WORKDIR /workspace", 'CMD ["/bin/bash"]']
     argv = [
         "docker",
         "import",
@@ -649,7 +680,7 @@ def image_command() -> int:
     if reason is not None:
         raise BuildError(f"cannot build the image: {reason}")
     rootfs = ensure_rootfs()
-    build_image(IMAGE, Path(os.readlink(LINKS / "env")), rootfs, sandbox_env())
+    build_image(IMAGE, Path(os.readlink(LINKS / "env")), rootfs)
     return 0
 
 

@@ -6,6 +6,8 @@ import json
 import re
 import struct
 
+import pytest
+
 from bay.drivers.base import Instance
 from tests.bay_process import REPO
 from tests.engines import py, sh
@@ -19,6 +21,8 @@ MODULES = {
     "ipython": "IPython",
 }
 TOOLS = ("git", "curl", "wget", "jq", "unzip", "zip", "sqlite3", "rg", "gcc", "make", "node")
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(600)]
 
 
 def listed_modules() -> list[str]:

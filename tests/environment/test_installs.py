@@ -5,6 +5,8 @@ import base64
 import io
 import zipfile
 
+import pytest
+
 from bay.drivers.base import Driver, Instance
 from tests.engines import new_cargo, py, sh
 from tests.environment.conftest import start
@@ -13,6 +15,8 @@ WHEEL = "shipyard_demo-1.0-py3-none-any.whl"
 NPM_PACKAGE = (
     """{"name": "shipyard-demo-cli", "version": "1.0.0", "bin": {"shipyard-demo": "cli.js"}}"""
 )
+
+pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(600)]
 
 
 def demo_wheel() -> bytes:

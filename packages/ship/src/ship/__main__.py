@@ -20,6 +20,8 @@ Environment:
   (default: Ship's own).
 - `SHIP_KERNEL_PATH`: a directory holding only the `ship` package, appended to the kernel's
   module path, for a `SHIP_KERNEL_PYTHON` that lacks Ship (whose venv stays out of it).
+- `SHIP_MATPLOTLIB_CACHE`: a directory whose files (matplotlib's font list, made when the
+  environment was built) are copied into each kernel's own matplotlib cache.
 - `SHIP_PRELOAD`: modules, comma separated, that the kernel imports before it answers (for
   `matplotlib.pyplot`, its inline backend too); one that fails is a warning on the first
   execution's stderr.

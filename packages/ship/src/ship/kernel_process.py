@@ -48,12 +48,21 @@ class KernelCommand:
     `python`: the user's Python, which has ipykernel (default: Ship's own interpreter).
     `ship_path`: a directory holding only the `ship` package, for a `python` that lacks it.
     `preload`: modules imported before the kernel answers; a failure is a warning.
+    `matplotlib_cache`: a directory whose files (the font list made when the environment was
+    built) seed each kernel's own matplotlib cache, so no kernel scans the fonts again.
     """
 
-    def __init__(self, python: str = "", ship_path: str = "", preload: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        python: str = "",
+        ship_path: str = "",
+        preload: Sequence[str] = (),
+        matplotlib_cache: str = "",
+    ) -> None:
         self.python = python or sys.executable
         self.ship_path = ship_path
         self.preload = tuple(preload)
+        self.matplotlib_cache = matplotlib_cache
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "KernelCommand":
@@ -62,6 +71,7 @@ class KernelCommand:
             env.get("SHIP_KERNEL_PYTHON", ""),
             env.get("SHIP_KERNEL_PATH", ""),
             [name for name in preload if name],
+            env.get("SHIP_MATPLOTLIB_CACHE", ""),
         )
 
     def argv(self, connection_file: Path, output_limit: int) -> list[str]:
@@ -153,9 +163,22 @@ class KernelProcess:
         for name, sub in _PRIVATE_DIRS.items():
             (self.private_dir / sub).mkdir(exist_ok=True)
             env[name] = str(self.private_dir / sub)
+        _seed(Path(self._command.matplotlib_cache), Path(env["MPLCONFIGDIR"]))
         # ipykernel exits when this process does, so a killed Ship leaves no kernel behind.
         env["JPY_PARENT_PID"] = str(os.getpid())
         return env
+
+
+def _seed(source: Path, target: Path) -> None:
+    """Copy the files of `source` into `target` (nothing when `source` is unset or missing)."""
+    if source == Path():
+        return
+    try:
+        for path in source.iterdir():
+            if path.is_file():
+                shutil.copyfile(path, target / path.name)
+    except OSError:
+        return  # an unseeded cache is only slower
 
 
 def _signal_group(process: "subprocess.Popen[bytes]", signum: int) -> None:
