@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bench import baselines, execs, files, load, memory, report, tti
+from bench import baselines, environment, execs, files, load, memory, report, tti
 from bench.model import Row
 from tests.engines import unavailable
 
@@ -25,6 +25,7 @@ SCENARIOS: dict[str, Scenario] = {
     "files": files.scenario,
     "concurrency": load.concurrency,
     "soak": load.soak,
+    "environment": environment.scenario,
 }
 
 

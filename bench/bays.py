@@ -20,9 +20,11 @@ from tests.bay_process import API_KEY, BayProcess, traversable_tmp
 PROFILE = "python-default"
 
 
-def config(pool_size: int = 0, **extra: Any) -> dict[str, Any]:
+def config(pool_size: int = 0, preload: list[str] | None = None, **extra: Any) -> dict[str, Any]:
     """GC off (it would only add noise), a cargo big enough for 1 GiB, one profile."""
     profile = {"id": PROFILE, "warm_pool_size": pool_size, "idle_timeout": 86400}
+    if preload:
+        profile["preload"] = preload
     return {
         "instance_id": f"bench-{uuid.uuid4().hex[:8]}",
         "gc": {"enabled": False, "run_on_startup": False},

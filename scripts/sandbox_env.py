@@ -267,9 +267,13 @@ def build_env(dest: Path) -> None:
         if (done / key).exists():
             say(f"{what}: done in an earlier run")
             continue
+        started = time.monotonic()
         with Step(what):
             step()
-        (done / key).touch()
+        (done / key).write_text(f"{time.monotonic() - started:.1f}")
+    times = {key: float((done / key).read_text() or 0) for key, _, _ in steps}
+    record = {"seconds": sum(times.values()), "steps": times}
+    dest.with_name(f"{dest.name}.build.json").write_text(json.dumps(record))  # for make bench
     work.rename(dest)
     shutil.rmtree(done)
 
@@ -658,6 +662,16 @@ def missing_tools() -> list[str]:
 def cannot_build() -> str | None:
     if os.geteuid() != 0:
         return "building it needs root (debootstrap, files owned by root)"
+    if (missing := missing_tools()) and shutil.which("apt-get"):
+        say(f"installing {' '.join(missing)} with apt-get")
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], env=env, check=False)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", *missing],
+            env=env,
+            check=False,
+            stdout=subprocess.DEVNULL,
+        )
     if missing := missing_tools():
         return f"building it needs {', '.join(missing)} (apt-get install {' '.join(missing)})"
     return None

@@ -3,7 +3,9 @@
 import hashlib
 import os
 import socket
+import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -193,9 +195,15 @@ class TestIsolation:
     def test_bay_data_and_home_dirs_are_not_visible(
         self, bay: BayProcess, client: httpx.Client, sandbox: str
     ) -> None:
-        paths = [str(bay.data_dir), str(bay.data_dir / "bay.db"), "/root", "/home"]
+        # The host's home, by a file only it has (the sandbox environment has a /root of its own).
+        home = Path.home() / f".shipyard-test-{uuid.uuid4().hex[:8]}"
+        home.write_text("host only")
+        paths = [str(bay.data_dir), str(bay.data_dir / "bay.db"), str(home)]
         script = "; ".join(f"test -e {p} && echo visible:{p}" for p in paths)
-        assert "visible" not in shell(client, sandbox, script + "; true")["output"]
+        try:
+            assert "visible" not in shell(client, sandbox, script + "; true")["output"]
+        finally:
+            home.unlink()
 
     def test_other_cargos_are_not_visible(
         self, bay: BayProcess, client: httpx.Client, sandbox: str
