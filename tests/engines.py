@@ -21,7 +21,8 @@ from bay.drivers.local import LocalDriver
 
 REPO = Path(__file__).resolve().parents[1]
 SHIP_VENV = REPO / ".venv-ship"
-IMAGE = "shipyard/ship:latest"
+# SHIP_IMAGE: test an image built apart (scripts/build_ship_image.sh takes the same variable).
+IMAGE = os.environ.get("SHIP_IMAGE", "shipyard/ship:latest")
 DOCKER_SOCKET = Path("/var/run/docker.sock")
 INSTANCE_ID = "bay-conformance"
 VARIANTS = ("local", "docker", "docker+runsc")
