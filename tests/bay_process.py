@@ -124,6 +124,13 @@ class BayProcess:
             process.kill()
             process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL: Bay ends without a word to anyone, as when its machine or data dir is lost."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
     def restart(self) -> None:
         self.stop()
         self.start()

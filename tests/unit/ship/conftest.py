@@ -32,8 +32,9 @@ def start_ship(workspace: Path) -> StartShip:
 
     @asynccontextmanager
     async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+        lease = overrides.pop("lease", None)
         config = ShipConfig(**{"workspace": workspace, "output_limit": 64 * 1024, **overrides})
-        app = create_app(config)
+        app = create_app(config, lease=lease)
         transport = httpx.ASGITransport(app=app)
         async with (
             app.router.lifespan_context(app),

@@ -34,6 +34,7 @@ from bay.services.cargos import CargoService
 from bay.services.clock import Clock, utcnow
 from bay.services.execs import ExecLimits
 from bay.services.gc import GcService
+from bay.services.heartbeat import Heartbeat
 from bay.services.keys import KeyService, Provisioned
 from bay.services.locks import SandboxLocks
 from bay.services.profiles import ProfileCatalog
@@ -78,13 +79,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, State]]:
         state = await _start(settings, clock, driver_factory, on_keys)
-        background = _schedule_gc(state)
+        background = [_schedule_gc(state), _schedule_heartbeat(state)]
         refill = _schedule_refill(state)
         try:
             yield {"bay": state}
         finally:
-            if background is not None:
-                background.cancel()
+            for task in background:
+                if task is not None:
+                    task.cancel()
             await _stop(state, refill)
 
     app = FastAPI(title="Shipyard Neo Bay", version=__version__, lifespan=lifespan)
@@ -134,6 +136,7 @@ async def _start(
         locks=SandboxLocks(),
         instance_id=settings.instance_id,
         ship_env={"SHIP_OUTPUT_LIMIT": str(settings.ship.output_limit_bytes)},
+        orphan_grace_s=settings.ship.orphan_grace_seconds,
     )
     attached, reaped = await Reconciler(runtime).run()
     log.info("reconcile: %d live sessions re-attached, %d dead reaped", attached, reaped)
@@ -194,6 +197,15 @@ def _schedule_gc(state: State) -> "asyncio.Task[None] | None":
     if not state["settings"].gc.enabled:
         return None
     return asyncio.create_task(state["gc"].loop(), name="bay-gc")
+
+
+def _schedule_heartbeat(state: State) -> "asyncio.Task[None] | None":
+    """Keep this Bay's sessions from ending themselves; they do only when no Bay is left."""
+    grace = state["settings"].ship.orphan_grace_seconds
+    if grace is None:
+        return None
+    beats = Heartbeat(state["runtime"], grace)
+    return asyncio.create_task(beats.loop(), name="bay-heartbeat")
 
 
 async def _provision_keys(

@@ -171,6 +171,12 @@ class CargoSettings(BaseModel):
 
 class ShipSettings(BaseModel):
     output_limit_bytes: int = Field(default=1024 * 1024, description="per stream per exec")
+    orphan_grace_seconds: float | None = Field(
+        default=600,
+        gt=0,
+        description="a session ends itself once no Bay has spoken to it for its profile's idle "
+        "timeout plus this long (Bay speaks to each every quarter of this); null: never",
+    )
 
 
 class LimitsSettings(BaseModel):

@@ -14,6 +14,8 @@ Environment:
   the token (401 otherwise). Removed from the environment before anything starts.
 - `SHIP_QUIET_AFTER_READY=1`: stdout and stderr go to /dev/null once ready (the local driver
   reads them through a pipe only while Ship starts, so the sandbox holds no host file).
+- `SHIP_ORPHAN_AFTER_S`: end Ship (and so its sandbox) once this many seconds pass with no
+  request from Bay in flight or ended (on TCP, only requests with the token count). Unset: never.
 - `SHIP_PRESTART_KERNEL=1`: launch the Python kernel first, so it boots while Ship imports
   everything else, and report ready only once it answers (instead of at the first execution).
 - `SHIP_KERNEL_PYTHON`: the interpreter that runs the kernel, the user's Python with ipykernel

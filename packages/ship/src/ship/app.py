@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from ship.api import activity, executions, files, health, processes, python, shell, terminal
 from ship.auth import TokenGate
+from ship.bay_lease import BayLease, LeaseRenewer
 from ship.config import ShipConfig
 from ship.errors import KernelStartError, ShipError
 from ship.events import LogBounds
@@ -64,8 +65,11 @@ def _silence_stdio() -> None:
     os.close(null)
 
 
-def create_app(config: ShipConfig, kernel: Kernel | None = None) -> FastAPI:
-    """Ship's app; `kernel` is one `__main__` already launched, else one is made here."""
+def create_app(
+    config: ShipConfig, kernel: Kernel | None = None, lease: BayLease | None = None
+) -> FastAPI:
+    """Ship's app; `kernel` is one `__main__` already launched, else one is made here; Bay's
+    requests renew `lease`."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -96,6 +100,8 @@ def create_app(config: ShipConfig, kernel: Kernel | None = None) -> FastAPI:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected_error)
+    if lease is not None:
+        app.add_middleware(LeaseRenewer, lease=lease, digest=config.token_sha256)
     if config.token_sha256 is not None:
         app.add_middleware(TokenGate, digest=config.token_sha256)
     return app

@@ -37,12 +37,15 @@ class TokenGate:
             await _refusal()(scope, receive, send)
 
     def _allows(self, scope: Scope) -> bool:
-        if scope["path"] in OPEN_PATHS:
-            return True
-        token = bearer_token(scope["headers"])
-        if token is None:
-            return False
-        return hmac.compare_digest(hashlib.sha256(token).digest(), self._digest)
+        return scope["path"] in OPEN_PATHS or carries_token(scope, self._digest)
+
+
+def carries_token(scope: Scope, digest: bytes) -> bool:
+    """Whether the request's bearer token hashes to `digest` (compared in constant time)."""
+    token = bearer_token(scope["headers"])
+    if token is None:
+        return False
+    return hmac.compare_digest(hashlib.sha256(token).digest(), digest)
 
 
 def bearer_token(headers: list[tuple[bytes, bytes]]) -> bytes | None:

@@ -29,12 +29,15 @@ class ShipConfig:
     # stdout and stderr go to /dev/null once ready: Bay reads them only while Ship starts.
     quiet_after_ready: bool = False
     token_sha256: str | None = None  # hex SHA-256 of the bearer token every request must carry
+    # Ship ends (and its sandbox with it) once Bay has not spoken to it for this long.
+    orphan_after: float | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ShipConfig":
         socket = env.get("SHIP_SOCKET")
         ready_fd = env.get("SHIP_READY_FD")
         ready_file = env.get("SHIP_READY_FILE")
+        orphan_after = env.get("SHIP_ORPHAN_AFTER_S")
         return cls(
             workspace=Path(env.get("SHIP_WORKSPACE", "/workspace")),
             socket=Path(socket) if socket else None,
@@ -48,4 +51,5 @@ class ShipConfig:
             kernel=KernelCommand.from_env(env),
             quiet_after_ready=env.get("SHIP_QUIET_AFTER_READY", "") in ("1", "true"),
             token_sha256=env.get("SHIP_TOKEN_SHA256") or None,
+            orphan_after=float(orphan_after) if orphan_after else None,
         )

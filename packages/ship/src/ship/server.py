@@ -8,9 +8,13 @@ import os
 import socket
 import stat
 import sys
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import uvicorn
+
+    from ship.bay_lease import BayLease
     from ship.config import ShipConfig
     from ship.kernel_process import KernelProcess
 
@@ -39,19 +43,46 @@ async def _serve(config: "ShipConfig", launched: "KernelProcess | None") -> None
     import uvicorn
 
     from ship.app import ReadyServer, create_app
+    from ship.bay_lease import BayLease
     from ship.kernel import kernel_for
 
-    app = create_app(config, kernel_for(config, launched))
-    if config.socket is not None:
-        sock = _bind_unix(str(config.socket))
-        server = uvicorn.Config(app, log_config=None, access_log=False)
-        await ReadyServer(server, config).serve(sockets=[sock])
-        return
+    lease = BayLease(config.orphan_after) if config.orphan_after else None
+    app = create_app(config, kernel_for(config, launched), lease)
     # No access log: Ship's log may be a host file, and Bay logs every request already.
-    server_config = uvicorn.Config(
-        app, host=config.host, port=config.port, log_config=None, access_log=False
-    )
-    await ReadyServer(server_config, config).serve()
+    if config.socket is not None:
+        sockets = [_bind_unix(str(config.socket))]
+        server_config = uvicorn.Config(app, log_config=None, access_log=False)
+    else:
+        sockets = None
+        server_config = uvicorn.Config(
+            app, host=config.host, port=config.port, log_config=None, access_log=False
+        )
+    server = ReadyServer(server_config, config)
+    async with _ended_when_orphaned(server, lease):
+        await server.serve(sockets=sockets)
+
+
+@contextlib.asynccontextmanager
+async def _ended_when_orphaned(
+    server: "uvicorn.Server", lease: "BayLease | None"
+) -> AsyncIterator[None]:
+    """Stop serving once the lease runs out; the sandbox ends with Ship (bwrap's or the
+    container's init exits when its one child does)."""
+    from ship.bay_lease import watch
+
+    if lease is None:
+        yield
+        return
+
+    def end() -> None:
+        server.should_exit = True
+
+    watcher = asyncio.create_task(watch(lease, end))
+    try:
+        yield
+    finally:
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
 
 
 def _remove_stale_socket(path: str) -> None:

@@ -1,8 +1,11 @@
 """A driver for unit tests only: Ship runs in-process behind an ASGI transport, no isolation."""
 
 import shutil
+import time
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -17,6 +20,9 @@ from bay.drivers.base import (
     SessionSpec,
 )
 
+if TYPE_CHECKING:
+    from ship.bay_lease import BayLease
+
 
 class FakeDriver:
     """Sessions are Ship apps in this process; cargos are plain directories."""
@@ -28,6 +34,10 @@ class FakeDriver:
         self._labels: dict[str, Labels] = {}
         self._exited: set[str] = set()
         self.started: list[SessionSpec] = []
+        # Each session's lease from Bay (SHIP_ORPHAN_AFTER_S), on a clock tests may replace;
+        # nothing here ends a session whose lease ran out.
+        self.leases: dict[str, BayLease] = {}
+        self.lease_clock: Callable[[], float] = time.monotonic
 
     async def create_cargo(self, spec: CargoSpec) -> str:
         path = self._cargo_root / spec.cargo_id
@@ -53,10 +63,11 @@ class FakeDriver:
         limit = int(spec.env.get("SHIP_OUTPUT_LIMIT", 1024 * 1024))
         kernel = KernelCommand.from_env(spec.env)
         config = ShipConfig(workspace=Path(spec.cargo_ref), output_limit=limit, kernel=kernel)
-        app = create_app(config)
+        ref = spec.labels.session_id
+        lease = self._lease(ref, spec.env.get("SHIP_ORPHAN_AFTER_S"))
+        app = create_app(config, None, lease)
         stack = AsyncExitStack()
         await stack.enter_async_context(app.router.lifespan_context(app))
-        ref = spec.labels.session_id
         endpoint = f"fake:{ref}"
         self._stacks[ref] = stack
         self._labels[ref] = spec.labels
@@ -64,7 +75,16 @@ class FakeDriver:
         self.started.append(spec)
         return Instance(ref=ref, endpoint=endpoint, labels=spec.labels)
 
+    def _lease(self, ref: str, after: str | None) -> "BayLease | None":
+        from ship.bay_lease import BayLease
+
+        if after is None:
+            return None
+        self.leases[ref] = BayLease(float(after), self.lease_clock)
+        return self.leases[ref]
+
     async def stop(self, ref: str) -> None:
+        self.leases.pop(ref, None)
         stack = self._stacks.pop(ref, None)
         self._labels.pop(ref, None)
         self._exited.discard(ref)

@@ -57,6 +57,7 @@ class SessionRuntime:
     locks: SandboxLocks
     instance_id: str
     ship_env: dict[str, str]
+    orphan_grace_s: float | None = None  # see ShipSettings.orphan_grace_seconds
 
 
 class SessionService:
@@ -257,6 +258,11 @@ class SessionService:
             instance_id=self._rt.instance_id,
         )
         env = {**profile.env, **self._rt.ship_env}
+        if self._rt.orphan_grace_s is not None:
+            # Past its idle timeout a live Bay would have ended it anyway; the grace is the
+            # time a restarted Bay has to find it again.
+            orphan_after = max(profile.idle_timeout, 0) + self._rt.orphan_grace_s
+            env["SHIP_ORPHAN_AFTER_S"] = f"{orphan_after:g}"
         if (kernel or sandbox.is_warm_pool) and "python" in profile.capabilities:
             env["SHIP_PRESTART_KERNEL"] = "1"
         if profile.preload:
