@@ -90,8 +90,10 @@ def env_hash() -> str:
     def parts() -> Iterator[bytes]:
         yield str(ENV_BUILD_VERSION).encode()
         yield repr(sorted(host_indexes().items())).encode()
-        for path in [p for p in _files(RECIPE, *_host_ca_files()) if p not in TOP_LAYER]:
-            yield str(path.relative_to(path.anchor)).encode() + b"\0" + path.read_bytes()
+        for path in [p for p in _files(RECIPE) if p not in TOP_LAYER]:
+            yield str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes()
+        for path in _host_ca_files():
+            yield str(path).encode() + b"\0" + path.read_bytes()
 
     return _digest(parts())
 

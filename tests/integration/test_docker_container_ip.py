@@ -107,7 +107,7 @@ def test_python_and_shell_run_over_the_container_ip(setup: Setup) -> None:
     session_id = found["Config"]["Labels"]["bay.session_id"]
     assert found["HostConfig"]["NetworkMode"] == setup.network
     assert "SHIP_SOCKET=" in found["Config"]["Env"]
-    assert not (setup.bay.data_dir / "run" / session_id / "ship.sock").exists()
+    assert not (DockerDriverSettings().run_dir / session_id / "ship.sock").exists()
 
 
 def test_the_network_is_internal_and_isolates_sandboxes(setup: Setup) -> None:

@@ -85,7 +85,7 @@ async def test_ship_failing_at_start_leaves_nothing(
     with pytest.raises(InstanceStartError, match="Ship exited at start"):
         await driver.start(spec)
     assert docker("inspect", f"shipyard-{spec.labels.session_id}", check=False) is None
-    assert not (data_dir / "run" / spec.labels.session_id).exists()
+    assert not (DockerDriverSettings().run_dir / spec.labels.session_id).exists()
 
 
 async def test_missing_image_is_a_start_error(variant: str, driver: DockerDriver) -> None:

@@ -29,7 +29,7 @@ from bay.drivers.base import (
     SessionSpec,
 )
 from bay.drivers.local import LocalDriver
-from tests.bay_process import SHIP_VENV, sandbox_rootfs, traversable_tmp
+from tests.bay_process import REPO, SHIP_VENV, sandbox_rootfs, traversable_tmp
 
 INSTANCE_ID = "bay-test"
 LIMITS = Limits(cpus=1.0, memory_bytes=128 * 1024 * 1024, pids=64)
@@ -397,3 +397,18 @@ async def test_a_venv_the_sandbox_uids_cannot_reach_is_refused_by_name(tmp_path:
         pytest.raises(DriverError, match=r"cannot traverse .*chmod o\+x"),
     ):
         LocalDriver(LocalDriverSettings(ship_venv=hidden / "venv"), data, INSTANCE_ID)
+
+
+async def test_mountinfo_and_pid1_name_no_data_dir_or_checkout(
+    data_dir: Path, shared: Instance
+) -> None:
+    """A root Bay keeps socket dirs outside the data dir, and the sandbox environment holds
+    Ship itself: the sandbox's view of its mounts and of pid 1 names neither."""
+    hidden = [str(data_dir)] if os.geteuid() == 0 else []
+    hidden += [str(REPO)] if sandbox_rootfs() is not None else []
+    if not hidden:
+        pytest.skip("an unprivileged Bay over the host's /usr binds both by their paths")
+    result = await sh(shared, "cat /proc/self/mountinfo; tr '\\0' '\\n' < /proc/1/environ")
+    assert result["exit_code"] == 0, result
+    for path in hidden:
+        assert path not in result["stdout"]

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bay.config import DockerDriverSettings, LocalDriverSettings
 from bay.drivers.base import Instance
+from tests.bay_process import REPO, sandbox_rootfs
 from tests.engines import docker_inspect, py
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(300)]
@@ -63,7 +65,8 @@ async def test_pid1_holds_no_host_file(sandbox: Instance, data_dir: Path) -> Non
     for entry in entries:
         assert ":file:" not in entry, f"pid 1 holds a writable file: {entry}"
     # Nothing the sandbox wrote landed in Bay's files of the session (its run dir).
-    files = [path for path in (data_dir / "run").rglob("*") if path.is_file()]
+    runs = [data_dir / "run", DockerDriverSettings().run_dir, LocalDriverSettings().socket_dir]
+    files = [path for run in runs for path in run.rglob("*") if path.is_file()]
     assert sum(path.stat().st_size for path in files) < 1 << 20, files
 
 
@@ -83,3 +86,18 @@ print(repr(seen))
     result = await py(sandbox, code)
     assert result["success"], result
     assert str(data_dir) not in result["text"]
+
+
+async def test_mountinfo_shows_no_data_dir_or_checkout(
+    variant: str, sandbox: Instance, data_dir: Path
+) -> None:
+    """A root Bay keeps what it binds into a sandbox (its socket dir, the cargo's mount) out of
+    the data dir's paths, and Ship comes from the sandbox environment, not the checkout."""
+    if os.geteuid() != 0:
+        pytest.skip("an unprivileged Bay binds its run dirs from the data dir")
+    hidden = [str(data_dir)]
+    hidden += [str(REPO)] if variant != "local" or sandbox_rootfs() is not None else []
+    result = await py(sandbox, "print(open('/proc/self/mountinfo').read())")
+    assert result["success"], result
+    for path in hidden:
+        assert path not in result["text"], result["text"]

@@ -54,6 +54,11 @@ class LocalDriverSettings(BaseModel):
         default=Path("/run/shipyard/uids"),
         description="host-wide directory where sessions claim their uids, shared by every Bay",
     )
+    socket_dir: Path = Field(
+        default=Path("/run/shipyard/sockets"),
+        description="root Bay only: where each session's socket dir (bound at /run/ship) "
+        "lives, outside the data dir, whose path the sandbox would otherwise see",
+    )
     cgroup_name: str = Field(default="shipyard", description="cgroup parent of every session")
     start_timeout_s: float = 30.0
     tmp_size_mb: int = Field(
@@ -72,6 +77,11 @@ class DockerDriverSettings(BaseModel):
         default=512,
         gt=0,
         description="size of each container's /tmp and /dev/shm, at most half its memory",
+    )
+    run_dir: Path = Field(
+        default=Path("/run/shipyard/docker"),
+        description="each session's run dir (Ship's socket, its ready file), bound at /run/ship: "
+        "outside the data dir, whose path the container would otherwise see in its mountinfo",
     )
     endpoint: Literal["socket", "container_ip"] = Field(
         default="socket",

@@ -217,6 +217,7 @@ async def launch(argv: list[str], log_fd: int, fds: tuple[int, ...]) -> int:
         stderr=subprocess.STDOUT,
         pass_fds=fds,
         env=LAUNCH_ENV,
+        cwd="/",  # Bay's own cwd (the checkout, often) would show in /proc/1/environ as PWD
         start_new_session=True,
     )
     return await process.wait()

@@ -66,7 +66,7 @@ class DockerDriver:
         self._instance_id = instance_id
         self._store = CargoStore(data_dir, SANDBOX_UID)
         self._cargos = self._store.root
-        self._runs = data_dir.absolute() / "run"
+        self._runs = settings.run_dir.absolute()
         self._docker: aiodocker.Docker | None = None
         self._networks = SandboxNetworks(settings)
         with _mapped(DriverError, "docker driver setup"):

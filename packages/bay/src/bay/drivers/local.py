@@ -72,6 +72,7 @@ class LocalDriver:
         self._filter = seccomp.bpf()
         with _mapped(DriverError, "local driver setup"):
             self._root = _root(settings, data_dir.absolute())
+            self._sockets = _socket_dir(settings.socket_dir) if root else None
             for directory in (self._cargos, self._runs):
                 self._make_root(directory)
             self._cgroups = cgroups.Cgroups.detect(settings.cgroup_name)
@@ -345,7 +346,7 @@ class LocalDriver:
         if uid is not None:
             os.chown(run, 0, uid)
             run.chmod(0o710)
-        (run / "sock").mkdir(mode=0o700)
+        self._make_sock_dir(run)
         if uid is not None:
             # Group-writable until Ship has bound its socket; see _seal_socket.
             os.chown(run / "sock", 0, uid)
@@ -357,6 +358,16 @@ class LocalDriver:
         for name, text in bwrap.ETC_FILES.items():
             (run / "etc" / name).write_text(text)
             (run / "etc" / name).chmod(0o644)
+
+    def _make_sock_dir(self, run: Path) -> None:
+        """Ship's socket dir, bound at /run/ship. A root Bay keeps it under `socket_dir`, linked
+        from the run dir, so the sandbox's mountinfo names no path of the data dir."""
+        if self._sockets is None:
+            (run / "sock").mkdir(mode=0o700)
+            return
+        target = self._sockets / run.name
+        target.mkdir(mode=0o700)  # the session id is the claim
+        (run / "sock").symlink_to(target)
 
     def _give(self, path: Path) -> None:
         if self._host_uid is not None:
@@ -401,10 +412,19 @@ def _checked(name: str) -> str:
     return name
 
 
+def _socket_dir(path: Path) -> Path:
+    """Where a root Bay's sessions keep their socket dirs; session uids pass through it."""
+    path.mkdir(mode=0o711, parents=True, exist_ok=True)
+    path.chmod(0o711)
+    return path
+
+
 def _clear_run(run: Path) -> None:
     """Remove a run dir, after detaching the cargo mounted in it: rmtree would go on into
-    the cargo and delete the user's files."""
+    the cargo and delete the user's files. A socket dir kept elsewhere goes with it."""
     idmap.unbind(run / "cargo")
+    if (run / "sock").is_symlink():
+        shutil.rmtree((run / "sock").readlink(), ignore_errors=True)
     with contextlib.suppress(FileNotFoundError):
         shutil.rmtree(run)
 
