@@ -1,5 +1,6 @@
 """What only the Docker driver promises: the container's own settings, as dockerd reports them."""
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -86,6 +87,14 @@ async def test_ship_failing_at_start_leaves_nothing(
         await driver.start(spec)
     assert docker("inspect", f"shipyard-{spec.labels.session_id}", check=False) is None
     assert not (DockerDriverSettings().run_dir / spec.labels.session_id).exists()
+
+
+async def test_stops_at_once_all_succeed(variant: str, driver: DockerDriver) -> None:
+    """GC, a delete and another replica may stop one session together: Docker then answers
+    "removal already in progress" to all but one, and each must still end cleanly."""
+    instance = await driver.start(new_spec(variant, await new_cargo(driver), LIMITS))
+    await asyncio.gather(*(driver.stop(instance.ref) for _ in range(4)))
+    assert docker("inspect", f"shipyard-{instance.ref}", check=False) is None
 
 
 async def test_missing_image_is_a_start_error(variant: str, driver: DockerDriver) -> None:

@@ -94,7 +94,9 @@ class TestKernelPython:
         monkeypatch.setenv("SHIP_KERNEL_PATH", str(ship_dir))
         command = KernelCommand(python=user_python, ship_path=str(ship_dir))
         async with start_ship(kernel=command) as client:
-            outcome = await run(client, "import os\n[k for k in os.environ if 'SHIP' in k]")
+            outcome = await run(
+                client, "import os\n[k for k in os.environ if k.startswith('SHIP_')]"
+            )
 
         assert outcome["text"] == "[]"
 

@@ -280,8 +280,23 @@ class DockerDriver:
                 .delete(force=True, v=True)
             )
         except aiodocker.DockerError as exc:
-            if exc.status != 404:
+            if exc.status == 409 and "already in progress" in str(exc.message):
+                await self._gone(session_id)  # another stop (GC, a second Bay) got there first
+            elif exc.status != 404:
                 raise
+
+    async def _gone(self, session_id: str, timeout: float = 60.0) -> None:
+        """Wait for a removal someone else started; DriverError if it does not end."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                await self._client().containers.get(CONTAINER_PREFIX + session_id)
+            except aiodocker.DockerError as exc:
+                if exc.status == 404:
+                    return
+                raise
+            await asyncio.sleep(0.2)
+        raise DriverError(f"{session_id}: another removal did not end in {timeout:.0f} s")
 
     async def _discard(self, session_id: str) -> None:
         try:
