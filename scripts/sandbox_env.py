@@ -516,6 +516,7 @@ def build_image(image: str, env: Path, rootfs: Path) -> None:
     if not _exists(base):
         with Step(f"importing the environment as {base}"):
             _import(env, base)
+        _remove_other_envs(keep=base)
     with Step(f"building {image}"), tempfile.TemporaryDirectory() as context:
         subprocess.run(["cp", "-al", str(rootfs / "opt" / "ship"), f"{context}/ship"], check=True)
         write_top(Path(context) / "top")
@@ -563,6 +564,19 @@ def _exists(image: str) -> bool:
         ).returncode
         == 0
     )
+
+
+def _remove_other_envs(keep: str) -> None:
+    """Older imports of the environment (2 GB each); one still in use stays (rmi refuses)."""
+    listed = subprocess.run(
+        ["docker", "images", "--format", "{{.Repository}}:{{.Tag}}", "shipyard/sandbox-env"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    for image in listed.stdout.split():
+        if image != keep:
+            subprocess.run(["docker", "rmi", image], capture_output=True, check=False)
 
 
 def dockerfile(env: dict[str, str]) -> str:
