@@ -38,6 +38,8 @@ REPO = Path(__file__).resolve().parent.parent
 RECIPE = REPO / "images" / "sandbox"
 STORE = Path(os.environ.get("SHIPYARD_SANDBOX_STORE", "/var/lib/shipyard/sandbox"))
 LINKS = REPO / ".tools" / "sandbox"
+# Every checkout's LINKS, so that no build prunes what another checkout still uses.
+CHECKOUTS = STORE / "checkouts"
 IMAGE = os.environ.get("SHIP_IMAGE", "shipyard/ship:latest")
 SUITE = "bookworm"
 SANDBOX_UID = 1000
@@ -626,6 +628,7 @@ def _ensure_rootfs() -> Path:
         build_rootfs(env, rootfs)
     _link(LINKS / "env", env)
     _link(LINKS / "rootfs", rootfs)
+    _register_checkout()
     _prune(keep={env, rootfs})
     say(f"current: {rootfs}")
     return rootfs
@@ -639,15 +642,36 @@ def _remove_stale_builds(keep: Path) -> None:
 
 
 def _prune(keep: set[Path], spare: int = 1) -> None:
-    """Remove older builds (2 GB each), but the `spare` newest of each kind and any that a
-    running sandbox has as its root: deleting files under a sandbox would pull them from it."""
-    in_use = _mounted_builds()
+    """Remove older builds (2 GB each), but the `spare` newest of each kind, those another
+    checkout on this machine links to, and any a running sandbox has as its root: deleting
+    files under a sandbox would pull them from it."""
+    in_use = _mounted_builds() | _linked_builds()
     for kind in ("env-", "rootfs-"):
-        builds = sorted(STORE.glob(f"{kind}*"), key=lambda p: p.stat().st_mtime, reverse=True)
+        builds = [p for p in STORE.glob(f"{kind}*") if p.is_dir()]
+        builds.sort(key=lambda p: p.stat().st_mtime, reverse=True)
         for build in [b for b in builds if b not in keep][spare:]:
             if build.name not in in_use:
                 say(f"removing the old build {build.name}")
                 shutil.rmtree(build)
+                build.with_name(f"{build.name}.build.json").unlink(missing_ok=True)
+
+
+def _register_checkout() -> None:
+    """Note this checkout's links in the store, for other checkouts' prunes to respect."""
+    CHECKOUTS.mkdir(exist_ok=True)
+    (CHECKOUTS / hashlib.sha256(bytes(LINKS)).hexdigest()[:16]).write_text(str(LINKS))
+
+
+def _linked_builds() -> set[str]:
+    """Names of the builds the checkouts noted in the store link to; gone checkouts drop out."""
+    names: set[str] = set()
+    for entry in CHECKOUTS.glob("*") if CHECKOUTS.is_dir() else []:
+        links = [Path(entry.read_text()) / name for name in ("env", "rootfs")]
+        targets = [link.resolve() for link in links if link.is_symlink()]
+        if not targets:
+            entry.unlink()
+        names.update(target.name for target in targets)
+    return names
 
 
 def _mounted_builds() -> set[str]:
