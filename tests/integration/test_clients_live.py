@@ -140,15 +140,18 @@ def read_terminal(recv: Callable[[float], bytes], pattern: bytes) -> bytes:
 
 class TestCliExec:
     def test_shell_output_is_printed_live(self, bay: BayProcess, sandbox: Sandbox) -> None:
-        command = "for i in 1 2 3; do echo $i; sleep 0.5; done; exit 4"
+        """Line 2 waits for a file the test makes only once it has read line 1: output held
+        back until the end would leave the read waiting (no timing to go wrong under load)."""
+        command = "echo 1; until [ -e go ]; do sleep 0.05; done; echo 2; exit 4"
         with cli(
             bay, "exec", "shell", "-s", sandbox.id, command, stdout=subprocess.PIPE
         ) as process:
             assert process.stdout is not None
-            lines = [(time.monotonic(), process.stdout.readline()) for _ in range(3)]
-            assert process.wait(timeout=30) == 4
-        assert [line for _, line in lines] == [b"1\n", b"2\n", b"3\n"]
-        assert lines[2][0] - lines[0][0] > 0.8
+            first = read_pty(process.stdout.fileno(), rb"\n", timeout=60)
+            sandbox.shell.run("touch go")
+            rest = read_pty(process.stdout.fileno(), rb"2\n", timeout=60)
+            assert process.wait(timeout=60) == 4
+        assert (first, rest) == (b"1\n", b"2\n")
 
     def test_ctrl_c_interrupts_the_kernel(self, bay: BayProcess, sandbox: Sandbox) -> None:
         code = "print('go', flush=True)\nwhile True: pass"
