@@ -15,10 +15,14 @@ def variant(request: pytest.FixtureRequest) -> str:
     return require(request.param)
 
 
-async def test_pip_install_from_the_index_imports_at_once(variant: str, driver: Driver) -> None:
+async def test_pip_install_from_the_index_imports_at_once_and_stays(
+    variant: str, driver: Driver
+) -> None:
     """From the index this machine's pip is configured with (the environment carries its
-    setting and CAs); the package is not in the environment."""
-    instance = await driver.start(new_spec(variant, await new_cargo(driver), LIMITS, network=True))
+    setting and CAs); the package is not in the environment. Then a new session on the cargo
+    (what stop/start and a second sandbox on it are) still imports it."""
+    cargo = await new_cargo(driver)
+    instance = await driver.start(new_spec(variant, cargo, LIMITS, network=True))
     try:
         assert (await py(instance, "import json"))["success"]  # the kernel runs before
         absent = await sh(instance, "python3 -c 'import tomli_w'")
@@ -29,3 +33,9 @@ async def test_pip_install_from_the_index_imports_at_once(variant: str, driver: 
         assert result["text"].strip() == "a = 1", result
     finally:
         await driver.stop(instance.ref)
+    offline = await driver.start(new_spec(variant, cargo, LIMITS))
+    try:
+        result = await py(offline, "import tomli_w; print(tomli_w.dumps({'b': 2}))")
+        assert result["text"].strip() == "b = 2", result
+    finally:
+        await driver.stop(offline.ref)
