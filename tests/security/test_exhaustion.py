@@ -111,6 +111,23 @@ class TestOutputFlood:
         assert f"...[truncated {dropped} bytes]..." in flooded["text"]
         await assert_still_answers(victim, neighbour)
 
+    async def test_a_huge_value_and_display_are_capped_and_the_kernel_lives(
+        self, victim: Instance, neighbour: Instance
+    ) -> None:
+        """30 MB as a cell's value, then as HTML: both reached Ship whole, which in a 256 MiB
+        sandbox ran out of memory and took the sandbox with it."""
+        value = await py(victim, "'a' * 30_000_000", timeout=120)
+        assert value["success"] is True, value
+        assert "...[truncated " in value["text"]
+        shown = await py(
+            victim,
+            "from IPython.display import HTML, display\ndisplay(HTML('b' * 30_000_000))",
+            timeout=120,
+        )
+        [bundle] = shown["outputs"]
+        assert len(bundle["text/html"]) < 2 * OUTPUT_LIMIT
+        await assert_still_answers(victim, neighbour)
+
     async def test_a_streamed_flood_has_head_marker_and_tail(
         self, victim: Instance, neighbour: Instance
     ) -> None:

@@ -102,6 +102,38 @@ class TestExecute:
         head, tail = "\u00e9" * 250, "\u00e9" * 249  # 500 and 498 bytes, the newline stripped
         assert outcome["text"] == head + "\n...[truncated 9002 bytes]...\n" + tail
 
+    async def test_a_huge_value_is_capped_in_the_kernel_which_lives_on(
+        self, start_ship: StartShip
+    ) -> None:
+        """30 MB of repr used to reach Ship whole (a 256 MB sandbox's Ship died of it)."""
+        async with start_ship(output_limit=1000) as client:
+            outcome = await run(client, "'A' * 15_000_000 + 'Z' * 15_000_000")
+            after = await run(client, "print(6 * 7)")
+        text = outcome["text"]
+        assert text.startswith("'" + "A" * 499)
+        assert text.endswith("Z" * 499 + "'")
+        assert "...[truncated" in text
+        assert len(text) < 2000  # Ship cuts the kernel's head, marker and tail to its limit
+        assert after["text"] == "42"
+
+    async def test_huge_display_data_is_capped_text_kept_binary_left_out(
+        self, start_ship: StartShip
+    ) -> None:
+        code = (
+            "from IPython.display import display, HTML\n"
+            "display(HTML('<p>' + 'x' * 100_000))\n"
+            "display({'image/png': 'QUJD' * 50_000, 'text/plain': 'a chart'}, raw=True)"
+        )
+        async with start_ship(output_limit=1000) as client:
+            outcome = await run(client, code)
+        [html] = outcome["outputs"]  # the image's bundle, left with text only, is text
+        assert html["text/html"].startswith("<p>xxx")
+        assert "...[truncated" in html["text/html"]
+        assert len(html["text/html"]) < 2000
+        assert outcome["text"] == (
+            "a chart\n[image/png of 200000 characters left out: past the output limit of 1000]"
+        )
+
 
 def test_the_kernels_default_output_limit_is_the_protocols() -> None:
     assert kernel_process.DEFAULT_OUTPUT_LIMIT == DEFAULT_OUTPUT_LIMIT

@@ -27,13 +27,14 @@ def main() -> None:
     preload = [name for name in (_take_option(sys.argv, PRELOAD_FLAG) or "").split(",") if name]
     from ipykernel.kernelapp import IPKernelApp
 
-    from ship import kernel_imports, kernel_stream
+    from ship import kernel_display, kernel_imports, kernel_stream
 
     kernel_imports.extend_path()
     # What `launch_new_instance` does, with stdout and stderr capped per execution.
     app = IPKernelApp.instance(outstream_class="ship.kernel_stream.CappedOutStream")
     app.initialize()  # type: ignore[no-untyped-call]
     kernel_stream.install(app.shell, (sys.stdout, sys.stderr), limit)
+    kernel_display.install(app.shell, limit)
     kernel_imports.install(app.shell, preload)
     app.start()  # type: ignore[no-untyped-call]
 
