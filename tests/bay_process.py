@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -79,6 +80,9 @@ class BayProcess:
         self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
         self.config_file.write_text(yaml.safe_dump(config))
         self.log = data_dir.parent / f"{data_dir.name}-bay.log"
+        # Bay's default is the host name: every test Bay on this machine would share it, and a
+        # Bay's reconcile stops the containers of its id that it has no row for.
+        self.instance_id = str(config.get("instance_id") or f"bay-test-{uuid.uuid4().hex[:8]}")
         self._process: subprocess.Popen[bytes] | None = None
 
     def env(self) -> dict[str, str]:
@@ -89,6 +93,7 @@ class BayProcess:
             "BAY_CONFIG_FILE": str(self.config_file),
             "BAY_SERVER__PORT": str(self.port),
             "BAY_DRIVER__TYPE": self.driver,
+            "BAY_INSTANCE_ID": self.instance_id,
             "BAY_DRIVER__LOCAL__SHIP_VENV": str(SHIP_VENV),
             **({"BAY_DRIVER__LOCAL__ROOTFS": str(r)} if (r := sandbox_rootfs()) else {}),
         }

@@ -23,7 +23,9 @@ from tests.bay_process import SHIP_VENV, sandbox_rootfs
 # SHIP_IMAGE names another tag, as for scripts/sandbox_env.py (default: `make image`'s).
 IMAGE = os.environ.get("SHIP_IMAGE", "shipyard/ship:latest")
 DOCKER_SOCKET = Path("/var/run/docker.sock")
-INSTANCE_ID = "bay-conformance"
+# Per test run: drivers list and stop what carries their instance id, and other runs (another
+# checkout's tests, CI) may share this dockerd.
+INSTANCE_ID = f"bay-conformance-{uuid.uuid4().hex[:8]}"
 VARIANTS = ("local", "docker", "docker+runsc")
 # Each variant as a fixture param, marked so `-m local` / `-m docker` pick them.
 VARIANT_PARAMS = [
