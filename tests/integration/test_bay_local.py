@@ -124,6 +124,17 @@ class TestFiles:
         missing = client.get(f"{base}/files", params={"path": "notes/a.txt"})
         assert missing.status_code == 404
 
+    def test_paths_the_api_answers_are_taken_back(self, client: httpx.Client, sandbox: str) -> None:
+        base = f"/v1/sandboxes/{sandbox}/filesystem"
+        client.put(f"{base}/files", json={"path": "back/b.txt", "content": "again"})
+        [entry] = client.get(f"{base}/directories", params={"path": "back"}).json()["entries"]
+        read = client.get(f"{base}/files", params={"path": entry["path"]})
+        assert read.json() == {"content": "again"}, read.text
+        body = {"command": "cat b.txt", "cwd": "/workspace/back"}
+        assert client.post(f"/v1/sandboxes/{sandbox}/shell/exec", json=body).json()["output"] == (
+            "again"
+        )
+
     def test_50_mb_upload_and_download(self, client: httpx.Client, sandbox: str) -> None:
         base = f"/v1/sandboxes/{sandbox}/filesystem"
         payload = os.urandom(1024 * 1024) * 50

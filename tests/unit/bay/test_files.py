@@ -40,13 +40,42 @@ class TestTextFiles:
 
     @pytest.mark.parametrize(
         ("path", "reason"),
-        [("/etc/passwd", "absolute_path"), ("../x", "path_traversal"), ("a\x00b", "null_byte")],
+        [
+            ("/etc/passwd", "absolute_path"),
+            ("/workspacex/a", "absolute_path"),
+            ("/workspace/../etc/passwd", "path_traversal"),
+            ("../x", "path_traversal"),
+            ("a\x00b", "null_byte"),
+        ],
     )
     async def test_bad_paths_are_400_invalid_path(self, bay: Bay, path: str, reason: str) -> None:
         base = f"/v1/sandboxes/{await bay.sandbox()}/filesystem"
         response = await bay.client.get(f"{base}/files", params={"path": path}, headers=AUTH)
         assert response.status_code == 400
         assert response.json()["error"]["details"] == {"field": "path", "reason": reason}
+
+    async def test_absolute_paths_inside_the_workspace_are_taken(self, bay: Bay) -> None:
+        """What the API answers (`/workspace/...`) it takes back, as a path and as a cwd."""
+        sandbox_id = await bay.sandbox()
+        base = f"/v1/sandboxes/{sandbox_id}/filesystem"
+        written = await bay.client.put(
+            f"{base}/files", json={"path": "/workspace/sub/n.txt", "content": "hi"}, headers=AUTH
+        )
+        assert written.status_code == 200, written.text
+        listed = await bay.client.get(
+            f"{base}/directories", params={"path": "/workspace/sub"}, headers=AUTH
+        )
+        assert [entry["name"] for entry in listed.json()["entries"]] == ["n.txt"]
+        read = await bay.client.get(
+            f"{base}/files", params={"path": "/workspace/sub/n.txt"}, headers=AUTH
+        )
+        assert read.json()["content"] == "hi", read.text
+        shell = await bay.client.post(
+            f"/v1/sandboxes/{sandbox_id}/shell/exec",
+            json={"command": "cat n.txt", "cwd": "/workspace/sub"},
+            headers=AUTH,
+        )
+        assert shell.json()["output"] == "hi", shell.text
 
     async def test_symlink_out_of_the_workspace_is_refused(self, bay: Bay) -> None:
         sandbox_id = await bay.sandbox()

@@ -66,6 +66,21 @@ class TestExecuteShell:
         answer = await call(server, "execute_shell", sandbox_id=sandbox_id, command="ls", cwd="d")
         assert answer.endswith("output:\nf.txt")
 
+    async def test_an_absolute_cwd_inside_the_workspace_is_taken(
+        self, server: MCPServer, sandbox_id: str
+    ) -> None:
+        await call(
+            server, "write_file", sandbox_id=sandbox_id, path="/workspace/e/g.txt", content=""
+        )
+        answer = await call(
+            server, "execute_shell", sandbox_id=sandbox_id, command="ls", cwd="/workspace/e"
+        )
+        assert answer.endswith("output:\ng.txt")
+        refused = await call(
+            server, "execute_shell", sandbox_id=sandbox_id, command="ls", cwd="/etc"
+        )
+        assert refused.startswith("**Error:** cwd must be relative")
+
     async def test_escaping_cwd_is_refused_locally(
         self, server: MCPServer, sandbox_id: str
     ) -> None:

@@ -21,7 +21,9 @@ LOG_HEADING = 80  # characters of a logs answer besides the process line and the
 ClientFactory = Callable[[], AsyncClient]
 
 SandboxId = Annotated[str, Field(description="The sandbox id that create_sandbox answered.")]
-WorkspacePath = Annotated[str, Field(description="Path relative to /workspace.")]
+WorkspacePath = Annotated[
+    str, Field(description="Path relative to /workspace, or absolute inside it.")
+]
 ExecutionId = Annotated[str, Field(description="An execution id, exec-….")]
 Timeout = Annotated[int, Field(ge=1, le=300, description="Seconds before the run is stopped.")]
 Tags = Annotated[str | None, Field(description="Comma-separated tags to record.")]

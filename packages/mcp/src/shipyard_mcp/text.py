@@ -20,12 +20,15 @@ def check_sandbox_id(sandbox_id: str) -> str:
 
 
 def check_path(path: str, name: str = "path") -> str:
-    """A workspace path must be relative and stay inside `/workspace`."""
+    """A workspace path is relative to `/workspace`, or absolute inside it, and stays there."""
     parts = PurePosixPath(path).parts
     if not path or "\x00" in path:
         raise ToolInputError(f"{name} must be a non-empty path")
-    if path.startswith("/") or ".." in parts:
-        raise ToolInputError(f"{name} must be relative to /workspace, without '..'")
+    inside = path == "/workspace" or path.startswith("/workspace/")
+    if (path.startswith("/") and not inside) or ".." in parts:
+        raise ToolInputError(
+            f"{name} must be relative to /workspace (or absolute inside it), without '..'"
+        )
     return path
 
 

@@ -77,7 +77,7 @@ class AsyncSandbox:
 
 
 class AsyncFiles:
-    """`sandbox.files`: the workspace; every path is relative to `/workspace`."""
+    """`sandbox.files`: the workspace; a path is relative to `/workspace` or absolute inside it."""
 
     def __init__(self, client: "AsyncClient", sandbox_id: str) -> None:
         self._client = client

@@ -1,7 +1,14 @@
-"""Bay-side path rules (contract §1.8): relative, no NUL, no escape above the workspace."""
+"""Bay-side path rules (contract §1.8): relative, no NUL, no escape above the workspace.
+
+One deliberate difference: an absolute path inside /workspace is taken as the relative path it
+names, since the API itself answers with such paths (`files.list()` gives `/workspace/n.txt`);
+any other absolute path keeps the contract's `absolute_path` error.
+"""
 
 from bay.errors import InvalidPathError
 from shipyard_protocol.api import MAX_NAME_BYTES, MAX_PATH_BYTES
+
+WORKSPACE = "/workspace"
 
 
 def normalize_path(value: str, field: str = "path") -> str:
@@ -10,7 +17,9 @@ def normalize_path(value: str, field: str = "path") -> str:
         raise _invalid(field, "empty_path", "path must not be empty")
     if "\x00" in value:
         raise _invalid(field, "null_byte", "path must not contain NUL bytes")
-    if value.startswith("/"):
+    if value == WORKSPACE or value.startswith(f"{WORKSPACE}/"):
+        value = value.removeprefix(WORKSPACE).lstrip("/") or "."
+    elif value.startswith("/"):
         raise _invalid(field, "absolute_path", "path must be a relative path")
     if len(value.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
         raise _invalid(field, "too_long", f"path must be at most {MAX_PATH_BYTES} bytes")
