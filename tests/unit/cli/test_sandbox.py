@@ -1,8 +1,12 @@
 """`shipyard sandbox create|list|get|stop|delete`."""
 
 import json
+import socket
+
+from typer.testing import CliRunner
 
 from shipyard import Client
+from shipyard.cli import app
 from tests.unit.cli.conftest import Shipyard
 
 
@@ -56,3 +60,13 @@ class TestDelete:
         sandbox_id = client.sandboxes.create().id
         assert shipyard("sandbox", "delete", sandbox_id).stdout == f"deleted {sandbox_id}\n"
         assert shipyard("sandbox", "get", sandbox_id).exit_code == 1
+
+
+def test_no_bay_names_the_url_tried_and_the_setting() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"  # bound, not listening
+        result = CliRunner().invoke(app, ["--endpoint", url, "--api-key", "k", "sandbox", "list"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: cannot reach Bay at {url}")
+    assert "SHIPYARD_ENDPOINT" in result.stderr

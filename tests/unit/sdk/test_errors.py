@@ -1,14 +1,18 @@
 """Error answers become one exception class per `ErrorCode`, whatever the body looks like."""
 
+import socket
+
 import httpx
 import pytest
 
 import shipyard
 from shipyard import (
     AsyncClient,
+    BayUnreachableError,
     Client,
     ConflictError,
     InternalError,
+    InvalidArgumentError,
     InvalidRequestError,
     NotFoundError,
     Retries,
@@ -108,3 +112,58 @@ async def test_missing_key_is_unauthorized(bay_app: Bay, monkeypatch: pytest.Mon
     async with AsyncClient("http://bay", transport=transport) as anonymous:
         with pytest.raises(UnauthorizedError):
             await anonymous.sandboxes.list()
+
+
+class TestFirstHour:
+    """What a new user gets wrong first, answered in the SDK's own words."""
+
+    def test_an_argument_past_its_limit_is_a_shipyard_error_naming_it(self, client: Client) -> None:
+        sandbox = client.sandboxes.create()
+        with pytest.raises(InvalidArgumentError) as caught:
+            sandbox.python.run("1", timeout=301)
+        assert isinstance(caught.value, ShipyardError)
+        assert "timeout" in caught.value.message
+        assert "300" in caught.value.message
+        assert caught.value.status == 0
+
+    def test_no_server_names_the_url_and_the_setting(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            url = f"http://127.0.0.1:{probe.getsockname()[1]}"  # bound, not listening
+            with (
+                Client(url, "k", retries=Retries(attempts=0)) as client,
+                pytest.raises(BayUnreachableError) as caught,
+            ):
+                client.health()
+        assert url in str(caught.value)
+        assert "SHIPYARD_ENDPOINT" in str(caught.value)
+        assert caught.value.__suppress_context__  # one short traceback, not httpx's chain
+
+    async def test_a_401_says_where_the_key_goes(
+        self, bay_app: Bay, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.delenv("SHIPYARD_API_KEY", raising=False)
+        transport = bay_app.client._transport
+        async with AsyncClient("http://bay", "wrong", transport=transport) as client:
+            with pytest.raises(UnauthorizedError) as caught:
+                await client.sandboxes.list()
+        assert "SHIPYARD_API_KEY" in caught.value.message
+        assert "Bearer" in caught.value.message
+        assert "a key was sent" in caught.value.message
+
+    def test_an_empty_key_is_no_key_not_the_environments(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("SHIPYARD_API_KEY", "from-the-environment")
+        seen: list[str | None] = []
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            seen.append(request.headers.get("authorization"))
+            return httpx.Response(200, json={"items": []})
+
+        transport = httpx.MockTransport(answer)
+        with Client("http://bay", "", transport=transport) as client:
+            client.profiles.list()
+        with Client("http://bay", transport=transport) as client:
+            client.profiles.list()
+        assert seen == [None, "Bearer from-the-environment"]

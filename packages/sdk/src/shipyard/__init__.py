@@ -9,11 +9,13 @@ from shipyard._sync_sandbox import Sandbox
 from shipyard._terminal import AsyncTerminal, Terminal
 from shipyard._transfer import Progress, Source, Target
 from shipyard.errors import (
+    BayUnreachableError,
     CapabilityNotSupportedError,
     ConflictError,
     FileNotFoundInSandboxError,
     ForbiddenError,
     InternalError,
+    InvalidArgumentError,
     InvalidPathError,
     InvalidRequestError,
     NotFoundError,
@@ -33,6 +35,7 @@ __all__ = [
     "AsyncExecStream",
     "AsyncSandbox",
     "AsyncTerminal",
+    "BayUnreachableError",
     "CapabilityNotSupportedError",
     "Client",
     "ConflictError",
@@ -40,6 +43,7 @@ __all__ = [
     "FileNotFoundInSandboxError",
     "ForbiddenError",
     "InternalError",
+    "InvalidArgumentError",
     "InvalidPathError",
     "InvalidRequestError",
     "NotFoundError",

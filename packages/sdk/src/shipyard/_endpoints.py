@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 import httpx
 
-from shipyard._requests import Call, model, nothing
+from shipyard._requests import Call, checked, model, nothing
 from shipyard_protocol import api, ship
 
 EXEC_MARGIN = 10.0  # seconds Bay may add around an exec's own timeout (cold start aside)
@@ -54,7 +54,7 @@ def health() -> Call[api.Health]:
 def create_sandbox(
     profile: str, ttl: int | None, cargo_id: str | None, idempotency_key: str | None
 ) -> Call[api.Sandbox]:
-    body = api.SandboxCreate(profile=profile, ttl=ttl, cargo_id=cargo_id)
+    body = checked(api.SandboxCreate, profile=profile, ttl=ttl, cargo_id=cargo_id)
     return Call(
         "POST",
         "/v1/sandboxes",
@@ -74,7 +74,7 @@ def get_sandbox(sandbox_id: str) -> Call[api.Sandbox]:
 
 
 def extend_ttl(sandbox_id: str, seconds: int, idempotency_key: str | None) -> Call[api.Sandbox]:
-    body = api.TTLExtend(extend_by=seconds).model_dump()
+    body = checked(api.TTLExtend, extend_by=seconds).model_dump()
     headers = _idempotency(idempotency_key)
     return Call(
         "POST", _sandbox(sandbox_id, "/extend_ttl"), model(api.Sandbox), body, headers=headers
@@ -102,7 +102,8 @@ def run_python(
     description: str | None,
     tags: Tags | None,
 ) -> Call[api.PythonExecResult]:
-    body = api.PythonExec(
+    body = checked(
+        api.PythonExec,
         code=code,
         timeout=timeout,
         include_code=include_code,
@@ -128,7 +129,8 @@ def run_shell(
     description: str | None,
     tags: Tags | None,
 ) -> Call[api.ShellExecResult]:
-    body = api.ShellExec(
+    body = checked(
+        api.ShellExec,
         command=command,
         timeout=timeout,
         cwd=cwd,
@@ -150,7 +152,7 @@ def read_file(sandbox_id: str, path: str) -> Call[str]:
 
 
 def write_file(sandbox_id: str, path: str, content: str) -> Call[None]:
-    body = api.FileWrite(path=path, content=content).model_dump()
+    body = checked(api.FileWrite, path=path, content=content).model_dump()
     return Call("PUT", _sandbox(sandbox_id, "/filesystem/files"), nothing, json=body)
 
 
@@ -216,7 +218,7 @@ def annotate_execution(
     tags: Tags | None,
     notes: str | None,
 ) -> Call[api.ExecutionEntry]:
-    body = api.ExecutionUpdate(description=description, tags=_tags(tags), notes=notes)
+    body = checked(api.ExecutionUpdate, description=description, tags=_tags(tags), notes=notes)
     url = _sandbox(sandbox_id, f"/history/{_segment(execution_id)}")
     json = body.model_dump(exclude_none=True)
     return Call("PATCH", url, model(api.ExecutionEntry), json=json)
@@ -247,7 +249,7 @@ def list_profiles(detail: bool) -> Call[api.ProfileList]:
 
 
 def create_key(owner: str, admin: bool) -> Call[api.KeyCreated]:
-    body = api.KeyCreate(owner=owner, admin=admin).model_dump()
+    body = checked(api.KeyCreate, owner=owner, admin=admin).model_dump()
     return Call("POST", "/v1/admin/keys", model(api.KeyCreated), json=body)
 
 
@@ -260,7 +262,7 @@ def revoke_key(key_id: str) -> Call[None]:
 
 
 def run_gc(tasks: list[str] | None) -> Call[api.GcRunResult]:
-    body = api.GcRun(tasks=tasks).model_dump()
+    body = checked(api.GcRun, tasks=tasks).model_dump()
     return Call("POST", "/v1/admin/gc/run", model(api.GcRunResult), json=body)
 
 
@@ -300,7 +302,7 @@ def _process(sandbox_id: str, process_id: str | None = None, rest: str = "") -> 
 def start_process(
     sandbox_id: str, command: str, cwd: str | None, env: dict[str, str] | None
 ) -> Call[ship.ProcessInfo]:
-    body = api.ProcessCreate(command=command, cwd=cwd, env=env or {})
+    body = checked(api.ProcessCreate, command=command, cwd=cwd, env=env or {})
     json = body.model_dump(exclude_none=True)
     return Call("POST", _process(sandbox_id), model(ship.ProcessInfo), json=json)
 
@@ -337,7 +339,7 @@ def wait_process(sandbox_id: str, process_id: str, timeout: float) -> Call[ship.
 
 
 def signal_process(sandbox_id: str, process_id: str, signal: str) -> Call[ship.ProcessInfo]:
-    body = api.ProcessSignalRequest(signal=signal).model_dump()
+    body = checked(api.ProcessSignalRequest, signal=signal).model_dump()
     url = _process(sandbox_id, process_id, "/signal")
     return Call("POST", url, model(ship.ProcessInfo), json=body)
 

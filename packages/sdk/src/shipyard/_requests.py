@@ -9,7 +9,7 @@ from typing import Any, BinaryIO, Generic, TypeVar
 import httpx
 import pydantic
 
-from shipyard.errors import error_class
+from shipyard.errors import BayUnreachableError, InvalidArgumentError, error_class
 
 T = TypeVar("T")
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -86,9 +86,23 @@ class Retries:
         return float(min(self.backoff * 2**attempt, self.cap))
 
 
+def checked(model_class: type[M], **fields: Any) -> M:
+    """A request body, or an `InvalidArgumentError` naming the argument and its limit (not
+    pydantic's own error: the call never left this process)."""
+    try:
+        return model_class(**fields)
+    except pydantic.ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise InvalidArgumentError(f"invalid argument: {problems}", 0) from None
+
+
 def client_options(endpoint: str | None, api_key: str | None, timeout: float) -> dict[str, Any]:
-    """`httpx` client arguments, with `SHIPYARD_ENDPOINT` and `SHIPYARD_API_KEY` fallbacks."""
-    key = api_key or os.environ.get("SHIPYARD_API_KEY")
+    """`httpx` client arguments, with `SHIPYARD_ENDPOINT` and `SHIPYARD_API_KEY` fallbacks
+    (only for None: an empty `api_key` means no key, never the environment's)."""
+    key = os.environ.get("SHIPYARD_API_KEY") if api_key is None else api_key
     headers = {"User-Agent": f"shipyard-sdk/{version('shipyard-sdk')}"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
@@ -102,7 +116,22 @@ def raise_for_error(response: httpx.Response) -> None:
         return
     status = response.status_code
     code, message, details, request_id = _error_fields(response)
+    if status == 401:
+        sent = "a key was" if "authorization" in response.request.headers else "no key was"
+        message += (
+            " (the key goes in `Authorization: Bearer <key>`: set SHIPYARD_API_KEY or pass "
+            f"api_key=; {sent} sent)"
+        )
     raise error_class(code, status)(message, status, details, request_id)
+
+
+def unreachable(error: httpx.ConnectError, base_url: httpx.URL) -> "BayUnreachableError":
+    """What a refused or failed connection says: the URL tried and how to name another."""
+    message = (
+        f"cannot reach Bay at {base_url}: {error}. Is it running there? "
+        "Set SHIPYARD_ENDPOINT (or endpoint=) to its URL."
+    )
+    return BayUnreachableError(message, request=error.request)
 
 
 def content_length(response: httpx.Response) -> int | None:

@@ -124,8 +124,10 @@ class Client:
         while True:
             try:
                 response = self._http.send(call.build(self._http), stream=True)
-            except httpx.TransportError:
+            except httpx.TransportError as exc:
                 if not self._retries.again(call, attempt, None):
+                    if isinstance(exc, httpx.ConnectError):
+                        raise _requests.unreachable(exc, self._http.base_url) from None
                     raise
             else:
                 if not self._retries.again(call, attempt, response.status_code):

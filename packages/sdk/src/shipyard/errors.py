@@ -2,6 +2,8 @@
 
 from typing import Any
 
+import httpx
+
 from shipyard_protocol.errors import ErrorCode
 
 
@@ -9,7 +11,8 @@ class ShipyardError(Exception):
     """Base of every error Bay answered.
 
     `code`, `message`, `details` and `request_id` come from Bay's error body; `status` is the
-    HTTP status. Network failures are not wrapped: they surface as `httpx.TransportError`.
+    HTTP status. Network failures are not wrapped: they surface as `httpx.TransportError`
+    (a connection Bay never answered as `BayUnreachableError`, which names the URL tried).
     """
 
     code: ErrorCode
@@ -119,6 +122,15 @@ class InvalidPathError(ShipyardError):
     """The path is empty, absolute or escapes the workspace (400)."""
 
     code = ErrorCode.INVALID_PATH
+
+
+class InvalidArgumentError(InvalidRequestError):
+    """An argument the SDK refused before sending, e.g. a timeout past its limit (status 0:
+    no request was made)."""
+
+
+class BayUnreachableError(httpx.ConnectError):
+    """No connection to Bay: the message names the URL tried and `SHIPYARD_ENDPOINT`."""
 
 
 class StreamInterruptedError(Exception):

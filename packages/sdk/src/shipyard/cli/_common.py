@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from shipyard import Client, ShipyardError, StreamInterruptedError
+from shipyard import BayUnreachableError, Client, ShipyardError, StreamInterruptedError
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 SandboxId = Annotated[str, typer.Argument(help="The sandbox id, sandbox-….", show_default=False)]
@@ -48,8 +48,10 @@ def reported() -> Iterator[None]:
         yield
     except (ShipyardError, StreamInterruptedError) as exc:
         fail(f"Error: {exc}")
+    except BayUnreachableError as exc:
+        fail(f"Error: {exc}")
     except httpx.TransportError as exc:
-        fail(f"Error: cannot reach Bay: {exc}")
+        fail(f"Error: the connection to Bay failed: {exc}")
 
 
 def fail(message: str) -> NoReturn:
