@@ -11,8 +11,11 @@ import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.typing import Subprotocol
 
 from tests.unit.ship.conftest import ServeShip
+
+CHAT = Subprotocol("chat")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -113,10 +116,10 @@ async def test_websocket_messages_are_relayed(ship: str) -> None:
         async for message in connection:
             await connection.send(message)
 
-    async with serve(echo, "127.0.0.1", 0, subprotocols=["chat"]) as server:
+    async with serve(echo, "127.0.0.1", 0, subprotocols=[CHAT]) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         url = ship.replace("http", "ws", 1) + f"/ports/{port}/echo"
-        async with connect(url, subprotocols=["chat"]) as relayed:  # type: ignore[list-item]
+        async with connect(url, subprotocols=[CHAT]) as relayed:
             assert relayed.subprotocol == "chat"
             await relayed.send("ahoy")
             assert await relayed.recv() == "ahoy"
@@ -135,3 +138,19 @@ async def test_tunnel_carries_raw_bytes(ship: str) -> None:
     async with server, connect(ship.replace("http", "ws", 1) + f"/tunnels/{port}") as tunnel:
         await tunnel.send(b"abc\n")
         assert await tunnel.recv() == b"\ncba"
+
+
+async def test_an_open_relay_counts_as_activity(ship: str) -> None:
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()
+        writer.close()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, httpx.AsyncClient(base_url=ship) as client:
+        async with connect(ship.replace("http", "ws", 1) + f"/tunnels/{port}"):
+            busy = (await client.get("/activity")).json()
+        idle = busy
+        while idle["open_ports"]:  # the relay ends just after the client's close
+            idle = (await client.get("/activity")).json()
+    assert (busy["open_ports"], idle["open_ports"]) == (1, 0)
