@@ -192,7 +192,7 @@ async def relay_messages(client: WebSocket, upstream: ClientConnection) -> None:
     await _first_then_cancel(tasks)
     await upstream.close()
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
-        await client.close(upstream.close_code or 1000)
+        await client.close(sendable(upstream.close_code))
 
 
 async def relay_bytes(
@@ -250,3 +250,10 @@ async def _client_to_socket(client: WebSocket, writer: asyncio.StreamWriter) -> 
             await writer.drain()
         if writer.can_write_eof():
             writer.write_eof()
+
+
+def sendable(code: int | None) -> int:
+    """The peer's close code if it may be sent on (1005, 1006 and 1015 only describe)."""
+    if code is None or code in (1005, 1006, 1015) or not 1000 <= code < 5000:
+        return 1000
+    return code

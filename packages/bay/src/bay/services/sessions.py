@@ -88,6 +88,12 @@ class SessionService:
             endpoint = await self._start(session_id, spec)
             return Ready(session_id=session_id, endpoint=endpoint, state_lost=lost)
 
+    async def touch_running(self, sandbox_id: str) -> Ready | None:
+        """The running session, its idle lease renewed; never starts one (None: stopped)."""
+        async with self._rt.locks.hold(sandbox_id):
+            ready, _ = await self._current(sandbox_id)
+            return ready
+
     async def running_endpoint(self, sandbox_id: str) -> str | None:
         """Ship's endpoint if the sandbox has a running session; never starts one."""
         async with self._rt.sessionmaker() as db:
