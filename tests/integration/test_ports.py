@@ -2,10 +2,14 @@
 signed links, and the errors around them. Everything stays on loopback and in sandboxes."""
 
 import hashlib
+import os
+import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -238,6 +242,44 @@ class TestWebSocket:
                 answer += frame if isinstance(frame, bytes) else frame.encode()
         assert answer.startswith(b"HTTP/1.0 200")
         assert f"Content-Length: {BIG}".encode() in answer
+
+
+class TestPortForward:
+    def test_a_local_port_reaches_the_sandbox_server(self, setup: Setup) -> None:
+        with _port_forward(setup, FILES) as local:
+            digest = hashlib.sha256()
+            with httpx.stream("GET", f"http://127.0.0.1:{local}/big.bin", timeout=120) as got:
+                assert got.status_code == 200
+                for chunk in got.iter_raw():
+                    digest.update(chunk)
+            assert digest.hexdigest() == setup.big_sha256
+
+    def test_a_half_closed_client_still_reads_the_answer(self, setup: Setup) -> None:
+        with (
+            _port_forward(setup, FILES) as local,
+            socket.create_connection(("127.0.0.1", local), timeout=60) as raw,
+        ):
+            raw.sendall(b"HEAD /big.bin HTTP/1.0\r\n\r\n")
+            raw.shutdown(socket.SHUT_WR)
+            answer = b"".join(iter(lambda: raw.recv(65536), b""))
+        assert answer.startswith(b"HTTP/1.0 200")
+
+
+@contextmanager
+def _port_forward(setup: Setup, port: int) -> Iterator[int]:
+    """`shipyard port-forward SANDBOX PORT 0` running; yields the local port it printed."""
+    env = {**os.environ, "SHIPYARD_ENDPOINT": setup.bay.url, "SHIPYARD_API_KEY": API_KEY}
+    argv = [sys.executable, "-c", "from shipyard.cli import app; app()"]
+    argv += ["port-forward", setup.sandbox_id, str(port), "0"]
+    with subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as cli:
+        try:
+            assert cli.stdout is not None
+            line = cli.stdout.readline().decode()
+            assert line.startswith("Forwarding 127.0.0.1:"), cli.communicate()[1]
+            yield int(line.split()[1].split(":")[1])
+        finally:
+            cli.terminate()
+            cli.communicate(timeout=30)
 
 
 class TestSignedUrl:

@@ -198,7 +198,8 @@ async def relay_messages(client: WebSocket, upstream: ClientConnection) -> None:
 async def relay_bytes(
     client: WebSocket, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
-    """A raw TCP tunnel: binary messages in are bytes written, bytes read go out as messages."""
+    """A raw TCP tunnel: binary messages in are bytes written, bytes read go out as messages;
+    an empty message in half-closes the connection, its end closes the WebSocket."""
     tasks = [
         asyncio.create_task(_socket_to_client(reader, client)),
         asyncio.create_task(_client_to_socket(client, writer)),
@@ -246,10 +247,12 @@ async def _client_to_socket(client: WebSocket, writer: asyncio.StreamWriter) -> 
             data = message.get("bytes")
             if data is None:
                 data = (message.get("text") or "").encode()
+            if not data:  # an empty message: the client is done sending (a half close)
+                if writer.can_write_eof():
+                    writer.write_eof()
+                continue
             writer.write(data)
             await writer.drain()
-        if writer.can_write_eof():
-            writer.write_eof()
 
 
 def sendable(code: int | None) -> int:

@@ -1,0 +1,59 @@
+"""`sandbox.url(port)`: a link that opens a sandbox port without the API key, on Bay with
+the fake driver (Ship in-process, so its loopback is this machine's)."""
+
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pydantic
+import pytest
+
+from shipyard import AsyncClient, Client, InvalidRequestError
+
+
+class _Hello(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = f"hello {self.path}".encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def port() -> Iterator[int]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_link_opens_the_port_without_a_key(client: Client, port: int) -> None:
+    sandbox = client.sandboxes.create()
+    sandbox.shell.run("true")  # a running session: a port link never starts one
+    link = sandbox.url(port, expires_in=60)
+    assert link.url.startswith(f"{client._http.base_url}/v1/sandboxes/{sandbox.id}/ports/{port}/")
+    left = link.expires_at - datetime.now(UTC).replace(tzinfo=None)
+    assert timedelta(seconds=50) < left <= timedelta(seconds=60)
+    answer = httpx.get(link.url.replace("/?", "/page?a=1&"))
+    assert (answer.status_code, answer.text) == (200, "hello /page?a=1")
+
+
+async def test_the_async_twin_answers_a_link(aclient: AsyncClient) -> None:
+    sandbox = await aclient.sandboxes.create()
+    link = await sandbox.url(8000)
+    assert "shipyard_token=" in link.url
+
+
+async def test_a_bad_port_or_expiry_is_refused(aclient: AsyncClient) -> None:
+    sandbox = await aclient.sandboxes.create()
+    with pytest.raises(InvalidRequestError):
+        await sandbox.url(0)
+    with pytest.raises(pydantic.ValidationError):
+        await sandbox.url(80, expires_in=10**9)
