@@ -210,9 +210,14 @@ async def get_processes(request: HTTPConnection, sessions: Sessions) -> ProcessS
 Processes = Annotated[ProcessService, Depends(get_processes)]
 
 
-async def get_ports(request: HTTPConnection, sessions: Sessions) -> PortService:
+async def get_ports(
+    request: HTTPConnection, sandboxes: Sandboxes, sessions: Sessions
+) -> PortService:
     state = bay_state(request)
-    return PortService(sessions, state["ship"], state["port_links"], state["clock"])
+    recent = state["runtime"].recent
+    return PortService(
+        sandboxes, sessions, state["ship"], state["port_links"], recent, state["clock"]
+    )
 
 
 Ports = Annotated[PortService, Depends(get_ports)]

@@ -8,21 +8,22 @@ JSON body; on a WebSocket, as the handshake's HTTP answer.
 
 from typing import Annotated
 
+import httpx
 from fastapi import APIRouter, Body, Request, WebSocket
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 from starlette.requests import HTTPConnection
 
-from bay.api.deps import Caller, Db, Ports, PublicUrl, Sandboxes, get_principal
+from bay.api import websockets
+from bay.api.deps import Caller, Db, Ports, PublicUrl, get_principal
 from bay.api.handlers import error_response
-from bay.api.websockets import relay
-from bay.db.models import Sandbox
 from bay.errors import BayError
 from bay.services import port_headers
-from bay.services.ports import PortService, port_number
+from bay.services.ports import PortService, Relay, port_number
 from shipyard_protocol.api import PortUrl, PortUrlCreate
 
 router = APIRouter(prefix="/v1/sandboxes/{sandbox_id}", tags=["ports"])
+SMALL_ANSWER = 64 * 1024
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
@@ -31,14 +32,12 @@ async def port_url(
     sandbox_id: str,
     port: str,
     caller: Caller,
-    sandboxes: Sandboxes,
     ports: Ports,
     base_url: PublicUrl,
     body: Annotated[PortUrlCreate | None, Body()] = None,
 ) -> PortUrl:
-    number = port_number(port)
-    sandbox = await sandboxes.unexpired(caller.owner, sandbox_id)
-    return ports.link(caller.owner, sandbox, number, body or PortUrlCreate(), base_url)
+    request = body or PortUrlCreate()
+    return await ports.link(caller.owner, sandbox_id, port_number(port), request, base_url)
 
 
 @router.api_route("/ports/{port}", methods=METHODS, include_in_schema=False)
@@ -49,11 +48,9 @@ async def port_root(request: Request, sandbox_id: str, port: str) -> RedirectRes
 
 
 @router.api_route("/ports/{port}/{path:path}", methods=METHODS, include_in_schema=False)
-async def proxy(
-    request: Request, sandbox_id: str, port: str, db: Db, sandboxes: Sandboxes, ports: Ports
-) -> Response:
+async def proxy(request: Request, sandbox_id: str, port: str, db: Db, ports: Ports) -> Response:
     number = port_number(port)
-    sandbox, token = await _caller_sandbox(request, sandbox_id, number, sandboxes, ports)
+    relay, token = await _open(request, sandbox_id, number, ports)
     await db.commit()  # an answer may stream for long; hold no database connection meanwhile
     prefix = _prefix(sandbox_id, number)
     headers = port_headers.forwarded(
@@ -61,16 +58,13 @@ async def proxy(
     )
     has_body = "content-length" in request.headers or "transfer-encoding" in request.headers
     answer = await ports.request(
-        sandbox,
-        number,
+        relay,
         request.method,
         _target(request, prefix),
         headers,
         request.stream() if has_body else None,
     )
-    response = StreamingResponse(
-        answer.aiter_raw(), answer.status_code, background=BackgroundTask(answer.aclose)
-    )
+    response = await _response(answer)
     response.raw_headers = port_headers.relayed(answer.headers.multi_items())
     if token is not None and _token_in_query(request):
         cookie = ports.cookie(token, sandbox_id, number, request.url.scheme == "https")
@@ -80,42 +74,39 @@ async def proxy(
 
 @router.websocket("/ports/{port}/{path:path}")
 async def proxy_websocket(
-    websocket: WebSocket, sandbox_id: str, port: str, db: Db, sandboxes: Sandboxes, ports: Ports
+    websocket: WebSocket, sandbox_id: str, port: str, db: Db, ports: Ports
 ) -> None:
     try:
         number = port_number(port)
-        sandbox, _ = await _caller_sandbox(websocket, sandbox_id, number, sandboxes, ports)
+        relay, _ = await _open(websocket, sandbox_id, number, ports)
         await db.commit()
         target = _target(websocket, _prefix(sandbox_id, number))
         protocols = list(websocket.scope.get("subprotocols") or [])
-        upstream = await ports.websocket(sandbox, number, target, protocols)
+        upstream = await ports.websocket(relay, target, protocols)
     except BayError as exc:
         await websocket.send_denial_response(_refusal(websocket, exc))
         return
     await websocket.accept(subprotocol=upstream.subprotocol)
-    await relay(websocket, upstream)
+    await websockets.relay(websocket, upstream)
 
 
 @router.websocket("/tunnels/{port}")
-async def tunnel(
-    websocket: WebSocket, sandbox_id: str, port: str, db: Db, sandboxes: Sandboxes, ports: Ports
-) -> None:
+async def tunnel(websocket: WebSocket, sandbox_id: str, port: str, db: Db, ports: Ports) -> None:
     try:
-        number = port_number(port)
-        sandbox, _ = await _caller_sandbox(websocket, sandbox_id, number, sandboxes, ports)
+        relay, _ = await _open(websocket, sandbox_id, port_number(port), ports)
         await db.commit()
-        upstream = await ports.tunnel(sandbox, number)
+        upstream = await ports.tunnel(relay)
     except BayError as exc:
         await websocket.send_denial_response(_refusal(websocket, exc))
         return
     await websocket.accept()
-    await relay(websocket, upstream)
+    await websockets.relay(websocket, upstream)
 
 
-async def _caller_sandbox(
-    connection: HTTPConnection, sandbox_id: str, port: int, sandboxes: Sandboxes, ports: PortService
-) -> tuple[Sandbox, str | None]:
-    """The sandbox, for the key's owner or the link's; and the link's token if one came."""
+async def _open(
+    connection: HTTPConnection, sandbox_id: str, port: int, ports: PortService
+) -> tuple[Relay, str | None]:
+    """The way to the port, for the key's owner or the link's; and the link's token if any."""
     token = port_headers.port_token(connection.url.query, connection.headers.get("cookie"))
     if token is not None:
         owner = ports.grant(token, sandbox_id, port).owner
@@ -125,7 +116,17 @@ async def _caller_sandbox(
             connection, headers.get("authorization"), headers.get("x-owner")
         )
         owner = caller.owner
-    return await sandboxes.unexpired(owner, sandbox_id), token
+    return await ports.open(owner, sandbox_id, port), token
+
+
+async def _response(answer: httpx.Response) -> Response:
+    """A small answer is read whole: streaming it costs a task and a send per piece, more
+    than its bytes do; anything larger, or of unknown size, streams."""
+    if int(answer.headers.get("content-length") or SMALL_ANSWER + 1) <= SMALL_ANSWER:
+        return Response(await answer.aread(), answer.status_code)
+    return StreamingResponse(
+        answer.aiter_raw(), answer.status_code, background=BackgroundTask(answer.aclose)
+    )
 
 
 def _prefix(sandbox_id: str, port: int) -> str:

@@ -3,7 +3,7 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
@@ -24,6 +24,7 @@ from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.locks import SandboxLocks
 from bay.services.profiles import ProfileCatalog
+from bay.services.recent_sandboxes import RecentSandboxes
 from bay.ship_client import ShipCallError, ShipClient
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class SessionRuntime:
     instance_id: str
     ship_env: dict[str, str]
     orphan_grace_s: float | None = None  # see ShipSettings.orphan_grace_seconds
+    recent: RecentSandboxes = field(default_factory=RecentSandboxes)  # port relays' memory
 
 
 class SessionService:
@@ -219,6 +221,7 @@ class SessionService:
         sandbox.idle_expires_at = None
 
     async def _discard(self, db: DbSession, sandbox: Sandbox, session: Session) -> None:
+        self._rt.recent.forget(sandbox.id)
         if session.driver_ref:
             await self._rt.driver.stop(session.driver_ref)
         if session.endpoint:
