@@ -1,6 +1,7 @@
 """`sandbox.url(port)`: a link that opens a sandbox port without the API key, on Bay with
 the fake driver (Ship in-process, so its loopback is this machine's)."""
 
+import gzip
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,8 +17,13 @@ from shipyard import AsyncClient, Client, InvalidRequestError
 class _Hello(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         body = f"hello {self.path}".encode()
+        gzipped = self.path.endswith(".gz")
+        if gzipped:
+            body = gzip.compress(body)
         self.send_response(200)
         self.send_header("content-length", str(len(body)))
+        if gzipped:
+            self.send_header("content-encoding", "gzip")
         self.end_headers()
         self.wfile.write(body)
 
@@ -57,3 +63,14 @@ async def test_a_bad_port_or_expiry_is_refused(aclient: AsyncClient) -> None:
         await sandbox.url(0)
     with pytest.raises(pydantic.ValidationError):
         await sandbox.url(80, expires_in=10**9)
+
+
+def test_an_encoded_answer_reaches_the_client_as_encoded(client: Client, port: int) -> None:
+    sandbox = client.sandboxes.create()
+    sandbox.shell.run("true")
+    link = sandbox.url(port).url.replace("/?", "/a.gz?")
+    with httpx.stream("GET", link) as answer:
+        raw = b"".join(answer.iter_raw())
+        assert answer.headers["content-encoding"] == "gzip"
+        assert answer.headers["content-length"] == str(len(raw))
+    assert gzip.decompress(raw) == b"hello /a.gz"

@@ -27,6 +27,7 @@ DROPPED = frozenset(
     {
         b"authorization",
         b"connection",
+        b"expect",
         b"host",
         b"keep-alive",
         b"proxy-authenticate",
@@ -81,12 +82,7 @@ class Ports:
             head = h11.Request(
                 method=request.method, target=target, headers=_upstream_headers(request, port)
             )
-            writer.write(connection.send(head) or b"")
-            async for chunk in request.stream():
-                if chunk:
-                    writer.write(connection.send(h11.Data(data=chunk)) or b"")
-                    await writer.drain()
-            writer.write(connection.send(h11.EndOfMessage()) or b"")
+            await _send_request(connection, writer, head, request, port)
             answer = await _response_head(connection, reader, port)
         except BaseException:
             writer.close()
@@ -147,6 +143,25 @@ def _upstream_headers(request: Request, port: int) -> Headers:
         headers.append((b"transfer-encoding", b"chunked"))
     headers.append((b"connection", b"close"))
     return headers
+
+
+async def _send_request(
+    connection: h11.Connection,
+    writer: asyncio.StreamWriter,
+    head: h11.Request,
+    request: Request,
+    port: int,
+) -> None:
+    try:
+        writer.write(connection.send(head) or b"")
+        async for chunk in request.stream():
+            if chunk:
+                writer.write(connection.send(h11.Data(data=chunk)) or b"")
+                await writer.drain()
+        writer.write(connection.send(h11.EndOfMessage()) or b"")
+    except OSError as exc:
+        message = f"the server on port {port} closed the connection while receiving the request"
+        raise PortClosedError(message, {"port": port}) from exc
 
 
 async def _next_event(connection: h11.Connection, reader: asyncio.StreamReader) -> object:

@@ -123,7 +123,11 @@ async def _response(answer: httpx.Response) -> Response:
     """A small answer is read whole: streaming it costs a task and a send per piece, more
     than its bytes do; anything larger, or of unknown size, streams."""
     if int(answer.headers.get("content-length") or SMALL_ANSWER + 1) <= SMALL_ANSWER:
-        return Response(await answer.aread(), answer.status_code)
+        try:  # raw: a compressed body must reach the client as the server encoded it
+            body = b"".join([chunk async for chunk in answer.aiter_raw()])
+        finally:
+            await answer.aclose()
+        return Response(body, answer.status_code)
     return StreamingResponse(
         answer.aiter_raw(), answer.status_code, background=BackgroundTask(answer.aclose)
     )

@@ -20,7 +20,8 @@ HOP_BY_HOP = frozenset(
         "upgrade",
     }
 )
-NOT_FORWARDED = HOP_BY_HOP | {"authorization", "host", "x-owner", "cookie"}
+# `expect`: Bay sends the body at once; a 100 Continue from the server would only be noise.
+NOT_FORWARDED = HOP_BY_HOP | {"authorization", "host", "x-owner", "cookie", "expect"}
 Headers = list[tuple[str, str]]
 
 
