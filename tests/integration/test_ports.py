@@ -26,11 +26,13 @@ SERVERS = (Path(__file__).parent / "port_servers.py").read_text()
 BIG = 50 * 1024 * 1024
 FILES, HASH, ECHO = 8000, 8001, 8002
 CLOSED = 8009
+SHIP_PORT = 8123  # Ship's port when it listens on TCP (container_ip)
 CONTAINER_IP = pytest.param("docker-container-ip", marks=pytest.mark.docker)
 
 
 @dataclass(frozen=True)
 class Setup:
+    variant: str
     bay: BayProcess
     client: httpx.Client
     sandbox_id: str
@@ -54,7 +56,7 @@ def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
         try:
             with bay.client(timeout=300) as client:
                 sandbox_id, digest = _serving_sandbox(client)
-                yield Setup(bay, client, sandbox_id, digest)
+                yield Setup(variant, bay, client, sandbox_id, digest)
         finally:
             _clean_up(bay, networks)
 
@@ -191,6 +193,11 @@ class TestErrors:
         assert answer.status_code == 400
         assert error(answer)["code"] == "validation_error"
 
+    def test_ships_own_port_is_refused_where_ship_listens_on_tcp(self, setup: Setup) -> None:
+        answer = setup.client.get(setup.port(SHIP_PORT))
+        on_tcp = setup.variant == "docker-container-ip"
+        assert answer.status_code == (400 if on_tcp else 502)  # else nothing listens there
+
     def test_no_key_is_401(self, setup: Setup) -> None:
         answer = httpx.get(setup.bay.url + setup.port(FILES))
         assert answer.status_code == 401
@@ -305,7 +312,7 @@ class TestSignedUrl:
         assert "does not open" in error(answer)["message"]
 
     def test_the_link_stops_working_when_it_expires(self, setup: Setup) -> None:
-        made = setup.client.post(setup.port(FILES, "url"), json={"expires_in": 2}).json()
+        made = setup.client.post(setup.port(FILES, "url"), json={"expires_in": 4}).json()
         assert httpx.get(made["url"]).status_code == 200
         expired = until(lambda: (r := httpx.get(made["url"])).status_code == 401 and r, 30)
         assert "expired" in error(expired)["message"]
