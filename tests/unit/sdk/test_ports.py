@@ -74,3 +74,12 @@ def test_an_encoded_answer_reaches_the_client_as_encoded(client: Client, port: i
         assert answer.headers["content-encoding"] == "gzip"
         assert answer.headers["content-length"] == str(len(raw))
     assert gzip.decompress(raw) == b"hello /a.gz"
+
+
+def test_a_link_does_not_sign_links(client: Client) -> None:
+    """The signing route wants a key, and is refused before a large body is held (413)."""
+    sandbox = client.sandboxes.create()
+    base, token = sandbox.url(8000).url.split("?")
+    assert httpx.post(f"{base}url?{token}", json={}).status_code == 401
+    big = httpx.post(f"{base}url?{token}", content=b"x" * (64 * 1024 * 1024))
+    assert big.status_code == 413

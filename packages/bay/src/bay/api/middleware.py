@@ -48,8 +48,10 @@ class RequestIdMiddleware:
 
 
 PUBLIC = ("/v1/profiles",)
-# A sandbox port's path: its requests may carry a port link instead of a key.
+# A sandbox port's path: its requests may carry a port link instead of a key. The route that
+# signs links is not one of them: it wants a key, and a small JSON body.
 PORT_PATH = re.compile(r"/v1/sandboxes/[^/]+/ports/[^/]+/")
+LINK_PATH = re.compile(r"/v1/sandboxes/[^/]+/ports/[^/]+/url")
 
 
 class AuthGate:
@@ -69,7 +71,7 @@ class AuthGate:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
-        if PORT_PATH.match(path) and _carries_port_link(scope):
+        if _relayed(scope) and _carries_port_link(scope):
             await self.app(scope, receive, send)  # the route checks the link
             return
         try:
@@ -93,7 +95,7 @@ class BodyLimit:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.endswith(UPLOAD) or PORT_PATH.match(path):
+        if scope["type"] != "http" or path.endswith(UPLOAD) or _relayed(scope):
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
@@ -140,6 +142,13 @@ async def authenticate(bay: State, headers: dict[str, str]) -> Principal:
     if bay["settings"].security.allow_anonymous:
         return Principal(owner=headers.get("x-owner") or "default")
     raise UnauthorizedError("Authentication required")
+
+
+def _relayed(scope: Scope) -> bool:
+    """A request Bay relays to a sandbox port."""
+    path = scope.get("path", "")
+    link = scope.get("method") == "POST" and LINK_PATH.fullmatch(path)
+    return bool(PORT_PATH.match(path)) and not link
 
 
 def _carries_port_link(scope: Scope) -> bool:
