@@ -301,6 +301,9 @@ class TestSignedUrl:
             assert first.headers["set-cookie"].startswith("shipyard_port_token=")
             later = browser.head(setup.bay.url + setup.port(FILES, "big.bin"))  # the cookie
             assert later.status_code == 200
+        without_slash = url.replace(f"/ports/{FILES}/?", f"/ports/{FILES}?")
+        redirected = httpx.get(without_slash, follow_redirects=True)
+        assert (redirected.status_code, redirected.url.path) == (200, setup.port(FILES))
         with httpx.Client() as stranger:
             assert stranger.get(setup.bay.url + setup.port(FILES)).status_code == 401
 

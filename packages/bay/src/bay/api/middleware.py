@@ -50,7 +50,7 @@ class RequestIdMiddleware:
 PUBLIC = ("/v1/profiles",)
 # A sandbox port's path: its requests may carry a port link instead of a key. The route that
 # signs links is not one of them: it wants a key, and a small JSON body.
-PORT_PATH = re.compile(r"/v1/sandboxes/[^/]+/ports/[^/]+/")
+PORT_PATH = re.compile(r"/v1/sandboxes/[^/]+/ports/[^/]+(/|$)")
 LINK_PATH = re.compile(r"/v1/sandboxes/[^/]+/ports/[^/]+/url")
 
 
