@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bench import baselines, environment, execs, files, load, memory, report, tti
+from bench import baselines, environment, execs, files, load, memory, ports, report, tti
 from bench.model import Row
 from tests.engines import unavailable
 
@@ -26,6 +26,7 @@ SCENARIOS: dict[str, Scenario] = {
     "concurrency": load.concurrency,
     "soak": load.soak,
     "environment": environment.scenario,
+    "ports": ports.scenario,
 }
 
 

@@ -51,6 +51,7 @@ ADDED = {
     ),
     "list_processes": ({"sandbox_id"}, {"sandbox_id"}),
     "kill_process": ({"sandbox_id", "process_id", "signal"}, {"sandbox_id", "process_id"}),
+    "get_port_url": ({"sandbox_id", "port", "expires_in"}, {"sandbox_id", "port"}),
 }
 
 

@@ -35,6 +35,7 @@ TOOLS = {
     "get_process_logs",
     "list_processes",
     "kill_process",
+    "get_port_url",
 }
 
 

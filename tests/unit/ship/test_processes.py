@@ -169,6 +169,16 @@ class TestActivity:
         await client.delete(f"/processes/{process['process_id']}")
         after = (await client.get("/activity")).json()
 
-        assert idle == {"running_executions": 0, "running_processes": 0, "open_terminals": 0}
-        assert busy == {"running_executions": 1, "running_processes": 1, "open_terminals": 0}
+        assert idle == {
+            "running_executions": 0,
+            "running_processes": 0,
+            "open_terminals": 0,
+            "open_ports": 0,
+        }
+        assert busy == {
+            "running_executions": 1,
+            "running_processes": 1,
+            "open_terminals": 0,
+            "open_ports": 0,
+        }
         assert after == idle

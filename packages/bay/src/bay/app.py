@@ -20,6 +20,7 @@ from bay.api import (
     handlers,
     health,
     history,
+    ports,
     processes,
     profiles,
     sandboxes,
@@ -30,6 +31,7 @@ from bay.api.state import State
 from bay.config import Settings
 from bay.db.engine import make_engine, make_sessionmaker, migrate
 from bay.drivers.base import Driver
+from bay.drivers.ship_tokens import load_secret
 from bay.services.cargos import CargoService
 from bay.services.clock import Clock, utcnow
 from bay.services.execs import ExecLimits
@@ -37,6 +39,7 @@ from bay.services.gc import GcService
 from bay.services.heartbeat import Heartbeat
 from bay.services.keys import KeyService, Provisioned
 from bay.services.locks import SandboxLocks
+from bay.services.port_links import PortLinks
 from bay.services.profiles import ProfileCatalog
 from bay.services.recent_keys import RecentKeys
 from bay.services.records import Records, Retention
@@ -101,6 +104,7 @@ def create_app(
         cargos,
         admin,
         terminal,
+        ports,
     )
     for module in routers:
         app.include_router(module.router)
@@ -166,6 +170,7 @@ async def _start(
         exec_limits=ExecLimits(settings.limits.max_code_bytes),
         tasks=Tasks(),
         recent_keys=RecentKeys(settings.security.key_cache_seconds),
+        port_links=PortLinks(load_secret(settings.security.ship_secret, settings.data_dir)),
         write_turn=write_turn,
     )
 

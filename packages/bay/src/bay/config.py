@@ -16,6 +16,11 @@ from pydantic_settings import (
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8114
+    public_url: str | None = Field(
+        default=None,
+        description="the URL clients reach Bay at, for the port links it signs "
+        "(behind a reverse proxy); default: each request's own base URL",
+    )
 
 
 class DatabaseSettings(BaseModel):
@@ -170,7 +175,7 @@ class SecuritySettings(BaseModel):
     )
     ship_secret: SecretStr | None = Field(
         default=None,
-        description="key for Ship's per-session tokens (docker container_ip); "
+        description="key for Ship's per-session tokens (docker container_ip) and port links; "
         "default: a random one kept in <data_dir>/ship-secret",
     )
 

@@ -13,7 +13,8 @@ import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from websockets.asyncio.client import ClientConnection as ClientConnection
 from websockets.asyncio.client import connect, unix_connect
-from websockets.exceptions import WebSocketException
+from websockets.exceptions import InvalidStatus, WebSocketException
+from websockets.typing import Subprotocol
 
 from bay.ship_wire import AnswerTooLarge, ShipWire, WireError
 from shipyard_protocol.errors import ErrorBody, ErrorCode
@@ -54,6 +55,11 @@ FILE_TIMEOUT_S = 60.0
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 MAX_EVENT_LINE_BYTES = 8 * 1024 * 1024
 WS_FRAME_BYTES = 1024 * 1024
+CALL_LIMITS = httpx.Limits(max_connections=32, max_keepalive_connections=8)
+PORT_CONNECTIONS = 256
+PORT_FRAME_BYTES = 16 * 1024 * 1024  # Ship's own cap on a relayed message
+# Ship marks its own refusals so, behind a port relay, they are told from the server's answers.
+SHIP_ERROR_HEADER = "x-ship-error"
 
 
 class ShipCallError(Exception):
@@ -137,6 +143,7 @@ class ShipClient:
         self._token_for = token_for
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._wires: dict[str, ShipWire] = {}
+        self._port_clients: dict[str, httpx.AsyncClient] = {}
 
     def _client(self, endpoint: str) -> httpx.AsyncClient:
         client = self._clients.get(endpoint)
@@ -170,12 +177,13 @@ class ShipClient:
         wire = self._wires.pop(endpoint, None)
         if wire is not None:
             wire.close()
-        client = self._clients.pop(endpoint, None)
-        if client is not None:
-            await client.aclose()
+        for clients in (self._clients, self._port_clients):
+            client = clients.pop(endpoint, None)
+            if client is not None:
+                await client.aclose()
 
     async def aclose(self) -> None:
-        for endpoint in {*self._clients, *self._wires}:
+        for endpoint in {*self._clients, *self._wires, *self._port_clients}:
             await self.forget(endpoint)
 
     async def __aenter__(self) -> "ShipClient":
@@ -292,18 +300,79 @@ class ShipClient:
 
     async def terminal(self, endpoint: str, cols: int, rows: int) -> ClientConnection:
         """Open Ship's terminal WebSocket (a PTY running bash as the sandbox user)."""
-        query = f"/terminal?cols={cols}&rows={rows}"
+        return await self._websocket(endpoint, f"/terminal?cols={cols}&rows={rows}", "terminal")
+
+    async def port_request(
+        self,
+        endpoint: str,
+        method: str,
+        target: str,
+        headers: list[tuple[str, str]],
+        body: AsyncIterable[bytes] | None,
+    ) -> httpx.Response:
+        """Relay one request to a sandbox port (`target` is `/ports/{port}/...`), bodies
+        streamed; the answer comes back unread. Ship's own refusal raises ShipCallError,
+        the user's server's answers (errors too) return."""
+        client = self._port_client(endpoint)
+        timeout = httpx.Timeout(FILE_TIMEOUT_S, read=None)
+        request = client.build_request(
+            method, target, headers=headers, content=body, timeout=timeout
+        )
+        with _mapped_transport_errors():
+            response = await client.send(request, stream=True)
+        if SHIP_ERROR_HEADER in response.headers:
+            raise _error_from(response.status_code, await _capped_body(response))
+        return response
+
+    async def port_websocket(
+        self, endpoint: str, target: str, subprotocols: list[str]
+    ) -> ClientConnection:
+        """Open a WebSocket to a sandbox port through Ship (`target` is `/ports/{port}/...`)."""
+        return await self._websocket(endpoint, target, "port", subprotocols, port=True)
+
+    async def tunnel(self, endpoint: str, port: int) -> ClientConnection:
+        """A raw TCP connection to a sandbox port, its bytes carried in binary messages."""
+        return await self._websocket(endpoint, f"/tunnels/{port}", "tunnel", port=True)
+
+    async def _websocket(
+        self,
+        endpoint: str,
+        target: str,
+        what: str,
+        subprotocols: list[str] | None = None,
+        port: bool = False,
+    ) -> ClientConnection:
+        # A port's messages are the user's (as large as Ship relays) and not worth deflating
+        # twice on loopback; the terminal's are small keystrokes and screens.
+        options: dict[str, Any] = {
+            "max_size": PORT_FRAME_BYTES if port else WS_FRAME_BYTES,
+            "subprotocols": [Subprotocol(p) for p in subprotocols] if subprotocols else None,
+            "compression": None if port else "deflate",
+        }
         try:
             if endpoint.startswith("unix:"):
                 path = endpoint.removeprefix("unix:")
-                return await unix_connect(path, f"ws://ship{query}", max_size=WS_FRAME_BYTES)
+                return await unix_connect(path, f"ws://ship{target}", **options)
             if endpoint.startswith("http"):
-                url = _base_url(endpoint).replace("http", "ws", 1) + query
+                url = _base_url(endpoint).replace("http", "ws", 1).rstrip("/") + target
                 headers = self._auth(endpoint)
-                return await connect(url, additional_headers=headers, max_size=WS_FRAME_BYTES)
+                return await connect(url, additional_headers=headers, **options)
+        except InvalidStatus as exc:
+            raise _error_from(exc.response.status_code, bytes(exc.response.body or b"")) from exc
         except (OSError, WebSocketException) as exc:
-            raise ShipUnreachableError(f"Ship's terminal could not be reached: {exc!r}") from exc
-        raise ShipUnreachableError(f"this session's driver offers no terminal ({endpoint})")
+            raise ShipUnreachableError(f"Ship's {what} could not be reached: {exc!r}") from exc
+        raise ShipUnreachableError(f"this session's driver offers no {what} ({endpoint})")
+
+    def _port_client(self, endpoint: str) -> httpx.AsyncClient:
+        """A pool of its own: a page's requests, or answers held open, must not take the
+        connections Bay's own calls to Ship need."""
+        client = self._port_clients.get(endpoint)
+        if client is None:
+            headers = self._auth(endpoint)
+            limits = httpx.Limits(max_connections=PORT_CONNECTIONS, max_keepalive_connections=16)
+            client = _make_client(endpoint, self._transports, lambda: self._tls, headers, limits)
+            self._port_clients[endpoint] = client
+        return client
 
     async def _open(self, endpoint: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """Send and return the response unread (streaming), or raise Ship's error."""
@@ -401,8 +470,8 @@ def _make_client(
     transports: Mapping[str, httpx.AsyncBaseTransport],
     tls: Callable[[], ssl.SSLContext],
     headers: Mapping[str, str],
+    limits: httpx.Limits = CALL_LIMITS,
 ) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=32, max_keepalive_connections=8)
     if endpoint in transports:
         transport: httpx.AsyncBaseTransport = transports[endpoint]
         return httpx.AsyncClient(transport=transport, base_url="http://ship", headers=headers)

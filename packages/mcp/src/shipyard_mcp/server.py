@@ -319,6 +319,22 @@ class Tools:
             return f"Killed: {text.process(await processes.kill(process_id))}"
 
     @_answered
+    async def get_port_url(
+        self,
+        sandbox_id: SandboxId,
+        port: Annotated[int, Field(ge=1, le=65535, description="The port a server listens on.")],
+        expires_in: Annotated[
+            int, Field(ge=1, le=7 * 24 * 3600, description="Seconds the link works.")
+        ] = 3600,
+    ) -> str:
+        """A link to a server in the sandbox (start it with start_process) that opens in a
+        browser without an API key until it expires."""
+        async with self._connect() as client:
+            sandbox = await self._sandbox(client, sandbox_id)
+            link = await sandbox.url(port, expires_in=expires_in)
+        return f"{link.url}\n(works until {link.expires_at.isoformat()} UTC)"
+
+    @_answered
     async def list_profiles(self) -> str:
         """List the sandbox profiles Bay offers."""
         async with self._connect() as client:
@@ -351,6 +367,7 @@ def create_server(settings: Settings, client_factory: ClientFactory | None = Non
         tools.get_process_logs,
         tools.list_processes,
         tools.kill_process,
+        tools.get_port_url,
         tools.list_profiles,
     ):
         server.add_tool(tool)
@@ -360,7 +377,8 @@ def create_server(settings: Settings, client_factory: ClientFactory | None = Non
 INSTRUCTIONS = (
     "Shipyard sandboxes: create_sandbox, then execute_python / execute_shell and the file "
     "tools with its id. Files live under /workspace and persist; delete_sandbox when done. "
-    "For servers and long jobs use start_process, then get_process_logs."
+    "For servers and long jobs use start_process, then get_process_logs; get_port_url "
+    "gives a browser link to a server's port."
 )
 
 

@@ -422,3 +422,24 @@ class ProcessSignalRequest(BaseModel):
     """`POST …/processes/{process_id}/signal`."""
 
     signal: str = Field(default="TERM", pattern=r"^(SIG)?[A-Z0-9]+$")
+
+
+MAX_PORT_URL_SECONDS = 7 * 24 * 3600
+PORT_TOKEN_PARAM = "shipyard_token"  # noqa: S105 - a query parameter's name, not a secret
+
+
+class PortUrlCreate(BaseModel):
+    """`POST /v1/sandboxes/{id}/ports/{port}/url`: how long the link opens the port."""
+
+    expires_in: int = Field(default=3600, ge=1, le=MAX_PORT_URL_SECONDS)
+
+
+class PortUrl(BaseModel):
+    """A link to a sandbox port that needs no API key until `expires_at`.
+
+    The token rides in the `shipyard_token` query parameter; the first answer also sets it
+    as a cookie scoped to the port's path, so a browser's later requests carry it.
+    """
+
+    url: str
+    expires_at: datetime

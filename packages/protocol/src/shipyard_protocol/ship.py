@@ -34,6 +34,11 @@ the stream would have collected (capped; the stream itself is not).
 - `DELETE /processes/{id}`            -> ProcessInfo (killed with its group, then forgotten)
 - `WS   /terminal?cols=C&rows=R`      -> a PTY running `bash -l`; text frames in are
   `TerminalInput` JSON, binary frames out are the terminal's bytes; closing ends the shell
+- `ANY  /ports/{port}/{path}`         -> the answer of the server on 127.0.0.1:{port}, both
+  bodies streamed; `WS` on the same path relays messages to its WebSocket
+- `WS   /tunnels/{port}`              -> raw TCP to 127.0.0.1:{port} in binary frames
+  Ship's own refusals (502 ship_error: nothing listens; 400: a bad port) carry an
+  `x-ship-error` header, which a relayed answer never does
 
 Errors are `ErrorBody` with a matching status: 404 file_not_found, 400 invalid_path
 (the path resolves outside the workspace), 400 validation_error (a directory where a
@@ -219,10 +224,12 @@ class Activity(BaseModel):
     running_executions: int
     running_processes: int
     open_terminals: int
+    open_ports: int = 0  # relayed HTTP answers, WebSockets and tunnels still open
 
     @property
     def busy(self) -> bool:
-        return bool(self.running_executions or self.running_processes or self.open_terminals)
+        running = self.running_executions or self.running_processes
+        return bool(running or self.open_terminals or self.open_ports)
 
 
 class ProcessStart(BaseModel):

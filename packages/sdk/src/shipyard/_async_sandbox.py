@@ -55,6 +55,12 @@ class AsyncSandbox:
         """Reset the idle timer without running anything."""
         await self._client._call(req.keepalive(self.id))
 
+    async def url(self, port: int, *, expires_in: int = 3600) -> api.PortUrl:
+        """A link to `port` of the sandbox that works without an API key for `expires_in`
+        seconds (at most 7 days): for a browser, a webhook or a colleague. The server must
+        already listen on 127.0.0.1 or 0.0.0.0 in the sandbox."""
+        return await self._client._call(req.port_url(self.id, port, expires_in))
+
     async def stop(self) -> None:
         """Stop the compute; files stay, Python variables are lost."""
         await self._client._call(req.stop_sandbox(self.id))

@@ -85,6 +85,11 @@ def keepalive(sandbox_id: str) -> Call[None]:
     return Call("POST", _sandbox(sandbox_id, "/keepalive"), nothing)
 
 
+def port_url(sandbox_id: str, port: int, expires_in: int) -> Call[api.PortUrl]:
+    body = api.PortUrlCreate(expires_in=expires_in).model_dump()
+    return Call("POST", _sandbox(sandbox_id, f"/ports/{port}/url"), model(api.PortUrl), body)
+
+
 def stop_sandbox(sandbox_id: str) -> Call[None]:
     return Call("POST", _sandbox(sandbox_id, "/stop"), nothing)
 
@@ -351,3 +356,8 @@ def kill_process(sandbox_id: str, process_id: str) -> Call[ship.ProcessInfo]:
 def terminal_path(sandbox_id: str, cols: int, rows: int) -> tuple[str, dict[str, int]]:
     """The terminal's WebSocket path and query; the client adds its base URL and key."""
     return _sandbox(sandbox_id, "/terminal"), {"cols": cols, "rows": rows}
+
+
+def tunnel_path(sandbox_id: str, port: int) -> str:
+    """The WebSocket path of a raw TCP stream to a sandbox port (`shipyard port-forward`)."""
+    return _sandbox(sandbox_id, f"/tunnels/{port}")

@@ -16,7 +16,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from ship.api import activity, executions, files, health, processes, python, shell, terminal
+from ship.api import (
+    activity,
+    executions,
+    files,
+    health,
+    ports,
+    processes,
+    python,
+    shell,
+    terminal,
+)
 from ship.auth import TokenGate
 from ship.bay_lease import BayLease, LeaseRenewer
 from ship.config import ShipConfig
@@ -25,6 +35,7 @@ from ship.events import LogBounds
 from ship.executions import Executions
 from ship.files import Workspace
 from ship.kernel import Kernel, kernel_for
+from ship.ports import SHIP_ERROR_HEADER, Ports
 from ship.processes import Processes
 from ship.shell import Shell
 from ship.terminal import Terminals
@@ -81,6 +92,7 @@ def create_app(
             python, shell_, _bounds(config), config.executions_kept, config.executions_kept_bytes
         )
         state.processes, state.terminals = Processes(), Terminals(config.workspace)
+        state.ports = Ports(own_port=None if config.socket else config.port)
         if config.prestart_kernel:
             await _prestart(python)
         try:
@@ -93,7 +105,7 @@ def create_app(
             await python.shutdown()
 
     app = FastAPI(title="Ship", version=version("shipyard-ship"), lifespan=lifespan)
-    routers = (health, python, shell, executions, processes, terminal, activity, files)
+    routers = (health, python, shell, executions, processes, terminal, activity, files, ports)
     for module in routers:
         app.include_router(module.router)
     app.add_exception_handler(ShipError, _ship_error)
@@ -120,7 +132,9 @@ def _bounds(config: ShipConfig) -> LogBounds:
 
 async def _ship_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ShipError)  # noqa: S101 - registered for ShipError only
-    return JSONResponse(exc.body(), status_code=exc.status)
+    # Marked, so Bay tells Ship's refusal of a port relay from the user's server's own answer.
+    headers = {SHIP_ERROR_HEADER.decode(): exc.code.value}
+    return JSONResponse(exc.body(), status_code=exc.status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:

@@ -105,3 +105,15 @@ def spawn_errors() -> Iterator[None]:
             raise
         message = f"the command is too long: at most {MAX_ARGUMENT_BYTES - 1} bytes"
         raise InvalidCommandError(message, {"limit_bytes": MAX_ARGUMENT_BYTES - 1}) from exc
+
+
+class InvalidPortError(ShipError):
+    code = ErrorCode.VALIDATION_ERROR
+    status = 400
+
+
+class PortClosedError(ShipError):
+    """Nothing accepted a connection on the sandbox port (or it did not answer HTTP)."""
+
+    code = ErrorCode.SHIP_ERROR
+    status = 502

@@ -18,6 +18,7 @@ from bay.services.gc import GcService
 from bay.services.history import HistoryService
 from bay.services.idempotency import IdempotencyService
 from bay.services.keys import KeyService, Principal
+from bay.services.ports import PortService
 from bay.services.processes import ProcessService
 from bay.services.profiles import ProfileCatalog
 from bay.services.sandboxes import SandboxService
@@ -207,6 +208,28 @@ async def get_processes(request: HTTPConnection, sessions: Sessions) -> ProcessS
 
 
 Processes = Annotated[ProcessService, Depends(get_processes)]
+
+
+async def get_ports(
+    request: HTTPConnection, sandboxes: Sandboxes, sessions: Sessions
+) -> PortService:
+    state = bay_state(request)
+    recent = state["runtime"].recent
+    return PortService(
+        sandboxes, sessions, state["ship"], state["port_links"], recent, state["clock"]
+    )
+
+
+Ports = Annotated[PortService, Depends(get_ports)]
+
+
+async def get_public_url(request: HTTPConnection) -> str:
+    """Where clients reach Bay, for links it hands out: configured, else this request's."""
+    configured = bay_state(request)["settings"].server.public_url
+    return configured or str(request.base_url)
+
+
+PublicUrl = Annotated[str, Depends(get_public_url)]
 
 
 def capable(capability: str) -> Any:

@@ -2,6 +2,7 @@
 
 import json
 import logging
+import re
 import uuid
 
 from starlette.exceptions import HTTPException
@@ -10,6 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bay.api.state import State
 from bay.errors import BayError, PayloadTooLargeError, UnauthorizedError
 from bay.services.keys import KeyService, Principal, hash_key
+from bay.services.port_headers import port_token
 from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,10 @@ class RequestIdMiddleware:
 
 
 PUBLIC = ("/v1/profiles",)
+# A sandbox port's path: its requests may carry a port link instead of a key. The route that
+# signs links is not one of them: it wants a key, and a small JSON body.
+PORT_PATH = re.compile(r"/v1/sandboxes/[^/]+/ports/[^/]+(/|$)")
+LINK_PATH = re.compile(r"/v1/sandboxes/[^/]+/ports/[^/]+/url")
 
 
 class AuthGate:
@@ -65,6 +71,9 @@ class AuthGate:
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
+        if _relayed(scope) and _carries_port_link(scope):
+            await self.app(scope, receive, send)  # the route checks the link
+            return
         try:
             state["principal"] = await authenticate(state["bay"], _headers(scope))
         except BayError as exc:
@@ -77,15 +86,16 @@ class BodyLimit:
     """Refuses request bodies past `limits.max_body_bytes` with 413 before holding them.
 
     A declared Content-Length past the cap is answered at once, unread; a chunked body is
-    counted as it arrives and cut at the cap. Uploads are exempt: they stream to the
-    sandbox and the cargo's quota bounds them.
+    counted as it arrives and cut at the cap. Uploads and sandbox ports are exempt: they
+    stream to the sandbox, whose cargo quota and servers bound them.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path", "").endswith(UPLOAD):
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.endswith(UPLOAD) or _relayed(scope):
             await self.app(scope, receive, send)
             return
         state = scope.setdefault("state", {})
@@ -132,6 +142,18 @@ async def authenticate(bay: State, headers: dict[str, str]) -> Principal:
     if bay["settings"].security.allow_anonymous:
         return Principal(owner=headers.get("x-owner") or "default")
     raise UnauthorizedError("Authentication required")
+
+
+def _relayed(scope: Scope) -> bool:
+    """A request Bay relays to a sandbox port."""
+    path = scope.get("path", "")
+    link = scope.get("method") == "POST" and LINK_PATH.fullmatch(path)
+    return bool(PORT_PATH.match(path)) and not link
+
+
+def _carries_port_link(scope: Scope) -> bool:
+    query = scope.get("query_string", b"").decode("latin-1")
+    return port_token(query, _headers(scope).get("cookie")) is not None
 
 
 def _headers(scope: Scope) -> dict[str, str]:

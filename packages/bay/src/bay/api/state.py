@@ -11,6 +11,7 @@ from bay.drivers.base import Driver
 from bay.services.clock import Clock
 from bay.services.execs import ExecLimits
 from bay.services.gc import GcService
+from bay.services.port_links import PortLinks
 from bay.services.profiles import ProfileCatalog
 from bay.services.recent_keys import RecentKeys
 from bay.services.records import Records
@@ -35,4 +36,5 @@ class State(TypedDict):
     exec_limits: ExecLimits
     tasks: Tasks
     recent_keys: RecentKeys
+    port_links: PortLinks
     write_turn: asyncio.Lock | None  # SQLite only: see get_db

@@ -4,16 +4,12 @@ Authenticated like every other call (Authorization header, or `?token=` where a 
 cannot set headers). Errors close the socket with 4000 + the HTTP status and a reason.
 """
 
-import asyncio
-import contextlib
-
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from websockets.exceptions import ConnectionClosed
+from fastapi import APIRouter, WebSocket
 
 from bay.api.deps import Db, Sandboxes, Terminals, get_principal
+from bay.api.websockets import relay
 from bay.errors import BayError
 from bay.services.terminals import terminal_size
-from bay.ship_client import ClientConnection
 
 router = APIRouter(tags=["terminal"])
 
@@ -42,37 +38,4 @@ async def terminal(
     except BayError as exc:
         await websocket.close(code=4000 + exc.status, reason=exc.message[:120])
         return
-    await _relay(websocket, ship)
-
-
-async def _relay(client: WebSocket, ship: ClientConnection) -> None:
-    """Pump both ways until either side closes, then close the other."""
-    upstream = asyncio.create_task(_client_to_ship(client, ship))
-    downstream = asyncio.create_task(_ship_to_client(ship, client))
-    await asyncio.wait({upstream, downstream}, return_when=asyncio.FIRST_COMPLETED)
-    for task in (upstream, downstream):
-        task.cancel()
-    await ship.close()
-    with contextlib.suppress(RuntimeError):
-        await client.close()
-
-
-async def _client_to_ship(client: WebSocket, ship: ClientConnection) -> None:
-    with contextlib.suppress(WebSocketDisconnect, ConnectionClosed):
-        while True:
-            message = await client.receive()
-            if message["type"] == "websocket.disconnect":
-                return
-            if message.get("text") is not None:
-                await ship.send(message["text"])
-            elif message.get("bytes") is not None:
-                await ship.send(message["bytes"])
-
-
-async def _ship_to_client(ship: ClientConnection, client: WebSocket) -> None:
-    with contextlib.suppress(WebSocketDisconnect, ConnectionClosed):
-        async for frame in ship:
-            if isinstance(frame, bytes):
-                await client.send_bytes(frame)
-            else:
-                await client.send_text(frame)
+    await relay(websocket, ship)

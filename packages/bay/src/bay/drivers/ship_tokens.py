@@ -30,9 +30,7 @@ class ShipTokens:
     @classmethod
     def load(cls, configured: SecretStr | None, data_dir: Path) -> "ShipTokens":
         """The configured secret, else the one in `<data_dir>/ship-secret` (made on first use)."""
-        if configured is not None:
-            return cls(configured.get_secret_value().encode())
-        return cls(_stored_secret(data_dir / SECRET_FILE))
+        return cls(load_secret(configured, data_dir))
 
     def token(self, session_id: str) -> str:
         return hmac.new(self._secret, session_id.encode(), hashlib.sha256).hexdigest()
@@ -42,6 +40,13 @@ class ShipTokens:
 
     def __repr__(self) -> str:
         return "ShipTokens(<secret>)"
+
+
+def load_secret(configured: SecretStr | None, data_dir: Path) -> bytes:
+    """Bay's secret: the configured one, else `<data_dir>/ship-secret` (made on first use)."""
+    if configured is not None:
+        return configured.get_secret_value().encode()
+    return _stored_secret(data_dir / SECRET_FILE)
 
 
 def _stored_secret(path: Path) -> bytes:

@@ -99,10 +99,15 @@ class SandboxService:
 
     async def usable(self, owner: str, sandbox_id: str, capability: str) -> Sandbox:
         """A sandbox a capability call may use: owned, not expired, offering the capability."""
+        sandbox = await self.unexpired(owner, sandbox_id)
+        self._profiles.require(sandbox.profile_id, capability)
+        return sandbox
+
+    async def unexpired(self, owner: str, sandbox_id: str) -> Sandbox:
+        """The owner's sandbox, or 404; 409 `sandbox_expired` once past its TTL."""
         sandbox = await self.get(owner, sandbox_id)
         if sandbox.expires_at is not None and self._clock() > sandbox.expires_at:
             raise _expired(sandbox)
-        self._profiles.require(sandbox.profile_id, capability)
         return sandbox
 
     async def describe(self, owner: str, sandbox_id: str) -> SandboxOut:

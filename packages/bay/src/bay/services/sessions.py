@@ -3,7 +3,7 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select
@@ -24,6 +24,7 @@ from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.locks import SandboxLocks
 from bay.services.profiles import ProfileCatalog
+from bay.services.recent_sandboxes import RecentSandboxes
 from bay.ship_client import ShipCallError, ShipClient
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class SessionRuntime:
     instance_id: str
     ship_env: dict[str, str]
     orphan_grace_s: float | None = None  # see ShipSettings.orphan_grace_seconds
+    recent: RecentSandboxes = field(default_factory=RecentSandboxes)  # port relays' memory
 
 
 class SessionService:
@@ -87,6 +89,12 @@ class SessionService:
             session_id, spec = await self._begin(sandbox_id, kernel)
             endpoint = await self._start(session_id, spec)
             return Ready(session_id=session_id, endpoint=endpoint, state_lost=lost)
+
+    async def touch_running(self, sandbox_id: str) -> Ready | None:
+        """The running session, its idle lease renewed; never starts one (None: stopped)."""
+        async with self._rt.locks.hold(sandbox_id):
+            ready, _ = await self._current(sandbox_id)
+            return ready
 
     async def running_endpoint(self, sandbox_id: str) -> str | None:
         """Ship's endpoint if the sandbox has a running session; never starts one."""
@@ -213,6 +221,7 @@ class SessionService:
         sandbox.idle_expires_at = None
 
     async def _discard(self, db: DbSession, sandbox: Sandbox, session: Session) -> None:
+        self._rt.recent.forget(sandbox.id)
         if session.driver_ref:
             await self._rt.driver.stop(session.driver_ref)
         if session.endpoint:

@@ -1,5 +1,5 @@
 """The `shipyard` command line over the SDK: sandboxes, execs, files, cargos, background
-processes, the terminal and profiles."""
+processes, the terminal, sandbox ports and profiles."""
 
 from typing import Annotated
 
@@ -9,6 +9,7 @@ from shipyard.cli._cargos import cargo_app, profiles
 from shipyard.cli._common import Connection
 from shipyard.cli._execs import exec_app
 from shipyard.cli._files import files_app
+from shipyard.cli._ports import port_forward, port_url
 from shipyard.cli._processes import process_app
 from shipyard.cli._sandboxes import sandbox_app
 from shipyard.cli._terminal import terminal
@@ -25,6 +26,8 @@ app.add_typer(files_app, name="files")
 app.add_typer(cargo_app, name="cargo")
 app.add_typer(process_app, name="process")
 app.command("terminal")(terminal)
+app.command("port-forward")(port_forward)
+app.command("port-url")(port_url)
 app.command("profiles")(profiles)
 
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from ship.api.deps import ExecutionsDep, ProcessesDep, TerminalsDep
+from ship.api.deps import ExecutionsDep, PortsDep, ProcessesDep, TerminalsDep
 from shipyard_protocol.ship import Activity
 
 router = APIRouter()
@@ -10,10 +10,11 @@ router = APIRouter()
 
 @router.get("/activity")
 async def activity(
-    executions: ExecutionsDep, processes: ProcessesDep, terminals: TerminalsDep
+    executions: ExecutionsDep, processes: ProcessesDep, terminals: TerminalsDep, ports: PortsDep
 ) -> Activity:
     return Activity(
         running_executions=executions.running(),
         running_processes=processes.running(),
         open_terminals=terminals.count,
+        open_ports=ports.count,
     )

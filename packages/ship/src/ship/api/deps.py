@@ -8,6 +8,7 @@ from starlette.requests import HTTPConnection
 from ship.executions import Executions
 from ship.files import Workspace
 from ship.kernel import Kernel
+from ship.ports import Ports
 from ship.processes import Processes
 from ship.terminal import Terminals
 
@@ -37,8 +38,14 @@ async def _terminals(connection: HTTPConnection) -> Terminals:
     return terminals
 
 
+async def _ports(connection: HTTPConnection) -> Ports:
+    ports: Ports = connection.app.state.ports
+    return ports
+
+
 KernelDep = Annotated[Kernel, Depends(_kernel)]
 WorkspaceDep = Annotated[Workspace, Depends(_workspace)]
 ExecutionsDep = Annotated[Executions, Depends(_executions)]
 ProcessesDep = Annotated[Processes, Depends(_processes)]
 TerminalsDep = Annotated[Terminals, Depends(_terminals)]
+PortsDep = Annotated[Ports, Depends(_ports)]
