@@ -228,7 +228,7 @@ class TestCrashMidExec:
             command = f"until [ -e {marker} ]; do sleep 0.05; done; echo finished"
             body = {"command": command, "timeout": 120}
             exec_url = f"/v1/sandboxes/{sandbox}/shell/exec"
-            threading.Thread(target=_post_ignoring_errors, args=(bay, exec_url, body)).start()
+            threading.Thread(target=post_ignoring_errors, args=(bay, exec_url, body)).start()
             entries = until(lambda: client.get(history).json()["entries"])
             execution_id = entries[0]["id"]
             assert entries[0]["status"] == "running"
@@ -248,7 +248,7 @@ class TestCrashMidExec:
             assert (entry.json()["status"], entry.json()["output"]) == ("finished", "finished")
 
 
-def _post_ignoring_errors(bay: BayProcess, url: str, body: dict[str, Any]) -> None:
+def post_ignoring_errors(bay: BayProcess, url: str, body: dict[str, Any]) -> None:
     """The call whose Bay is killed under it: its answer never comes."""
     try:
         with bay.client() as client:

@@ -14,7 +14,7 @@ import pytest
 
 from tests.bay_process import BayProcess, serving
 from tests.engines import IMAGE, VARIANT_PARAMS, require
-from tests.security.test_api_abuse import new_sandbox, until
+from tests.security.test_api_abuse import new_sandbox, post_ignoring_errors, until
 
 pytestmark = [pytest.mark.timeout(600)]
 
@@ -51,7 +51,7 @@ def test_bay_killed_mid_exec_keeps_the_exec_and_its_row(bay: BayProcess) -> None
         command = "until [ -e go ]; do sleep 0.05; done; echo finished"
         body = {"command": command, "timeout": 120}
         url = f"/v1/sandboxes/{sandbox}/shell/exec"
-        threading.Thread(target=_post_ignoring_errors, args=(bay, url, body)).start()
+        threading.Thread(target=post_ignoring_errors, args=(bay, url, body)).start()
         running = until(lambda: _running(client.get(history).json()["entries"]))
         execution_id = running["id"]
     kill_and_restart(bay)
@@ -120,14 +120,5 @@ def _upload_until_killed(
     try:
         with bay.client() as client:
             client.post(url, content=body(), headers=headers)
-    except httpx.HTTPError:
-        return
-
-
-def _post_ignoring_errors(bay: BayProcess, url: str, body: dict[str, Any]) -> None:
-    """The call whose Bay is killed under it: its answer never comes."""
-    try:
-        with bay.client() as client:
-            client.post(url, json=body)
     except httpx.HTTPError:
         return
