@@ -62,3 +62,18 @@ def test_gc_run_prints_the_named_tasks(tmp_path: Path) -> None:
     result = json.loads(done.stdout[done.stdout.index("{") :])
     assert [r["task_name"] for r in result["results"]] == ["idle_session", "orphan_cargo"]
     assert result["total_errors"] == 0
+
+
+def test_gc_run_refuses_an_unknown_task(tmp_path: Path) -> None:
+    env_config = tmp_path / "config.yaml"
+    env_config.write_text(yaml.safe_dump({"driver": {"type": "fake"}}))
+    env = {**os.environ, "BAY_DATA_DIR": str(tmp_path), "BAY_CONFIG_FILE": str(env_config)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bay", "gc", "run", "--tasks", "idle_session,bogus"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "bay gc run: no task bogus; the tasks: idle_session" in done.stderr

@@ -1,5 +1,6 @@
 """The error model: one JSON shape, request ids everywhere."""
 
+from bay import __version__ as bay_version
 from tests.unit.bay.conftest import AUTH, Bay
 
 
@@ -18,6 +19,22 @@ async def test_unknown_route_answers_the_json_error_shape(bay: Bay) -> None:
     response = await bay.client.get("/v1/nothing-here", headers=AUTH)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_an_unknown_route_says_so_with_the_bays_version(bay: Bay) -> None:
+    """A feature this Bay lacks (say, a newer API's) must not read as a missing sandbox."""
+    sandbox_id = await bay.sandbox()
+    response = await bay.client.post(
+        f"/v1/sandboxes/{sandbox_id}/gadget/exec", json={}, headers=AUTH
+    )
+    error = response.json()["error"]
+    assert response.status_code == 404
+    assert error["message"].startswith(
+        f"POST /v1/sandboxes/{sandbox_id}/gadget/exec is not a route of this Bay (version "
+    )
+    assert error["details"]["bay_version"] == bay_version
+    missing = await bay.client.get("/v1/sandboxes/sandbox-nope", headers=AUTH)
+    assert "not a route" not in missing.json()["error"]["message"]
 
 
 async def test_schema_violation_keeps_fastapi_422_shape(bay: Bay) -> None:

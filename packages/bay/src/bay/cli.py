@@ -17,6 +17,7 @@ from bay.app import create_app
 from bay.config import Settings
 from bay.db.engine import make_engine, make_sessionmaker, migrate
 from bay.services.clock import utcnow
+from bay.services.gc import TASKS
 from bay.services.keys import KeyService, Provisioned
 
 
@@ -92,6 +93,9 @@ async def _keys(settings: Settings, args: argparse.Namespace) -> None:
 
 async def _gc(settings: Settings, args: argparse.Namespace) -> None:
     """One cycle with this host's driver; the DB lease keeps it from racing a server's GC."""
+    tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else None
+    if unknown := sorted(set(tasks or ()) - set(TASKS)):
+        raise SystemExit(f"bay gc run: no task {', '.join(unknown)}; the tasks: {', '.join(TASKS)}")
     quiet = settings.model_copy(
         update={"gc": settings.gc.model_copy(update={"enabled": False, "run_on_startup": False})}
     )
@@ -99,7 +103,6 @@ async def _gc(settings: Settings, args: argparse.Namespace) -> None:
     async with app.router.lifespan_context(app) as state:
         gc = state["bay"]["gc"] if state else None
         assert gc is not None  # noqa: S101 - the lifespan always builds it
-        tasks = [t.strip() for t in args.tasks.split(",")] if args.tasks else None
         _print((await gc.run_once(tasks=tasks)).model_dump(mode="json"))
 
 

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
+from bay import __version__
 from bay.drivers.base import DriverError
 from bay.errors import BayError
 from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
@@ -49,7 +50,16 @@ async def bay_error(request: Request, exc: Exception) -> JSONResponse:
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
     code = _CODES_BY_STATUS.get(exc.status_code, ErrorCode.INTERNAL_ERROR)
-    response = error_response(exc.status_code, code, str(exc.detail), _request_id(request), {})
+    message = str(exc.detail)
+    details: dict[str, object] = {}
+    if exc.status_code == 404 and "route" not in request.scope:
+        # No route matched: a feature this Bay lacks must not look like a missing sandbox.
+        message = (
+            f"{request.method} {request.url.path} is not a route of this Bay "
+            f"(version {__version__}); GET /openapi.json lists the routes it has"
+        )
+        details = {"route": request.url.path, "bay_version": __version__}
+    response = error_response(exc.status_code, code, message, _request_id(request), details)
     if exc.headers:
         response.headers.update(exc.headers)
     return response
