@@ -48,32 +48,24 @@ def test_bay_api_key_and_data_dir_come_from_env(tmp_path: Path, monkeypatch: Any
     assert (settings.admin_key, settings.data_dir) == ("sk-from-env", tmp_path)
 
 
+def gc_run(data_dir: Path, tasks: str) -> "subprocess.CompletedProcess[str]":
+    """`bay gc run --tasks TASKS` on a fake-driver Bay over `data_dir`."""
+    config = data_dir / "config.yaml"
+    config.write_text(yaml.safe_dump({"driver": {"type": "fake"}}))
+    env = {**os.environ, "BAY_DATA_DIR": str(data_dir), "BAY_CONFIG_FILE": str(config)}
+    argv = [sys.executable, "-m", "bay", "gc", "run", "--tasks", tasks]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+
+
 def test_gc_run_prints_the_named_tasks(tmp_path: Path) -> None:
-    env_config = tmp_path / "config.yaml"
-    env_config.write_text(yaml.safe_dump({"driver": {"type": "fake"}}))
-    env = {**os.environ, "BAY_DATA_DIR": str(tmp_path), "BAY_CONFIG_FILE": str(env_config)}
-    done = subprocess.run(
-        [sys.executable, "-m", "bay", "gc", "run", "--tasks", "idle_session,orphan_cargo"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    done = gc_run(tmp_path, "idle_session,orphan_cargo")
+    assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout[done.stdout.index("{") :])
     assert [r["task_name"] for r in result["results"]] == ["idle_session", "orphan_cargo"]
     assert result["total_errors"] == 0
 
 
 def test_gc_run_refuses_an_unknown_task(tmp_path: Path) -> None:
-    env_config = tmp_path / "config.yaml"
-    env_config.write_text(yaml.safe_dump({"driver": {"type": "fake"}}))
-    env = {**os.environ, "BAY_DATA_DIR": str(tmp_path), "BAY_CONFIG_FILE": str(env_config)}
-    done = subprocess.run(
-        [sys.executable, "-m", "bay", "gc", "run", "--tasks", "idle_session,bogus"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    done = gc_run(tmp_path, "idle_session,bogus")
     assert done.returncode == 1
     assert "bay gc run: no task bogus; the tasks: idle_session" in done.stderr
