@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import yaml
 
+from tests import postgres
+
 REPO = Path(__file__).resolve().parents[1]
 SHIP_VENV = REPO / ".venv-ship"
 # The sandbox environment (`make rootfs`); without it the local driver runs over the host's /usr.
@@ -84,6 +86,10 @@ class BayProcess:
         # Bay's reconcile stops the containers of its id that it has no row for.
         self.instance_id = str(config.get("instance_id") or f"bay-test-{uuid.uuid4().hex[:8]}")
         self._process: subprocess.Popen[bytes] | None = None
+        # Under `--database=postgres` a database of its own, kept across restarts like the data
+        # dir; it goes with the test run's server.
+        server = postgres.in_use()
+        self.database_url = postgres.fresh_database(server) if server is not None else None
 
     def env(self) -> dict[str, str]:
         return {
@@ -96,6 +102,7 @@ class BayProcess:
             "BAY_INSTANCE_ID": self.instance_id,
             "BAY_DRIVER__LOCAL__SHIP_VENV": str(SHIP_VENV),
             **({"BAY_DRIVER__LOCAL__ROOTFS": str(r)} if (r := sandbox_rootfs()) else {}),
+            **({"BAY_DATABASE__URL": self.database_url} if self.database_url else {}),
         }
 
     def start(self) -> None:
