@@ -73,11 +73,14 @@ class FakeClock:
 
 
 @asynccontextmanager
-async def start_bay(settings: Settings, clock: Clock = utcnow) -> AsyncIterator[Bay]:
+async def start_bay(
+    settings: Settings, clock: Clock = utcnow, driver: FakeDriver | None = None
+) -> AsyncIterator[Bay]:
+    """`driver`: one engine several Bays (replicas) share; default, a new one per Bay."""
     drivers: list[FakeDriver] = []
 
     def factory(s: Settings) -> FakeDriver:
-        drivers.append(FakeDriver(s.data_dir))
+        drivers.append(driver or FakeDriver(s.data_dir))
         return drivers[-1]
 
     app = create_app(settings, clock=clock, driver_factory=factory)

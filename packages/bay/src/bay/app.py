@@ -29,9 +29,10 @@ from bay.api import (
 from bay.api.middleware import AuthGate, BodyLimit, RequestIdMiddleware
 from bay.api.state import State
 from bay.config import Settings
-from bay.db.engine import make_engine, make_sessionmaker, migrate
+from bay.db.engine import make_engine, make_sessionmaker, migrate, startup_lock
 from bay.drivers.base import Driver
 from bay.drivers.ship_tokens import load_secret
+from bay.services import leases
 from bay.services.cargos import CargoService
 from bay.services.clock import Clock, utcnow
 from bay.services.execs import ExecLimits
@@ -82,7 +83,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, State]]:
         state = await _start(settings, clock, driver_factory, on_keys)
-        background = [_schedule_gc(state), _schedule_heartbeat(state)]
+        background = [_schedule_lease(state), _schedule_gc(state), _schedule_heartbeat(state)]
         refill = _schedule_refill(state)
         try:
             yield {"bay": state}
@@ -123,9 +124,10 @@ async def _start(
 ) -> State:
     _prepare_data_dir(settings.data_dir)
     engine = make_engine(settings.database_url, settings.database.echo)
-    await migrate(engine)
     sessionmaker = make_sessionmaker(engine)
-    provisioned = await _provision_keys(settings, sessionmaker, clock)
+    async with startup_lock(engine):
+        await migrate(engine)
+        provisioned = await _provision_keys(settings, sessionmaker, clock)
     if on_keys is not None:
         on_keys(provisioned)
     driver = driver_factory(settings)
@@ -142,7 +144,9 @@ async def _start(
         ship_env={"SHIP_OUTPUT_LIMIT": str(settings.ship.output_limit_bytes)},
         orphan_grace_s=settings.ship.orphan_grace_seconds,
     )
-    attached, reaped = await Reconciler(runtime).run()
+    lease = leases.replica(settings.instance_id)
+    await leases.take(sessionmaker, lease, runtime.holder, clock(), _lease_s(settings))
+    attached, reaped = await Reconciler(runtime).run(clock())
     log.info("reconcile: %d live sessions re-attached, %d dead reaped", attached, reaped)
     sessions = SessionService(runtime, clock)
     pool = _build_pool(settings, runtime, sessions, clock)
@@ -198,6 +202,19 @@ def _schedule_refill(state: State) -> "asyncio.Task[None] | None":
     return asyncio.create_task(state["pool"].loop(), name="bay-warm-pool")
 
 
+def _lease_s(settings: Settings) -> float:
+    return settings.replicas.lease_seconds
+
+
+def _schedule_lease(state: State) -> "asyncio.Task[None]":
+    """This replica's liveness lease: while it holds, no other replica reaps its sessions."""
+    settings = state["settings"]
+    lease = leases.replica(settings.instance_id)
+    holder = state["runtime"].holder
+    renewals = leases.keep(state["sessionmaker"], lease, holder, state["clock"], _lease_s(settings))
+    return asyncio.create_task(renewals, name="bay-replica-lease")
+
+
 def _schedule_gc(state: State) -> "asyncio.Task[None] | None":
     if not state["settings"].gc.enabled:
         return None
@@ -247,4 +264,6 @@ async def _stop(state: State, refill: "asyncio.Task[None] | None") -> None:
     await state["tasks"].drain(seconds=5)
     await state["ship"].aclose()
     await state["driver"].close()
+    lease = leases.replica(state["settings"].instance_id)
+    await leases.release(state["sessionmaker"], lease, state["runtime"].holder)
     await state["engine"].dispose()

@@ -30,6 +30,17 @@ class DatabaseSettings(BaseModel):
     echo: bool = False
 
 
+class ReplicaSettings(BaseModel):
+    """Several Bays on one PostgreSQL database: each renews a lease that says it is alive."""
+
+    lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a replica silent this long counts as gone: another then reaps its dead "
+        "sessions and takes over its unanswered idempotency claims (renewed every third of it)",
+    )
+
+
 class LocalDriverSettings(BaseModel):
     """The bubblewrap driver: sessions are namespaced processes on this host."""
 
@@ -171,7 +182,8 @@ class SecuritySettings(BaseModel):
         default=2.0,
         ge=0,
         description="trust a key seen this recently without reading the key table (0: never); "
-        "a revocation elsewhere than this Bay's admin API takes this long",
+        "a revocation elsewhere than this Bay's admin API (another replica, `bay keys "
+        "revoke`) takes this long to reach this Bay",
     )
     ship_secret: SecretStr | None = Field(
         default=None,
@@ -291,6 +303,7 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=_default_data_dir)
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    replicas: ReplicaSettings = Field(default_factory=ReplicaSettings)
     driver: DriverSettings = Field(default_factory=DriverSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     cargo: CargoSettings = Field(default_factory=CargoSettings)
