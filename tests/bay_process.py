@@ -74,14 +74,23 @@ def local_driver_missing() -> str | None:
 class BayProcess:
     """A Bay server on its own data dir; `restart()` keeps the data dir and the sessions."""
 
-    def __init__(self, data_dir: Path, config: dict[str, Any], driver: str = "local") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        config: dict[str, Any],
+        driver: str = "local",
+        database_url: str | None = None,
+        name: str = "bay",
+    ) -> None:
+        """`database_url` and `name`: replicas share a data dir and a database (default: a
+        SQLite file in the data dir, or a new database under `--database=postgres`)."""
         self.driver = driver
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
+        self.config_file = data_dir.parent / f"{data_dir.name}-{name}-config.yaml"
         self.config_file.write_text(yaml.safe_dump(config))
-        self.log = data_dir.parent / f"{data_dir.name}-bay.log"
+        self.log = data_dir.parent / f"{data_dir.name}-{name}.log"
         # Bay's default is the host name: every test Bay on this machine would share it, and a
         # Bay's reconcile stops the containers of its id that it has no row for.
         self.instance_id = str(config.get("instance_id") or f"bay-test-{uuid.uuid4().hex[:8]}")
@@ -89,7 +98,9 @@ class BayProcess:
         # Under `--database=postgres` a database of its own, kept across restarts like the data
         # dir; it goes with the test run's server.
         server = postgres.in_use()
-        self.database_url = postgres.fresh_database(server) if server is not None else None
+        if database_url is None and server is not None:
+            database_url = postgres.fresh_database(server)
+        self.database_url = database_url
 
     def env(self) -> dict[str, str]:
         return {
