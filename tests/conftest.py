@@ -1,4 +1,5 @@
-"""Fixtures of the suites that run on every real driver this machine has."""
+"""Fixtures of the suites that run on every real driver this machine has, and the database the
+Bays under test use (`--database`)."""
 
 import os
 from collections.abc import AsyncIterator, Iterator
