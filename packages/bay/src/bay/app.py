@@ -144,10 +144,7 @@ async def _start(
         ship_env={"SHIP_OUTPUT_LIMIT": str(settings.ship.output_limit_bytes)},
         orphan_grace_s=settings.ship.orphan_grace_seconds,
     )
-    lease = leases.replica(settings.instance_id)
-    await leases.take(sessionmaker, lease, runtime.holder, clock(), _lease_s(settings))
-    attached, reaped = await Reconciler(runtime).run(clock())
-    log.info("reconcile: %d live sessions re-attached, %d dead reaped", attached, reaped)
+    await _rejoin(settings, runtime, clock)
     sessions = SessionService(runtime, clock)
     pool = _build_pool(settings, runtime, sessions, clock)
     history = settings.history
@@ -177,6 +174,21 @@ async def _start(
         port_links=PortLinks(load_secret(settings.security.ship_secret, settings.data_dir)),
         write_turn=write_turn,
     )
+
+
+async def _rejoin(settings: Settings, runtime: SessionRuntime, clock: Clock) -> None:
+    """Take this replica's liveness lease, then reconcile its sessions (and gone replicas')."""
+    lease = leases.replica(settings.instance_id)
+    seconds = _lease_s(settings)
+    if previous := await leases.take(runtime.sessionmaker, lease, runtime.holder, clock(), seconds):
+        # A run of this instance killed a moment ago, or a second Bay given the same id.
+        log.warning(
+            "instance id %s was live a moment ago (%s): each replica needs its own BAY_INSTANCE_ID",
+            settings.instance_id,
+            previous,
+        )
+    attached, reaped = await Reconciler(runtime).run(clock())
+    log.info("reconcile: %d live sessions re-attached, %d dead reaped", attached, reaped)
 
 
 def _prepare_data_dir(data_dir: Path) -> None:

@@ -57,12 +57,16 @@ async def take(
     holder: str,
     now: datetime,
     seconds: float,
-) -> None:
-    """Take the lease whoever holds it: a replica's own, at its start (its last run is over)."""
+) -> str | None:
+    """Take the lease whoever holds it: a replica's own, at its start (its last run is over).
+    Return the holder it had if that had not expired yet."""
     until = now + timedelta(seconds=seconds)
     async with sessionmaker() as db, db.begin():
+        held = await db.get(Lease, name, with_for_update=True)
+        previous = held.holder if held is not None and held.expires_at >= now else None
         await db.execute(delete(Lease).where(Lease.name == name))
         db.add(Lease(name=name, holder=holder, expires_at=until))
+    return previous
 
 
 async def release(sessionmaker: async_sessionmaker[DbSession], name: str, holder: str) -> None:
