@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bay.config import ProfileSettings, Settings
-from bay.db.models import IdempotencyKey, Lease, Session
+from bay.db.models import ApiKey, IdempotencyKey, Lease, Session
 from bay.drivers.fake import FakeDriver
 from bay.services import leases
 from bay.services.clock import utcnow
@@ -57,6 +57,30 @@ async def execute(bay: Bay, sandbox_id: str, code: str = "1 + 1") -> None:
 async def sessions(bay: Bay) -> list[Session]:
     async with bay.state["bay"]["sessionmaker"]() as db:
         return list(await db.scalars(select(Session).order_by(Session.created_at)))
+
+
+class TestStart:
+    async def test_replicas_starting_together_migrate_and_seed_the_key_once(
+        self, tmp_path: Path, database: str, clock: FakeClock
+    ) -> None:
+        engine = FakeDriver(tmp_path)
+        up: list[Bay] = []
+        stop = asyncio.Event()
+
+        async def serve(name: str) -> None:
+            async with start_bay(replica(tmp_path, database, name), clock, engine) as bay:
+                up.append(bay)
+                await stop.wait()
+
+        tasks = [asyncio.create_task(serve(name)) for name in ("bay-a", "bay-b", "bay-c")]
+        async with asyncio.timeout(60):  # replicas migrating at once can wait on each other
+            while len(up) < len(tasks) and not any(task.done() for task in tasks):
+                await asyncio.sleep(0.01)
+        async with up[0].state["bay"]["sessionmaker"]() as db:
+            keys = list(await db.scalars(select(ApiKey)))
+        stop.set()
+        await asyncio.gather(*tasks)
+        assert len(keys) == 1
 
 
 class TestSessions:
