@@ -6,9 +6,12 @@ out twice, no acknowledged cargo file lost, and no 5xx but for requests in fligh
 killed replica. The issue's numbers (200 creates, 2,000 execs) are scaled to what two cores
 finish in about a minute: 60 creates (half with an Idempotency-Key, each sent twice), in six
 bursts that claim the warm pool, and 600 executions over 12 sandboxes; the shape is the same.
+`BAY_TEST_CHAOS=full` runs the issue's numbers (20 bursts: 200 creates; 2,000 executions).
 """
 
 import itertools
+import logging
+import os
 import threading
 import time
 from collections import Counter
@@ -28,12 +31,15 @@ SKIP_REASON = local_driver_missing()
 if SKIP_REASON:
     pytestmark.append(pytest.mark.skip(reason=SKIP_REASON))
 
+log = logging.getLogger(__name__)
+# BAY_TEST_CHAOS=full runs the issue's numbers: 200 creates and 2,000 executions.
+FULL = os.environ.get("BAY_TEST_CHAOS") == "full"
 REPLICAS = 3
-BURSTS = 6  # of creates, all at once, spread over the replicas
+BURSTS = 20 if FULL else 6  # of creates, all at once, spread over the replicas
 PLAIN_PER_BURST = 5
 KEYED_PER_BURST = 5  # each key sent twice, to two different replicas, at once
 EXEC_SANDBOXES = 12
-EXECS = 600
+EXECS = 2000 if FULL else 600
 EXEC_CONCURRENCY = 6
 WARM = 3
 VICTIM = 2  # the replica killed once half the executions are answered
@@ -125,8 +131,20 @@ def replicas(postgres_server: postgres.Server) -> Iterator[list[BayProcess]]:
 
 def _delete_all(servers: list[BayProcess]) -> None:
     with servers[0].client() as client:
-        for item in client.get("/v1/sandboxes", params={"limit": 200}).json()["items"]:
-            client.delete(f"/v1/sandboxes/{item['id']}")
+        for sandbox in _listed(client):
+            client.delete(f"/v1/sandboxes/{sandbox}")
+
+
+def _listed(client: httpx.Client) -> set[str]:
+    ids: set[str] = set()
+    cursor = None
+    while True:
+        params = {"limit": 200, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/sandboxes", params=params).json()
+        ids |= {item["id"] for item in page["items"]}
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return ids
 
 
 def test_three_replicas_survive_one_killed(
@@ -150,9 +168,17 @@ def test_three_replicas_survive_one_killed(
             creates += _create_burst(spread, burst)
         replicas[VICTIM].start()
         execs = {n: (sandbox, future.result()) for n, (sandbox, future) in futures.items()}
+    log.info("chaos: %s", _summary(spread))
     _check_answers(spread)
     _check_sandboxes(spread, replicas[0], creates)
     _check_sessions_and_files(spread, execs, postgres_server, replicas[0])
+
+
+def _summary(spread: Spread) -> str:
+    """What each replica answered, for `pytest --log-cli-level=INFO`."""
+    counts = Counter((s.replica, s.status) for s in spread.sent)
+    cut = sum(1 for s in spread.sent if s.status is None)
+    return f"answers by (replica, status) {sorted(counts.items(), key=str)}; cut off {cut}"
 
 
 def _wait_for_warm_pool(bay: BayProcess) -> None:
@@ -213,9 +239,7 @@ def _check_sandboxes(spread: Spread, bay: BayProcess, creates: list[list[Sent]])
     ids = [_created_id(c) for c in answered]
     assert len(ids) == len(set(ids)), "one sandbox (a warm one?) was handed out twice"
     with bay.client() as client:
-        listed = {
-            i["id"] for i in client.get("/v1/sandboxes", params={"limit": 200}).json()["items"]
-        }
+        listed = _listed(client)
     cut_off = len(creates) - len(answered)
     assert set(ids) <= listed
     assert len(listed - set(ids)) <= cut_off
