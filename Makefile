@@ -86,6 +86,7 @@ POSTGRES_SUITES := tests/unit/bay tests/contract \
 test: lint bwrap rootfs
 	$(RUN) pytest
 	$(RUN) pytest --database=postgres --deselect tests/unit/bay/test_replicas.py \
+		--deselect tests/unit/bay/test_migrations.py \
 		-m "not docker" $(POSTGRES_SUITES)
 
 # Docker scenarios are skipped (and say so) when dockerd or the image is missing.
