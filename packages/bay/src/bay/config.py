@@ -12,6 +12,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from shipyard_protocol.api import NetworkPolicy, NetworkSetting
+
 
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
@@ -28,6 +30,16 @@ class DatabaseSettings(BaseModel):
         default=None, description="SQLAlchemy async URL; default SQLite in the data dir"
     )
     echo: bool = False
+
+
+class EgressSettings(BaseModel):
+    """Where sandboxes with a network policy reach out from: each has a proxy on this host."""
+
+    namespace: str | None = Field(
+        default=None,
+        description="run every sandbox's egress proxy in this `ip netns` namespace (with its "
+        "/etc/netns files: resolv.conf, hosts); unset: the host's own network",
+    )
 
 
 class LocalDriverSettings(BaseModel):
@@ -71,6 +83,7 @@ class LocalDriverSettings(BaseModel):
         gt=0,
         description="size of each sandbox tmpfs (/tmp and /dev/shm), at most half its memory",
     )
+    egress: EgressSettings = Field(default_factory=EgressSettings)
 
 
 class DockerDriverSettings(BaseModel):
@@ -97,10 +110,7 @@ class DockerDriverSettings(BaseModel):
         default="shipyard-sandboxes",
         description="container_ip: internal bridge (no egress, no inter-container traffic)",
     )
-    egress_network: str = Field(
-        default="shipyard-sandboxes-egress",
-        description="container_ip: bridge with egress for profiles with `network: true`",
-    )
+    egress: EgressSettings = Field(default_factory=EgressSettings)
     ready: Literal["auto", "file", "health"] = Field(
         default="auto",
         description="container_ip: how Bay learns Ship listens: a ready file in the bind-mounted "
@@ -132,7 +142,14 @@ class ProfileSettings(BaseModel):
     capabilities: list[str] = Field(default_factory=lambda: ["filesystem", "shell", "python"])
     idle_timeout: int = 1800
     env: dict[str, str] = Field(default_factory=dict)
-    network: bool = False
+    network: NetworkSetting = Field(
+        default_factory=NetworkPolicy,
+        description="the most a sandbox may reach: none, internet, or {egress: allow, allow: "
+        "[domains, CIDRs], deny: [...]}; a create may narrow it (true/false: internet/none)",
+    )
+    network_bandwidth_mbit: float | None = Field(
+        default=None, gt=0, description="cap on each direction of a sandbox's traffic"
+    )
     warm_pool_size: int = Field(
         default=0, ge=0, description="ready sandboxes kept for creates without a cargo"
     )

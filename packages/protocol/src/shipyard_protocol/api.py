@@ -3,11 +3,13 @@
 Timestamps are naive UTC datetimes, serialised without a timezone suffix.
 """
 
+import ipaddress
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 MAX_SECONDS = 10 * 365 * 24 * 3600  # ten years: longer is a mistake, and overflows datetimes
 MAX_INT64 = 2**63 - 1  # the widest integer a database column or query parameter holds
@@ -74,6 +76,62 @@ class ContainerRuntime(BaseModel):
     healthy: bool | None
 
 
+_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
+_DOMAIN = re.compile(rf"^(\*\.)?({_LABEL}\.)*{_LABEL}$")
+MAX_NETWORK_ENTRIES = 256
+
+
+def _destination(entry: str) -> str:
+    """A domain name (`*.` wildcard allowed, lowercased) or a CIDR / single address."""
+    entry = entry.strip().lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_network(entry, strict=False))
+    except ValueError:
+        pass
+    if len(entry) > 253 or not _DOMAIN.fullmatch(entry):
+        raise ValueError(f"{entry!r} is neither a domain name (`*.` wildcards) nor a CIDR")
+    return entry
+
+
+Destination = Annotated[str, AfterValidator(_destination)]
+
+
+def _shorthand(value: Any) -> Any:
+    """`"none"`, `"internet"` (and `true`/`false`) stand for `{"egress": ...}`."""
+    if isinstance(value, bool):
+        return {"egress": "internet" if value else "none"}
+    if isinstance(value, str):
+        return {"egress": value}
+    return value
+
+
+class NetworkPolicy(BaseModel):
+    """Where a sandbox may connect out. `none`: nowhere; `internet`: anywhere but the
+    always-denied ranges (host, private, link-local, CGNAT, multicast, other sandboxes);
+    `allow`: only the `allow` list's domains and CIDRs. `deny` wins over both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    egress: Literal["none", "internet", "allow"] = "none"
+    allow: list[Destination] = Field(default_factory=list, max_length=MAX_NETWORK_ENTRIES)
+    deny: list[Destination] = Field(default_factory=list, max_length=MAX_NETWORK_ENTRIES)
+
+
+NetworkSetting = Annotated[NetworkPolicy, BeforeValidator(_shorthand)]
+"""A network policy as requests and configuration write it: an object, or its shorthand."""
+
+
+class SandboxNetwork(NetworkPolicy):
+    """A sandbox's network policy and its traffic since its session started (0 when none
+    runs). `bandwidth_mbit`: the profile's cap on each direction, null for none."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    bandwidth_mbit: float | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
 class Sandbox(BaseModel):
     """A sandbox as every sandbox endpoint returns it; all keys always present."""
 
@@ -86,14 +144,17 @@ class Sandbox(BaseModel):
     expires_at: datetime | None
     idle_expires_at: datetime | None
     containers: list[ContainerRuntime] | None = None
+    network: SandboxNetwork | None = None
 
 
 class SandboxCreate(BaseModel):
-    """`POST /v1/sandboxes` body; `ttl` null or ≤ 0 means no expiry."""
+    """`POST /v1/sandboxes` body; `ttl` null or ≤ 0 means no expiry; `network` narrows the
+    profile's policy (null: the profile's own)."""
 
     profile: Text = "python-default"
     cargo_id: Text | None = None
     ttl: int | None = Field(default=None, le=MAX_SECONDS)
+    network: NetworkSetting | None = None
 
 
 class SandboxList(BaseModel):
@@ -232,6 +293,9 @@ class Profile(BaseModel):
     containers: list[ProfileContainer] | None = None
     preload: list[str] | None = Field(
         default=None, description="modules the Python kernel imports when it starts"
+    )
+    network: NetworkPolicy | None = Field(
+        default=None, description="the most a sandbox of this profile may reach"
     )
 
 

@@ -52,9 +52,13 @@ def health() -> Call[api.Health]:
 
 
 def create_sandbox(
-    profile: str, ttl: int | None, cargo_id: str | None, idempotency_key: str | None
+    profile: str,
+    ttl: int | None,
+    cargo_id: str | None,
+    idempotency_key: str | None,
+    network: "api.NetworkPolicy | str | dict[str, Any] | None" = None,
 ) -> Call[api.Sandbox]:
-    body = checked(api.SandboxCreate, profile=profile, ttl=ttl, cargo_id=cargo_id)
+    body = checked(api.SandboxCreate, profile=profile, ttl=ttl, cargo_id=cargo_id, network=network)
     return Call(
         "POST",
         "/v1/sandboxes",

@@ -149,14 +149,17 @@ class Sandboxes:
         *,
         ttl: int | None = None,
         cargo_id: str | None = None,
+        network: api.NetworkPolicy | str | dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> Sandbox:
         """Create a sandbox; compute starts on first use.
 
-        `ttl` seconds until it expires (None: never); `cargo_id` mounts an external cargo. A
-        fresh idempotency key is sent when none is given, so a retried create makes one sandbox.
+        `ttl` seconds until it expires (None: never); `cargo_id` mounts an external cargo;
+        `network` narrows the profile's network policy (`"none"`, `"internet"`, or a
+        `NetworkPolicy` with an allow list). A fresh idempotency key is sent when none is
+        given, so a retried create makes one sandbox.
         """
-        call = req.create_sandbox(profile, ttl, cargo_id, idempotency_key)
+        call = req.create_sandbox(profile, ttl, cargo_id, idempotency_key, network)
         return Sandbox(self._client, self._client._call(call))
 
     def get(self, sandbox_id: str) -> Sandbox:

@@ -61,6 +61,8 @@ class Sandbox(Base):
     warm_rotate_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     warm_claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     warm_source_profile_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # A create's narrowing of its profile's network policy, as JSON; null: the profile's own.
+    network_policy: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Session(Base):

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from bay.drivers.base import DriverUnavailableError, InstanceStartError, network_env
+from bay.drivers.base import (
+    DriverUnavailableError,
+    InstanceStartError,
+    SessionSpec,
+    network_env,
+)
 from bay.drivers.inotify import readable
 from bay.drivers.rootfs import WORKSPACE, Root
 
@@ -126,9 +131,10 @@ def sandbox_args(tools: Tools, root: Root, session: Session, env: Mapping[str, s
     ]
 
 
-def sandbox_env(root: Root, profile_env: Mapping[str, str], ready_fd: int) -> dict[str, str]:
-    """The sandbox's whole environment: the root's, then the profile's, then Ship's own."""
-    env = {**root.env, **network_env(False), **profile_env}
+def sandbox_env(root: Root, spec: SessionSpec, ready_fd: int) -> dict[str, str]:
+    """The sandbox's whole environment: the root's, its network's, the profile's, then Ship's
+    own."""
+    env = {**root.env, **network_env(spec.egress), **spec.env}
     env["SHIP_WORKSPACE"] = WORKSPACE
     env["SHIP_SOCKET"] = f"{SHIP_RUN}/{SOCKET_NAME}"
     env["SHIP_READY_FD"] = str(ready_fd)

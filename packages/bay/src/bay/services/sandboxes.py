@@ -5,6 +5,7 @@ from datetime import timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
+from bay.config import ProfileSettings
 from bay.db.models import Sandbox, Session
 from bay.errors import (
     InvalidRequestError,
@@ -12,6 +13,7 @@ from bay.errors import (
     SandboxExpiredError,
     SandboxTTLInfiniteError,
 )
+from bay.services import networks
 from bay.services.cargos import CargoService
 from bay.services.clock import Clock
 from bay.services.ids import new_id
@@ -23,6 +25,7 @@ from shipyard_protocol.api import (
     ContainerRuntime,
     SandboxCreate,
     SandboxList,
+    SandboxNetwork,
     SandboxStatus,
 )
 from shipyard_protocol.api import Sandbox as SandboxOut
@@ -60,7 +63,9 @@ class SandboxService:
         """Claim a warm sandbox when no cargo is named and the pool has one, else make one."""
         profile = self._profiles.runnable(request.profile)
         ttl = request.ttl if request.ttl and request.ttl > 0 else None
-        if request.cargo_id is None and self._pool is not None:
+        network = networks.chosen(profile, request.network)
+        # A warm sandbox runs its profile's policy: only a create that keeps it may claim one.
+        if request.cargo_id is None and network is None and self._pool is not None:
             claimed = await self._pool.claim(owner, profile.id, ttl)
             if claimed is not None:
                 sandbox = await self._db.get(Sandbox, claimed)
@@ -85,6 +90,7 @@ class SandboxService:
             cargo_id=cargo.id,
             created_at=now,
             expires_at=now + timedelta(seconds=ttl) if ttl else None,
+            network_policy=network,
         )
         self._db.add(sandbox)
         await self._db.flush()
@@ -116,6 +122,10 @@ class SandboxService:
         out = self.out(sandbox, session)
         if out.status == SandboxStatus.READY and session is not None and session.endpoint:
             out.containers = [await self._container(sandbox, session.endpoint)]
+            profile = self._profile(sandbox)
+            if profile is not None:
+                traffic = self._sessions.traffic(session)
+                out.network = networks.shown(sandbox, profile, traffic)
         return out
 
     async def page(
@@ -202,7 +212,16 @@ class SandboxService:
             expires_at=sandbox.expires_at,
             idle_expires_at=sandbox.idle_expires_at,
             containers=None,
+            network=self._network(sandbox),
         )
+
+    def _network(self, sandbox: Sandbox) -> SandboxNetwork | None:
+        profile = self._profile(sandbox)
+        return None if profile is None else networks.shown(sandbox, profile, None)
+
+    def _profile(self, sandbox: Sandbox) -> ProfileSettings | None:
+        """The sandbox's profile, None when the configuration no longer has it."""
+        return self._profiles.find(sandbox.profile_id)
 
     def _status(self, sandbox: Sandbox, session: Session | None) -> SandboxStatus:
         if sandbox.expires_at is not None and self._clock() > sandbox.expires_at:

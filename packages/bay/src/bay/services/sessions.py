@@ -19,7 +19,9 @@ from bay.drivers.base import (
     Labels,
     SessionSpec,
 )
+from bay.egress.stats import Traffic
 from bay.errors import NotFoundError, SessionNotReadyError
+from bay.services import networks
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.locks import SandboxLocks
@@ -152,6 +154,10 @@ class SessionService:
             self._touch(sandbox)
         return instance.endpoint
 
+    def traffic(self, session: Session) -> Traffic | None:
+        """The network traffic of a running session, None without a network."""
+        return self._rt.driver.traffic(session.driver_ref) if session.driver_ref else None
+
     async def stop(self, sandbox_id: str) -> None:
         """End every session of the sandbox; files stay in the cargo."""
         async with self._rt.locks.hold(sandbox_id), self._unit() as db:
@@ -281,7 +287,7 @@ class SessionService:
             cargo_ref=cargo.driver_ref,
             limits=self._rt.profiles.limits(profile),
             env=env,
-            network=profile.network,
+            egress=networks.egress(sandbox, profile),
             image=profile.image,
             runtime=profile.runtime,
         )

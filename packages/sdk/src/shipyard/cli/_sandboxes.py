@@ -1,6 +1,6 @@
 """`shipyard sandbox …`."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,12 +17,28 @@ def create(
     profile: Profile = "python-default",
     ttl: Annotated[int | None, typer.Option(help="Seconds until it expires.")] = None,
     cargo: Annotated[str | None, typer.Option(help="Mount this external cargo.")] = None,
+    network: Annotated[
+        str | None,
+        typer.Option(
+            help="Narrow the profile's network: none, internet, or a comma-separated allow "
+            "list of domains (*. wildcards) and CIDRs."
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Create a sandbox and print its id."""
     with connect(ctx) as client:
-        sandbox = client.sandboxes.create(profile, ttl=ttl, cargo_id=cargo)
+        sandbox = client.sandboxes.create(
+            profile, ttl=ttl, cargo_id=cargo, network=_network(network)
+        )
     emit(as_json, sandbox.info, sandbox.id)
+
+
+def _network(option: str | None) -> str | dict[str, Any] | None:
+    if option is None or option in ("none", "internet"):
+        return option
+    allow = [entry.strip() for entry in option.split(",") if entry.strip()]
+    return {"egress": "allow", "allow": allow}
 
 
 @sandbox_app.command("list")
