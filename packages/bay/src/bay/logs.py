@@ -28,3 +28,6 @@ def configure() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     for name in _SERVER_LOGGERS:
         logging.getLogger(name).addFilter(RedactTokens())
+    # Alembic says "Context impl SQLiteImpl" and each revision it applies at INFO, on every
+    # command; its warnings and errors still show.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
