@@ -65,6 +65,14 @@ class TestGetAndList:
         assert [item["id"] for item in body["items"]] == [ready]
         assert idle not in [item["id"] for item in body["items"]]
 
+    async def test_unknown_status_is_422_not_everything(self, bay: Bay) -> None:
+        await bay.sandbox()
+        response = await bay.client.get("/v1/sandboxes?status=bogus", headers=AUTH)
+        assert response.status_code == 422
+        (problem,) = response.json()["detail"]
+        assert (problem["loc"], problem["input"]) == (["query", "status"], "bogus")
+        assert "'idle', 'starting', 'ready', 'failed' or 'expired'" in problem["msg"]
+
     async def test_limit_out_of_range_is_422(self, bay: Bay) -> None:
         response = await bay.client.get("/v1/sandboxes?limit=0", headers=AUTH)
         assert response.status_code == 422
