@@ -24,6 +24,7 @@ from shipyard_protocol.api import (
     SandboxCreate,
     SandboxList,
     SandboxStatus,
+    rfc3339,
 )
 from shipyard_protocol.api import Sandbox as SandboxOut
 
@@ -247,7 +248,7 @@ _SESSION_STATUS = {
 
 
 def _expired(sandbox: Sandbox) -> SandboxExpiredError:
-    expires_at = sandbox.expires_at.isoformat() if sandbox.expires_at else None
+    expires_at = rfc3339(sandbox.expires_at) if sandbox.expires_at else None
     return SandboxExpiredError(
         f"Sandbox {sandbox.id} expired at {expires_at}",
         {"sandbox_id": sandbox.id, "expires_at": expires_at},
