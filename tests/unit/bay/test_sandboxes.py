@@ -93,6 +93,27 @@ class TestStopAndDelete:
         read = await bay.client.get(f"{base}/filesystem/files?path=keep.txt", headers=AUTH)
         assert read.json() == {"content": "kept"}
 
+    async def test_first_python_result_after_stop_says_the_kernel_restarted(self, bay: Bay) -> None:
+        sandbox_id = await bay.sandbox()
+        base = f"/v1/sandboxes/{sandbox_id}"
+        run = f"{base}/python/exec"
+        first = await bay.client.post(run, json={"code": "x = 1"}, headers=AUTH)
+        await bay.client.post(f"{base}/stop", headers=AUTH)
+        await bay.client.post(f"{base}/shell/exec", json={"command": "true"}, headers=AUTH)
+        after = await bay.client.post(run, json={"code": "'x' in globals()"}, headers=AUTH)
+        next_one = await bay.client.post(run, json={"code": "1"}, headers=AUTH)
+        assert first.json()["kernel_restarted"] is False
+        assert (after.json()["output"], after.json()["kernel_restarted"]) == ("False", True)
+        assert next_one.json()["kernel_restarted"] is False
+
+    async def test_stop_before_any_python_loses_no_variables(self, bay: Bay) -> None:
+        sandbox_id = await bay.sandbox()
+        base = f"/v1/sandboxes/{sandbox_id}"
+        await bay.client.post(f"{base}/shell/exec", json={"command": "true"}, headers=AUTH)
+        await bay.client.post(f"{base}/stop", headers=AUTH)
+        first = await bay.client.post(f"{base}/python/exec", json={"code": "1"}, headers=AUTH)
+        assert first.json()["kernel_restarted"] is False
+
     async def test_stop_twice_is_fine(self, bay: Bay) -> None:
         sandbox_id = await bay.sandbox()
         for _ in range(2):
