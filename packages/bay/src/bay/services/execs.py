@@ -108,11 +108,9 @@ async def kernel_lost(
 ) -> bool:
     """Whether the variables of the sandbox's previous Python execution are gone before this
     one starts: its session died, or it ran in an earlier session (stop, idle reclaim)."""
-    if ready.state_lost:
-        return True
     if not isinstance(run, PythonRun):
         return False
-    return await records.python_ran_before(sandbox_id, ready.session_id)
+    return ready.state_lost or await records.python_ran_before(sandbox_id, ready.session_id)
 
 
 def ship_run(request: ExecRequest, execution_id: str, max_code_bytes: int) -> PythonRun | ShellRun:
