@@ -2,7 +2,7 @@
 
 import logging
 
-from bay.logs import RedactTokens, redact
+from bay.logs import RedactTokens, formatter, redact
 
 
 def test_redact_hides_token_values_only() -> None:
@@ -18,3 +18,9 @@ def test_the_filter_redacts_a_records_arguments() -> None:
     )
     assert RedactTokens().filter(record)
     assert record.getMessage() == 'a - "WebSocket /t?token=[redacted]"'
+
+
+def test_lines_start_with_the_time_in_utc_with_z() -> None:
+    record = logging.LogRecord("bay", logging.WARNING, "", 0, "hello", None, None)
+    record.created, record.msecs = 0.5, 500.0
+    assert formatter().format(record) == "1970-01-01T00:00:00.500Z WARNING bay hello"

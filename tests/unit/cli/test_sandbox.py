@@ -32,6 +32,14 @@ class TestList:
         result = shipyard("sandbox", "list")
         assert sandbox_id in result.stdout
 
+    def test_unknown_status_fails_naming_the_statuses(
+        self, shipyard: Shipyard, sandbox_id: str
+    ) -> None:
+        result = shipyard("sandbox", "list", "--status", "bogus")
+        assert result.exit_code == 1
+        assert sandbox_id not in result.stdout
+        assert "query.status: Input should be 'idle', 'starting', 'ready'" in result.stderr
+
     def test_json_pages(self, shipyard: Shipyard, sandbox_id: str) -> None:
         page = json.loads(shipyard("sandbox", "list", "--limit", "200", "--json").stdout)
         assert sandbox_id in [item["id"] for item in page["items"]]

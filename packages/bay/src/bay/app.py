@@ -15,6 +15,7 @@ from bay import __version__
 from bay.api import (
     admin,
     cargos,
+    docs,
     execs,
     files,
     handlers,
@@ -92,7 +93,13 @@ def create_app(
                     task.cancel()
             await _stop(state, refill)
 
-    app = FastAPI(title="Shipyard Neo Bay", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="Shipyard Neo Bay",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,  # docs.install serves them without a CDN
+        redoc_url=None,
+    )
     routers = (
         health,
         profiles,
@@ -108,6 +115,7 @@ def create_app(
     )
     for module in routers:
         app.include_router(module.router)
+    docs.install(app)
     handlers.install(app)
     app.add_middleware(AuthGate)  # runs after RequestIdMiddleware: the last added is outermost
     app.add_middleware(BodyLimit)

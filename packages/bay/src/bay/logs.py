@@ -6,6 +6,7 @@ every request's path with its query string, so without this the key would sit in
 
 import logging
 import re
+import time
 
 _TOKEN = re.compile(r"(token=)[^&\s\"']+")
 _SERVER_LOGGERS = ("uvicorn.error", "uvicorn.access")
@@ -24,7 +25,21 @@ class RedactTokens(logging.Filter):
         return True
 
 
+def formatter() -> logging.Formatter:
+    """Lines that start with the time in UTC as RFC 3339 (`2026-12-07T01:35:14.621Z`)."""
+    utc = logging.Formatter(
+        "%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s %(message)s", "%Y-%m-%dT%H:%M:%S"
+    )
+    utc.converter = time.gmtime
+    return utc
+
+
 def configure() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     for name in _SERVER_LOGGERS:
         logging.getLogger(name).addFilter(RedactTokens())
+    # Alembic says "Context impl SQLiteImpl" and each revision it applies at INFO, on every
+    # command; its warnings and errors still show.
+    logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -1,15 +1,23 @@
 """Bay's public API v1 models (bay-api-v1.md), shared by Bay and the SDK.
 
-Timestamps are naive UTC datetimes, serialised without a timezone suffix.
+Timestamps are UTC, written as RFC 3339 with `Z` (`Timestamp`); Bay holds them naive.
 """
 
 import ipaddress
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 MAX_SECONDS = 10 * 365 * 24 * 3600  # ten years: longer is a mistake, and overflows datetimes
 MAX_INT64 = 2**63 - 1  # the widest integer a database column or query parameter holds
@@ -34,6 +42,20 @@ def _no_nul(value: str) -> str:
         )
     return value
 
+
+def rfc3339(value: datetime) -> str:
+    """`value` in UTC as RFC 3339 with `Z`; a naive datetime is taken to be UTC already."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(rfc3339, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""A UTC instant; JSON carries it as RFC 3339 with `Z` (`2026-12-07T01:35:14.621641Z`)."""
 
 Text = Annotated[str, AfterValidator(_utf8)]
 """A string from a request body: valid Unicode, so it can be stored and sent on."""
@@ -140,9 +162,9 @@ class Sandbox(BaseModel):
     profile: str
     cargo_id: str | None
     capabilities: list[str]
-    created_at: datetime
-    expires_at: datetime | None
-    idle_expires_at: datetime | None
+    created_at: Timestamp
+    expires_at: Timestamp | None
+    idle_expires_at: Timestamp | None
     containers: list[ContainerRuntime] | None = None
     network: SandboxNetwork | None = None
 
@@ -313,8 +335,8 @@ class Cargo(BaseModel):
     managed_by_sandbox_id: str | None
     backend: Literal["docker_volume"] = "docker_volume"
     size_limit_mb: int
-    created_at: datetime
-    last_accessed_at: datetime
+    created_at: Timestamp
+    last_accessed_at: Timestamp
 
 
 class CargoCreate(BaseModel):
@@ -348,8 +370,8 @@ class ExecutionEntry(BaseModel):
     learn_enabled: bool = False
     learn_status: str | None = None
     learn_error: str | None = None
-    learn_processed_at: datetime | None = None
-    created_at: datetime
+    learn_processed_at: Timestamp | None = None
+    created_at: Timestamp
     status: Literal["running", "finished"] = Field(
         default="finished",
         description="running: Bay has not recorded the outcome yet (or stopped before it did)",
@@ -436,8 +458,8 @@ class KeyInfo(BaseModel):
     key_prefix: str
     is_admin: bool
     is_active: bool
-    created_at: datetime
-    deactivated_at: datetime | None = None
+    created_at: Timestamp
+    deactivated_at: Timestamp | None = None
 
 
 class KeyCreated(BaseModel):
@@ -506,4 +528,4 @@ class PortUrl(BaseModel):
     """
 
     url: str
-    expires_at: datetime
+    expires_at: Timestamp

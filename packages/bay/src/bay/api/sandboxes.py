@@ -5,7 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from bay.api.deps import Caller, Idempotency, IdempotencyKeyHeader, Sandboxes
-from shipyard_protocol.api import Sandbox, SandboxCreate, SandboxList, StatusOk, TTLExtend
+from shipyard_protocol.api import (
+    Sandbox,
+    SandboxCreate,
+    SandboxList,
+    SandboxStatus,
+    StatusOk,
+    TTLExtend,
+)
 
 router = APIRouter(prefix="/v1/sandboxes", tags=["sandboxes"])
 
@@ -37,7 +44,7 @@ async def list_sandboxes(
     sandboxes: Sandboxes,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
-    status: str | None = None,
+    status: SandboxStatus | None = None,
 ) -> SandboxList:
     return await sandboxes.page(caller.owner, limit, cursor, status)
 

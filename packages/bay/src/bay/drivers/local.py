@@ -265,7 +265,10 @@ class LocalDriver:
         with _mapped(InstanceStartError, f"start {run.name}"):
             info_fd = os.open(run / "info.json", flags, 0o600)
             seccomp_fd = bwrap.memory_file("seccomp", self._filter)
-            args = self._bwrap_args(spec, run, ready_fd, info_fd, seccomp_fd)
+            events = self._cgroups.oom_counter(dirs)
+            if events is not None:
+                (run / "sock" / bwrap.MEMORY_EVENTS_NAME).touch()  # the mount point
+            args = self._bwrap_args(spec, run, (ready_fd, info_fd, seccomp_fd), events)
             args_fd = bwrap.args_file(args)
             try:
                 procs = cgroups.procs_files(dirs)
@@ -278,8 +281,9 @@ class LocalDriver:
                     os.close(fd)
 
     def _bwrap_args(
-        self, spec: SessionSpec, run: Path, ready_fd: int, info_fd: int, seccomp_fd: int
+        self, spec: SessionSpec, run: Path, fds: tuple[int, int, int], events: Path | None
     ) -> list[str]:
+        ready_fd, info_fd, seccomp_fd = fds
         session = bwrap.Session(
             cargo=run / "cargo" if self._ids else self._cargo(spec.cargo_ref),
             sock_dir=run / "sock",
@@ -288,8 +292,9 @@ class LocalDriver:
             info_fd=info_fd,
             seccomp_fd=seccomp_fd,
             tmp_size_bytes=spec.limits.tmpfs_bytes(self._settings.tmp_size_mb * 1024 * 1024),
+            memory_events=events,
         )
-        env = bwrap.sandbox_env(self._root, spec, ready_fd)
+        env = bwrap.sandbox_env(self._root, spec, session)
         return bwrap.sandbox_args(self._tools, self._root, session, env)
 
     def _cargo(self, ref: str) -> Path:

@@ -27,6 +27,7 @@ from shipyard_protocol.api import (
     SandboxList,
     SandboxNetwork,
     SandboxStatus,
+    rfc3339,
 )
 from shipyard_protocol.api import Sandbox as SandboxOut
 
@@ -129,10 +130,9 @@ class SandboxService:
         return out
 
     async def page(
-        self, owner: str, limit: int, cursor: str | None, status: str | None
+        self, owner: str, limit: int, cursor: str | None, wanted: SandboxStatus | None
     ) -> SandboxList:
         """By id; a status filter scans in batches and stops at a budget (contract §1.5)."""
-        wanted = _status_filter(status)
         batch = limit + 1 if wanted is None else min(max(limit * 5, 50), 500)
         budget = limit + 1 if wanted is None else max(limit * 20, 1000)
         items: list[SandboxOut] = []
@@ -267,15 +267,8 @@ _SESSION_STATUS = {
 
 
 def _expired(sandbox: Sandbox) -> SandboxExpiredError:
-    expires_at = sandbox.expires_at.isoformat() if sandbox.expires_at else None
+    expires_at = rfc3339(sandbox.expires_at) if sandbox.expires_at else None
     return SandboxExpiredError(
         f"Sandbox {sandbox.id} expired at {expires_at}",
         {"sandbox_id": sandbox.id, "expires_at": expires_at},
     )
-
-
-def _status_filter(status: str | None) -> SandboxStatus | None:
-    try:
-        return SandboxStatus(status) if status else None
-    except ValueError:
-        return None
