@@ -220,8 +220,8 @@ class ProfileContainer(BaseModel):
 
 
 class Profile(BaseModel):
-    """One entry of `GET /v1/profiles`; `description`, `containers` and `preload` are null
-    unless `detail=true`."""
+    """One entry of `GET /v1/profiles`; `description`, `containers`, `preload`, `network` and
+    `warm_pool_size` are null unless `detail=true`."""
 
     id: str
     image: str
@@ -232,6 +232,10 @@ class Profile(BaseModel):
     containers: list[ProfileContainer] | None = None
     preload: list[str] | None = Field(
         default=None, description="modules the Python kernel imports when it starts"
+    )
+    network: bool | None = Field(default=None, description="whether sandboxes reach the network")
+    warm_pool_size: int | None = Field(
+        default=None, description="ready sandboxes Bay keeps for creates without a cargo"
     )
 
 

@@ -208,7 +208,7 @@ class Profiles:
         self._client = client
 
     def list(self, *, detail: bool = False) -> api.ProfileList:
-        """Every profile; `detail` adds descriptions and containers."""
+        """Every profile; `detail` adds description, containers, preload, network and warm pool."""
         return self._client._call(req.list_profiles(detail))
 
 
