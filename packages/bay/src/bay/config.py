@@ -305,7 +305,10 @@ class Settings(BaseSettings):
         env_prefix="BAY_", env_nested_delimiter="__", case_sensitive=False, extra="ignore"
     )
 
-    data_dir: Path = Field(default_factory=_default_data_dir)
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="database, credentials, cargos and session run dirs; default `./.bay`",
+    )
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     driver: DriverSettings = Field(default_factory=DriverSettings)
@@ -320,7 +323,10 @@ class Settings(BaseSettings):
     history: HistorySettings = Field(default_factory=HistorySettings)
     profiles: list[ProfileSettings] = Field(default_factory=_default_profiles)
     api_key: str | None = Field(default=None, description="BAY_API_KEY: the admin key to seed")
-    instance_id: str = Field(default_factory=lambda: os.environ.get("HOSTNAME") or "bay")
+    instance_id: str = Field(
+        default_factory=lambda: os.environ.get("HOSTNAME") or "bay",
+        description="this Bay's name among Bays sharing a database; default: $HOSTNAME, or bay",
+    )
 
     @property
     def admin_key(self) -> str | None:

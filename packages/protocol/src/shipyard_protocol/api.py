@@ -303,8 +303,8 @@ class ProfileContainer(BaseModel):
 
 
 class Profile(BaseModel):
-    """One entry of `GET /v1/profiles`; `description`, `containers` and `preload` are null
-    unless `detail=true`."""
+    """One entry of `GET /v1/profiles`; `description`, `containers`, `preload`, `network` and
+    `warm_pool_size` are null unless `detail=true`."""
 
     id: str
     image: str
@@ -318,6 +318,9 @@ class Profile(BaseModel):
     )
     network: NetworkPolicy | None = Field(
         default=None, description="the most a sandbox of this profile may reach"
+    )
+    warm_pool_size: int | None = Field(
+        default=None, description="ready sandboxes Bay keeps for creates without a cargo"
     )
 
 

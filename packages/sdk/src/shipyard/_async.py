@@ -122,6 +122,7 @@ class AsyncClient:
     async def _respond(self, call: _requests.Call[Any]) -> httpx.Response:
         attempt = 0
         while True:
+            sent = _requests.log_sent(call)
             try:
                 response = await self._http.send(call.build(self._http), stream=True)
             except httpx.TransportError as exc:
@@ -129,11 +130,14 @@ class AsyncClient:
                     if isinstance(exc, httpx.ConnectError):
                         raise _requests.unreachable(exc, self._http.base_url) from None
                     raise
+                cause: object = repr(exc)
             else:
+                _requests.log_answered(call, response.status_code, sent)
                 if not self._retries.again(call, attempt, response.status_code):
                     return response
                 await response.aclose()
-            await asyncio.sleep(self._retries.delay(attempt))
+                cause = response.status_code
+            await asyncio.sleep(_requests.log_retry(call, cause, attempt, self._retries))
             attempt += 1
 
 
@@ -207,7 +211,7 @@ class AsyncProfiles:
         self._client = client
 
     async def list(self, *, detail: bool = False) -> api.ProfileList:
-        """Every profile; `detail` adds descriptions and containers."""
+        """Every profile; `detail` adds description, containers, preload, network and warm pool."""
         return await self._client._call(req.list_profiles(detail))
 
 

@@ -12,6 +12,13 @@ from shipyard_protocol import api, ship
 
 EXEC_MARGIN = 10.0  # seconds Bay may add around an exec's own timeout (cold start aside)
 EVENTS = {"Accept": "text/event-stream"}
+STARTS = "a sandbox's compute starts first when it is not running"
+
+
+def _finish(what: str, timeout: float) -> str:
+    """What an exec's call waits for, in the debug log."""
+    return f"{what} to finish (up to {timeout:g} s; {STARTS})"
+
 
 Tags = str | Iterable[str]
 LogStream = Literal["stdout", "stderr"]
@@ -125,6 +132,7 @@ def run_python(
         model(api.PythonExecResult),
         json=body.model_dump(exclude_none=True),
         read_timeout=timeout + EXEC_MARGIN,
+        waits_for=_finish("the Python code", timeout),
     )
 
 
@@ -153,6 +161,7 @@ def run_shell(
         model(api.ShellExecResult),
         json=body.model_dump(exclude_none=True),
         read_timeout=timeout + EXEC_MARGIN,
+        waits_for=_finish("the shell command", timeout),
     )
 
 
@@ -282,12 +291,16 @@ def gc_status() -> Call[api.GcStatus]:
 def as_events(plain: Call[Any]) -> Call[None]:
     """The same exec answered as Server-Sent Events. Bay's heartbeats keep a quiet stream
     within the client's read timeout, so a silent connection is a dead one (and resumed)."""
-    return Call(plain.method, plain.url, nothing, json=plain.json, headers=EVENTS)
+    waits_for = f"the run's first event ({STARTS})"
+    return Call(
+        plain.method, plain.url, nothing, json=plain.json, headers=EVENTS, waits_for=waits_for
+    )
 
 
 def execution_events(sandbox_id: str, execution_id: str, after: int) -> Call[None]:
     url = _sandbox(sandbox_id, f"/executions/{_segment(execution_id)}/events")
-    return Call("GET", url, nothing, params={"after": after}, headers=EVENTS)
+    waits_for = f"the events of {execution_id} after event {after}"
+    return Call("GET", url, nothing, params={"after": after}, headers=EVENTS, waits_for=waits_for)
 
 
 def execution_status(sandbox_id: str, execution_id: str) -> Call[api.ExecutionStatus]:
@@ -300,7 +313,8 @@ def interrupt_kernel(sandbox_id: str) -> Call[api.KernelControl]:
 
 
 def restart_kernel(sandbox_id: str) -> Call[api.KernelControl]:
-    return Call("POST", _sandbox(sandbox_id, "/python/restart"), model(api.KernelControl))
+    url = _sandbox(sandbox_id, "/python/restart")
+    return Call("POST", url, model(api.KernelControl), waits_for="a new Python kernel to start")
 
 
 def _process(sandbox_id: str, process_id: str | None = None, rest: str = "") -> str:
@@ -313,7 +327,10 @@ def start_process(
 ) -> Call[ship.ProcessInfo]:
     body = checked(api.ProcessCreate, command=command, cwd=cwd, env=env or {})
     json = body.model_dump(exclude_none=True)
-    return Call("POST", _process(sandbox_id), model(ship.ProcessInfo), json=json)
+    waits_for = f"the process to start ({STARTS})"
+    return Call(
+        "POST", _process(sandbox_id), model(ship.ProcessInfo), json=json, waits_for=waits_for
+    )
 
 
 def list_processes(sandbox_id: str) -> Call[list[ship.ProcessInfo]]:
@@ -344,6 +361,7 @@ def wait_process(sandbox_id: str, process_id: str, timeout: float) -> Call[ship.
         model(ship.ProcessInfo),
         params={"timeout": timeout},
         read_timeout=timeout + EXEC_MARGIN,
+        waits_for=f"process {process_id} to exit (up to {timeout:g} s)",
     )
 
 

@@ -98,4 +98,5 @@ def _public(profile: ProfileSettings, detail: bool) -> Profile:
         containers=[container] if detail else None,
         preload=list(profile.preload) if detail else None,
         network=profile.network if detail else None,
+        warm_pool_size=profile.warm_pool_size if detail else None,
     )
