@@ -91,8 +91,9 @@ def create_app(
         state = await _start(settings, clock, driver_factory, on_keys, meters)
         background = [_schedule_gc(state), _schedule_heartbeat(state)]
         refill = _schedule_refill(state)
-        listener = _serve_metrics(state)
+        listener: MetricsServer | None = None
         try:
+            listener = _serve_metrics(state)  # a taken address fails the start, cleanly
             yield {"bay": state}
         finally:
             for task in background:

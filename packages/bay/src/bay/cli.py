@@ -108,7 +108,10 @@ async def _gc(settings: Settings, args: argparse.Namespace) -> None:
     if unknown := sorted(set(tasks or ()) - set(TASKS)):
         raise SystemExit(f"bay gc run: no task {', '.join(unknown)}; the tasks: {', '.join(TASKS)}")
     quiet = settings.model_copy(
-        update={"gc": settings.gc.model_copy(update={"enabled": False, "run_on_startup": False})}
+        update={
+            "gc": settings.gc.model_copy(update={"enabled": False, "run_on_startup": False}),
+            "metrics": settings.metrics.model_copy(update={"listen": None}),  # the server's
+        }
     )
     app = create_app(quiet)
     async with app.router.lifespan_context(app) as state:

@@ -238,7 +238,8 @@ class SessionService:
     ) -> None:
         self._rt.recent.forget(sandbox.id)
         if drain_logs and session.endpoint and session.observed_state == RUNNING:
-            await relay(self._rt.ship, session.endpoint, sandbox.id, session.id)
+            # Short: a hung Ship must not hold up its own stop for long.
+            await relay(self._rt.ship, session.endpoint, sandbox.id, session.id, timeout=2.0)
         if session.driver_ref:
             await self._rt.driver.stop(session.driver_ref)
         if session.endpoint:

@@ -16,10 +16,12 @@ log = structlog.get_logger("bay.ship")
 _LEVELS = {"debug": logging.DEBUG, "warning": logging.WARNING, "error": logging.ERROR}
 
 
-async def relay(ship: ShipClient, endpoint: str, sandbox_id: str, session_id: str) -> int:
+async def relay(
+    ship: ShipClient, endpoint: str, sandbox_id: str, session_id: str, timeout: float = 5.0
+) -> int:
     """Drain one Ship's buffer into Bay's log; how many lines came (0 when Ship is gone)."""
     try:
-        logs = await ship.logs(endpoint)
+        logs = await ship.logs(endpoint, timeout)
     except ShipCallError as exc:
         log.debug("ship logs unavailable", sandbox_id=sandbox_id, session_id=session_id, error=exc)
         return 0
