@@ -10,7 +10,7 @@ from bay.metrics import Metrics
 from bay.services.keys import KeyService
 from bay.ship_client import ShipUnreachableError
 from tests.bay_process import free_port
-from tests.unit.bay.conftest import AUTH, Bay, make_settings, start_bay
+from tests.unit.bay.conftest import AUTH, Bay, FakeClock, make_settings, start_bay
 from tests.unit.bay.test_warm_pool import create, pool_of, pool_settings
 
 
@@ -88,6 +88,15 @@ class TestCounts:
         idle = (("profile", "python-default"), ("status", "idle"))
         assert (got[("bay_sandboxes", ready)], got[("bay_sandboxes", idle)]) == (1, 1)
         assert got[("bay_session_starts_total", (("driver", "fake"),))] == 1
+
+    async def test_sandboxes_by_status(self, bay: Bay, clock: FakeClock) -> None:
+        await bay.sandbox(ttl=60)
+        await bay.sandbox()
+        clock.advance(61)
+        got = await scrape(bay)
+        for status in ("expired", "idle"):
+            labels = (("profile", "python-default"), ("status", status))
+            assert got[("bay_sandboxes", labels)] == 1
 
     async def test_ship_errors_count_by_kind(self, bay: Bay) -> None:
         ship = bay.state["bay"]["ship"]

@@ -1,6 +1,8 @@
 """The gauges a scrape reads from the database: sandboxes by status and profile, pool depth."""
 
-from sqlalchemy import and_, func, select
+from collections import Counter
+
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -9,6 +11,7 @@ from bay.metrics import Metrics
 from bay.services.clock import Clock
 from bay.services.sandboxes import sandbox_status
 from bay.services.warm_pool import WarmPool
+from shipyard_protocol.api import SandboxStatus
 
 
 class Census:
@@ -37,17 +40,25 @@ class Census:
             self._metrics.warm_pool_available.labels(profile).set(depth.available)
             self._metrics.warm_pool_warming.labels(profile).set(depth.warming)
 
-    async def _sandboxes(self) -> dict[tuple[str, str], int]:
+    async def _sandboxes(self) -> Counter[tuple[str, str]]:
+        # The expiry is an aggregate, not a GROUP BY term: PostgreSQL would not match a
+        # grouped expression holding a bound parameter with the same one in the select list.
         expired = and_(Sandbox.expires_at.is_not(None), Sandbox.expires_at < self._clock())
         query = (
-            select(Sandbox.profile_id, Session.observed_state, expired, func.count())
+            select(
+                Sandbox.profile_id,
+                Session.observed_state,
+                func.count(),
+                func.sum(case((expired, 1), else_=0)),
+            )
             .outerjoin(Session, Session.id == Sandbox.current_session_id)
             .where(Sandbox.deleted_at.is_(None), Sandbox.is_warm_pool.is_(False))
-            .group_by(Sandbox.profile_id, Session.observed_state, expired)
+            .group_by(Sandbox.profile_id, Session.observed_state)
         )
-        counts: dict[tuple[str, str], int] = {}
+        counts: Counter[tuple[str, str]] = Counter()
         async with self._sessionmaker() as db:
-            for profile, state, is_expired, count in (await db.execute(query)).all():
-                key = (sandbox_status(bool(is_expired), state).value, profile)
-                counts[key] = counts.get(key, 0) + count
+            for profile, state, total, expired_count in (await db.execute(query)).all():
+                gone = int(expired_count or 0)
+                counts[(sandbox_status(False, state).value, profile)] += total - gone
+                counts[(SandboxStatus.EXPIRED.value, profile)] += gone
         return counts
