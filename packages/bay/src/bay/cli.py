@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import structlog
 import uvicorn
 from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
@@ -22,12 +23,14 @@ from bay.services.clock import utcnow
 from bay.services.gc import TASKS
 from bay.services.keys import KeyService, Provisioned
 
+log = structlog.get_logger("bay.cli")
+
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     os.umask(0o077)  # the database and credentials are for Bay's eyes only
-    logs.configure()
     settings = _settings(args)
+    logs.configure(settings.logging)
     if args.command == "serve":
         serve(settings)
         return
@@ -123,8 +126,15 @@ def _check_database(settings: Settings, args: argparse.Namespace) -> None:
 
 
 def serve(settings: Settings) -> None:
-    app = create_app(settings, on_keys=lambda keys: _banner(settings, keys))
-    uvicorn.run(app, host=settings.server.host, port=settings.server.port, log_config=None)
+    app = create_app(settings, on_keys=lambda keys: _announce(settings, keys))
+    # Bay logs each request itself (route template, status, duration; no query string).
+    uvicorn.run(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_config=None,
+        access_log=False,
+    )
 
 
 @asynccontextmanager
@@ -163,7 +173,10 @@ async def _gc(settings: Settings, args: argparse.Namespace) -> None:
     if unknown := sorted(set(tasks or ()) - set(TASKS)):
         raise SystemExit(f"bay gc run: no task {', '.join(unknown)}; the tasks: {', '.join(TASKS)}")
     quiet = settings.model_copy(
-        update={"gc": settings.gc.model_copy(update={"enabled": False, "run_on_startup": False})}
+        update={
+            "gc": settings.gc.model_copy(update={"enabled": False, "run_on_startup": False}),
+            "metrics": settings.metrics.model_copy(update={"listen": None}),  # the server's
+        }
     )
     app = create_app(quiet)
     async with app.router.lifespan_context(app) as state:
@@ -183,32 +196,41 @@ def _print(value: object) -> None:
     sys.stdout.write(json.dumps(value, indent=2) + "\n")
 
 
-def _banner(settings: Settings, provisioned: Provisioned) -> None:
-    key = provisioned.generated_key or settings.admin_key or _saved_key(provisioned)
+def _announce(settings: Settings, provisioned: Provisioned) -> None:
+    """Where Bay listens goes to the log; a key it generated goes to a terminal, once, or nowhere.
+
+    A key the operator gave is never shown, and neither is any key once a log collector
+    could be reading stdout.
+    """
     base = f"http://{settings.server.host}:{settings.server.port}"
-    token = key or "$BAY_API_KEY"
-    lines = [
-        "",
-        f"Bay is starting on {base} (driver: {settings.driver.type}, data: {settings.data_dir})",
-        f"API key: {key}" if key else "API key: the one you configured or generated earlier",
-    ]
-    if provisioned.generated_key and provisioned.credentials_path:
-        lines.append(f"(generated now; saved to {provisioned.credentials_path}, mode 0600)")
-    lines += [
-        "Try:",
-        f"  curl -s -X POST {base}/v1/sandboxes -H 'Authorization: Bearer {token}' "
-        "-H 'Content-Type: application/json' -d '{}'",
-        f"  curl -s -X POST {base}/v1/sandboxes/SANDBOX_ID/python/exec "
-        f"-H 'Authorization: Bearer {token}' -H 'Content-Type: application/json' "
-        """-d '{"code": "print(1+1)"}'""",
-        "",
-    ]
-    sys.stdout.write("\n".join(lines) + "\n")
+    log.info("bay starting", url=base, driver=settings.driver.type, data_dir=str(settings.data_dir))
+    key, path = provisioned.generated_key, provisioned.credentials_path
+    if key is None or path is None:
+        return
+    if not sys.stdout.isatty():
+        log.warning(
+            "generated an admin API key: read it from the credentials file (mode 0600)",
+            credentials=str(path),
+        )
+        return
+    sys.stdout.write(_first_start_note(base, key, path))
     sys.stdout.flush()
 
 
-def _saved_key(provisioned: Provisioned) -> str | None:
-    path = provisioned.credentials_path
-    if path is None or not path.exists():
-        return None
-    return str(json.loads(path.read_text())["api_key"])
+def _first_start_note(base: str, key: str, path: Path) -> str:
+    read_key = f"""python3 -c 'import json; print(json.load(open("{path}"))["api_key"])'"""
+    return "\n".join(
+        [
+            "",
+            f"Bay generated an admin API key (shown this once; saved to {path}, mode 0600):",
+            "",
+            f"    {key}",
+            "",
+            "Try:",
+            f"  KEY=$({read_key})",
+            f'  curl -s -X POST {base}/v1/sandboxes -H "Authorization: Bearer $KEY" '
+            "-H 'Content-Type: application/json' -d '{}'",
+            "",
+            "",
+        ]
+    )

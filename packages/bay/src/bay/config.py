@@ -288,6 +288,32 @@ class WarmPoolSettings(BaseModel):
     )
 
 
+class LoggingSettings(BaseModel):
+    """Bay's log lines: one JSON object each, or coloured text for a terminal."""
+
+    format: Literal["json", "console"] = Field(
+        default="console", description="json for a log collector; console for people"
+    )
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class MetricsSettings(BaseModel):
+    """Prometheus `/metrics`: on Bay's port behind a bearer token, or on a listener of its own."""
+
+    enabled: bool = True
+    token: SecretStr | None = Field(
+        default=None,
+        description="the bearer token a scraper sends to /metrics on Bay's port (an admin API "
+        "key works too)",
+    )
+    listen: str | None = Field(
+        default=None,
+        pattern=r"^[^:]+:\d+$",
+        description="host:port of a separate listener that serves /metrics without a token "
+        "(Bay's own port then has none)",
+    )
+
+
 class DriverSettings(BaseModel):
     type: Literal["local", "docker", "fake"] = "local"
     local: LocalDriverSettings = Field(default_factory=LocalDriverSettings)
@@ -321,6 +347,8 @@ class Settings(BaseSettings):
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     profiles: list[ProfileSettings] = Field(default_factory=_default_profiles)
     api_key: str | None = Field(default=None, description="BAY_API_KEY: the admin key to seed")
     instance_id: str = Field(

@@ -81,6 +81,25 @@ class Health(BaseModel):
     version: str
 
 
+class ReadinessCheck(BaseModel):
+    """One thing Bay needs to serve: whether it holds, and why not."""
+
+    ok: bool
+    error: str | None = None
+
+
+class Readiness(BaseModel):
+    """`GET /ready`: 200 when every check holds, else 503 with the same body.
+
+    Checks: `database` (a query answers), `migrations` (the schema is at the newest revision),
+    `driver` (the sandbox engine answers).
+    """
+
+    status: Literal["ready", "unready"]
+    version: str
+    checks: dict[str, ReadinessCheck]
+
+
 class StatusOk(BaseModel):
     """`{"status": "ok"}` and its relatives (`stopped`)."""
 

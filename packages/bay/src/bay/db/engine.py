@@ -5,6 +5,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
@@ -52,3 +54,14 @@ async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision (idempotent)."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
+
+
+def _revision(connection: Connection) -> tuple[str | None, str | None]:
+    current = MigrationContext.configure(connection).get_current_revision()
+    return current, ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+async def schema_revisions(engine: AsyncEngine) -> tuple[str | None, str | None]:
+    """(the database's revision, the newest this Bay knows)."""
+    async with engine.connect() as connection:
+        return await connection.run_sync(_revision)

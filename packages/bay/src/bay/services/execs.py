@@ -6,9 +6,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from structlog.contextvars import bind_contextvars
 
 from bay.db.models import ExecutionHistory, Sandbox
 from bay.errors import BayError, PayloadTooLargeError
+from bay.metrics import Metrics
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.paths import normalize_path
@@ -48,6 +50,7 @@ class ExecService:
         clock: Clock,
         records: Records,
         limits: ExecLimits,
+        metrics: Metrics,
     ) -> None:
         self._db = db
         self._sessions = sessions
@@ -56,6 +59,7 @@ class ExecService:
         self._clock = clock
         self._records = records
         self._limits = limits
+        self._metrics = metrics
 
     async def python(self, sandbox: Sandbox, request: PythonExec) -> PythonExecResult:
         result = await self._run(sandbox, request)
@@ -70,6 +74,7 @@ class ExecService:
     async def _run(self, sandbox: Sandbox, request: ExecRequest) -> ExecResult:
         run = ship_run(request, new_id("exec"), self._limits.max_code_bytes)
         execution_id = run.execution_id or ""
+        bind_contextvars(execution_id=execution_id)
         started = time.monotonic()
         ready = await self._sessions.ensure_running(sandbox.id, isinstance(run, PythonRun))
         lost = await kernel_lost(self._records, sandbox.id, ready, run)
@@ -81,6 +86,9 @@ class ExecService:
         except BayError:
             await self._records.forget(execution_id)  # no outcome, no history (contract §1.6)
             raise
+        kind = "python" if isinstance(run, PythonRun) else "shell"
+        latency = self._metrics.exec_latency.labels(kind, self._metrics.driver)
+        latency.observe(time.monotonic() - started)
         result = exec_result(request, outcome, run, _ms_since(started), lost)
         await self._records.close(execution_id, outcome_values(result))
         if time.monotonic() - started > LEASE_SLACK_S:

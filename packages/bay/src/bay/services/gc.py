@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from structlog.contextvars import bound_contextvars
 
 from bay.config import GcSettings
 from bay.db.models import Cargo, Sandbox, Session
@@ -98,6 +99,7 @@ class GcService:
         names = [n for n in TASKS if (n in tasks if tasks is not None else self._enabled(n))]
         results: list[GcTaskResult] = []
         if await self._acquire(now):
+            self._rt.metrics.gc_runs.inc()
             try:
                 for name in names:
                     results.append(await self._run_task(name, now))
@@ -122,6 +124,7 @@ class GcService:
         except Exception as exc:
             log.exception("GC task %s failed", name)
             result.errors.append(f"Task failed: {exc}")
+        self._rt.metrics.gc_reclaimed.labels(name).inc(result.cleaned_count)
         return result
 
     async def _idle_session(self, now: datetime, result: GcTaskResult) -> None:
@@ -129,11 +132,15 @@ class GcService:
             Sandbox.idle_expires_at < now, Sandbox.current_session_id.is_not(None)
         )
         for sandbox_id in ids:
-            await self._count(result, self._sessions.reclaim_idle(sandbox_id, now))
+            with bound_contextvars(sandbox_id=sandbox_id):
+                work = self._sessions.reclaim_idle(sandbox_id, now)
+                await self._count(result, work, "gc: idle session reclaimed")
 
     async def _expired_sandbox(self, now: datetime, result: GcTaskResult) -> None:
         for sandbox_id in await self._sandbox_ids(Sandbox.expires_at < now):
-            await self._count(result, self._sessions.expire(sandbox_id, now))
+            with bound_contextvars(sandbox_id=sandbox_id):
+                work = self._sessions.expire(sandbox_id, now)
+                await self._count(result, work, "gc: expired sandbox deleted")
 
     async def _orphan_cargo(self, now: datetime, result: GcTaskResult) -> None:
         async with self._rt.sessionmaker() as db, db.begin():
@@ -183,13 +190,15 @@ class GcService:
                     return settled_values(state.outcome)
         return dict(LOST)
 
-    async def _count(self, result: GcTaskResult, work: Awaitable[bool]) -> None:
+    async def _count(self, result: GcTaskResult, work: Awaitable[bool], done: str) -> None:
         try:
             cleaned = await work
         except (BayError, DriverError) as exc:
+            log.warning("%s failed: %s", result.task_name, exc)
             result.errors.append(str(exc))
             return
         if cleaned:
+            log.info(done)
             result.cleaned_count += 1
         else:
             result.skipped_count += 1

@@ -4,6 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from structlog.contextvars import bind_contextvars
 
 from bay.config import ProfileSettings
 from bay.db.models import Sandbox, Session
@@ -69,10 +70,12 @@ class SandboxService:
         if request.cargo_id is None and network is None and self._pool is not None:
             claimed = await self._pool.claim(owner, profile.id, ttl)
             if claimed is not None:
+                bind_contextvars(sandbox_id=claimed)
                 sandbox = await self._db.get(Sandbox, claimed)
                 if sandbox is not None:
                     return self.out(sandbox, None)
         sandbox_id = new_id("sandbox")
+        bind_contextvars(sandbox_id=sandbox_id)
         if request.cargo_id is not None:
             cargo = await self._cargos.get(owner, request.cargo_id)
             if cargo.managed:
@@ -224,11 +227,8 @@ class SandboxService:
         return self._profiles.find(sandbox.profile_id)
 
     def _status(self, sandbox: Sandbox, session: Session | None) -> SandboxStatus:
-        if sandbox.expires_at is not None and self._clock() > sandbox.expires_at:
-            return SandboxStatus.EXPIRED
-        if session is None:
-            return SandboxStatus.IDLE
-        return _SESSION_STATUS.get(session.observed_state, SandboxStatus.IDLE)
+        expired = sandbox.expires_at is not None and self._clock() > sandbox.expires_at
+        return sandbox_status(expired, session.observed_state if session else None)
 
     async def _current_session(self, sandbox: Sandbox) -> Session | None:
         if sandbox.current_session_id is None:
@@ -264,6 +264,15 @@ _SESSION_STATUS = {
     "pending": SandboxStatus.STARTING,
     "failed": SandboxStatus.FAILED,
 }
+
+
+def sandbox_status(expired: bool, session_state: str | None) -> SandboxStatus:
+    """What a sandbox looks like from outside: its TTL first, then its current session."""
+    if expired:
+        return SandboxStatus.EXPIRED
+    if session_state is None:
+        return SandboxStatus.IDLE
+    return _SESSION_STATUS.get(session_state, SandboxStatus.IDLE)
 
 
 def _expired(sandbox: Sandbox) -> SandboxExpiredError:

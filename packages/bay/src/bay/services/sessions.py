@@ -1,6 +1,7 @@
 """Sessions: `ensure_running` turns a sandbox into a ready Ship, and nothing else does."""
 
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from structlog.contextvars import bind_contextvars
 
 from bay.db.models import Cargo, Sandbox, Session
 from bay.drivers.base import (
@@ -21,12 +23,14 @@ from bay.drivers.base import (
 )
 from bay.egress.stats import Traffic
 from bay.errors import NotFoundError, SessionNotReadyError
+from bay.metrics import Metrics
 from bay.services import networks
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.locks import SandboxLocks
 from bay.services.profiles import ProfileCatalog
 from bay.services.recent_sandboxes import RecentSandboxes
+from bay.services.ship_logs import relay
 from bay.ship_client import ShipCallError, ShipClient
 
 log = logging.getLogger(__name__)
@@ -60,6 +64,7 @@ class SessionRuntime:
     locks: SandboxLocks
     instance_id: str
     ship_env: dict[str, str]
+    metrics: Metrics
     orphan_grace_s: float | None = None  # see ShipSettings.orphan_grace_seconds
     recent: RecentSandboxes = field(default_factory=RecentSandboxes)  # port relays' memory
 
@@ -87,8 +92,10 @@ class SessionService:
         async with self._rt.locks.hold(sandbox_id):
             ready, lost = await self._current(sandbox_id)
             if ready is not None:
+                bind_contextvars(session_id=ready.session_id)
                 return ready
             session_id, spec = await self._begin(sandbox_id, kernel)
+            bind_contextvars(session_id=session_id)
             endpoint = await self._start(session_id, spec)
             return Ready(session_id=session_id, endpoint=endpoint, state_lost=lost)
 
@@ -118,7 +125,7 @@ class SessionService:
                 self._touch(sandbox)
                 return Ready(session.id, session.endpoint), False
             log.warning("session %s of %s is %s; starting a new one", session.id, sandbox_id, state)
-            await self._discard(db, sandbox, session)
+            await self._discard(db, sandbox, session, drain_logs=False)
             return None, True
 
     async def _begin(self, sandbox_id: str, kernel: bool) -> tuple[str, SessionSpec]:
@@ -133,9 +140,13 @@ class SessionService:
             return session.id, self._spec(sandbox, session, cargo, kernel)
 
     async def _start(self, session_id: str, spec: SessionSpec) -> str:
+        metrics, driver = self._rt.metrics, self._rt.metrics.driver
+        started = time.monotonic()
         try:
             instance = await self._rt.driver.start(spec)
         except DriverError as exc:
+            metrics.session_start_failures.labels(driver).inc()
+            log.warning("session %s failed to start: %s", session_id, exc)
             await self._mark(session_id, FAILED)
             raise SessionNotReadyError(
                 f"Runtime failed to become ready: {exc}",
@@ -147,6 +158,8 @@ class SessionService:
             if session is None or sandbox is None:
                 await self._rt.driver.stop(instance.ref)
                 raise NotFoundError(f"Sandbox not found: {spec.labels.sandbox_id}")
+            metrics.session_starts.labels(driver).inc()
+            metrics.session_start_latency.labels(driver).observe(time.monotonic() - started)
             session.driver_ref = instance.ref
             session.endpoint = instance.endpoint
             session.observed_state = RUNNING
@@ -226,8 +239,13 @@ class SessionService:
         sandbox.current_session_id = None
         sandbox.idle_expires_at = None
 
-    async def _discard(self, db: DbSession, sandbox: Sandbox, session: Session) -> None:
+    async def _discard(
+        self, db: DbSession, sandbox: Sandbox, session: Session, drain_logs: bool = True
+    ) -> None:
         self._rt.recent.forget(sandbox.id)
+        if drain_logs and session.endpoint and session.observed_state == RUNNING:
+            # Short: a hung Ship must not hold up its own stop for long.
+            await relay(self._rt.ship, session.endpoint, sandbox.id, session.id, timeout=2.0)
         if session.driver_ref:
             await self._rt.driver.stop(session.driver_ref)
         if session.endpoint:

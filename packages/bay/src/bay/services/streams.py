@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from structlog.contextvars import bind_contextvars
 
 from bay.db.models import ExecutionHistory, Sandbox
 from bay.errors import BayError, NotFoundError
@@ -67,6 +68,7 @@ class StreamService:
         """Start an execution and return its live events; errors before the first event raise."""
         run = ship_run(request, new_id("exec"), self._limits.max_code_bytes)
         execution_id = run.execution_id or ""
+        bind_contextvars(execution_id=execution_id)
         ready = await self._sessions.ensure_running(sandbox.id, isinstance(run, PythonRun))
         lost = await kernel_lost(self._records, sandbox.id, ready, run)
         row = history_row(sandbox, ready.session_id, request, execution_id, self._clock())
