@@ -21,6 +21,18 @@ class TestCreate:
         result = shipyard("sandbox", "create", "--profile", "python-only", "--json")
         assert json.loads(result.stdout)["capabilities"] == ["python"]
 
+    def test_metadata_and_env_options(self, shipyard: Shipyard, client: Client) -> None:
+        made = shipyard("sandbox", "create", "--metadata", "team=a", "--env", "K=v=w", "--json")
+        assert made.exit_code == 0, made.output
+        assert json.loads(made.stdout)["metadata"] == {"team": "a"}
+        listed = shipyard("sandbox", "list", "--metadata", "team=a", "--json")
+        assert [item["metadata"] for item in json.loads(listed.stdout)["items"]] == [{"team": "a"}]
+
+    def test_an_option_without_equals_is_a_usage_error(self, shipyard: Shipyard) -> None:
+        result = shipyard("sandbox", "create", "--env", "NOEQUALS")
+        assert result.exit_code == 2
+        assert "'NOEQUALS' is not KEY=VALUE" in result.output
+
     def test_unknown_profile_fails_with_the_error(self, shipyard: Shipyard) -> None:
         result = shipyard("sandbox", "create", "--profile", "nope")
         assert result.exit_code == 1

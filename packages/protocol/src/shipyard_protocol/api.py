@@ -173,6 +173,48 @@ class SandboxNetwork(NetworkPolicy):
     bytes_out: int = 0
 
 
+MAX_METADATA_ENTRIES = 32
+MAX_METADATA_VALUE = 512
+MAX_ENV_ENTRIES = 128
+MAX_ENV_BYTES = 64 * 1024
+_METADATA_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+RESERVED_ENV_PREFIXES = ("SHIP_", "SHIPYARD_")
+
+
+def _metadata(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > MAX_METADATA_ENTRIES:
+        raise ValueError(f"at most {MAX_METADATA_ENTRIES} metadata entries")
+    for key, item in value.items():
+        if not _METADATA_KEY.fullmatch(key):
+            raise ValueError(f"metadata key {key!r}: 1-64 of letters, digits and _ . : / -")
+        if len(item) > MAX_METADATA_VALUE:
+            raise ValueError(f"metadata value of {key!r}: at most {MAX_METADATA_VALUE} characters")
+    return value
+
+
+def _env(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > MAX_ENV_ENTRIES:
+        raise ValueError(f"at most {MAX_ENV_ENTRIES} environment variables")
+    for name in value:
+        if not _ENV_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not an environment variable name")
+        if name.startswith(RESERVED_ENV_PREFIXES):
+            raise ValueError(
+                f"{name!r}: names starting {' or '.join(RESERVED_ENV_PREFIXES)} are Shipyard's"
+            )
+    if sum(len(k) + len(v.encode()) for k, v in value.items()) > MAX_ENV_BYTES:
+        raise ValueError(f"the environment is over {MAX_ENV_BYTES} bytes")
+    return value
+
+
+Metadata = Annotated[dict[str, Text], AfterValidator(_metadata)]
+"""Labels a caller puts on a sandbox: bounded, returned on every read, filterable on list."""
+
+EnvVars = Annotated[dict[str, Command], AfterValidator(_env)]
+"""Environment variables for a sandbox's shell, kernel, processes and terminal."""
+
+
 class Sandbox(BaseModel):
     """A sandbox as every sandbox endpoint returns it; all keys always present."""
 
@@ -186,6 +228,7 @@ class Sandbox(BaseModel):
     idle_expires_at: Timestamp | None
     containers: list[ContainerRuntime] | None = None
     network: SandboxNetwork | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
 
 
 class SandboxCreate(BaseModel):
@@ -196,6 +239,11 @@ class SandboxCreate(BaseModel):
     cargo_id: Text | None = None
     ttl: int | None = Field(default=None, le=MAX_SECONDS)
     network: NetworkSetting | None = None
+    metadata: Metadata | None = None
+    env: EnvVars | None = Field(
+        default=None,
+        description="merged over the profile's env; never shown back (it may hold secrets)",
+    )
 
 
 class SandboxList(BaseModel):

@@ -1,7 +1,7 @@
 """The request builder: one `Call` per Bay endpoint, shared by `AsyncClient` and `Client`."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO, Literal
 from urllib.parse import quote
 
@@ -58,14 +58,11 @@ def health() -> Call[api.Health]:
     return Call("GET", "/health", model(api.Health))
 
 
-def create_sandbox(
-    profile: str,
-    ttl: int | None,
-    cargo_id: str | None,
-    idempotency_key: str | None,
-    network: "api.NetworkPolicy | str | dict[str, Any] | None" = None,
-) -> Call[api.Sandbox]:
-    body = checked(api.SandboxCreate, profile=profile, ttl=ttl, cargo_id=cargo_id, network=network)
+def create_sandbox(idempotency_key: str | None, **fields: Any) -> Call[api.Sandbox]:
+    """`fields` as `SandboxCreate` names them (profile, ttl, cargo_id, network, metadata, env);
+    an empty mapping is sent as none."""
+    sent = {k: dict(v) or None if isinstance(v, Mapping) else v for k, v in fields.items()}
+    body = checked(api.SandboxCreate, **sent)
     return Call(
         "POST",
         "/v1/sandboxes",
@@ -75,8 +72,11 @@ def create_sandbox(
     )
 
 
-def list_sandboxes(limit: int, cursor: str | None, status: str | None) -> Call[api.SandboxList]:
+def list_sandboxes(
+    limit: int, cursor: str | None, status: str | None, metadata: Mapping[str, str] | None = None
+) -> Call[api.SandboxList]:
     params = _query(limit=limit, cursor=cursor, status=status)
+    params.update({f"metadata.{key}": value for key, value in (metadata or {}).items()})
     return Call("GET", "/v1/sandboxes", model(api.SandboxList), params=params)
 
 

@@ -2,7 +2,7 @@
 
 import builtins
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -154,16 +154,21 @@ class Sandboxes:
         ttl: int | None = None,
         cargo_id: str | None = None,
         network: api.NetworkPolicy | str | dict[str, Any] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Sandbox:
         """Create a sandbox; compute starts on first use.
 
         `ttl` seconds until it expires (None: never); `cargo_id` mounts an external cargo;
         `network` narrows the profile's network policy (`"none"`, `"internet"`, or a
-        `NetworkPolicy` with an allow list). A fresh idempotency key is sent when none is
-        given, so a retried create makes one sandbox.
+        `NetworkPolicy` with an allow list); `metadata` labels it (returned on every read,
+        filterable on `list`); `env` is merged over the profile's env for its shell, kernel,
+        processes and terminal, and never shown back. A fresh idempotency key is sent when
+        none is given, so a retried create makes one sandbox.
         """
-        call = req.create_sandbox(profile, ttl, cargo_id, idempotency_key, network)
+        fields = {"ttl": ttl, "cargo_id": cargo_id, "network": network, "metadata": metadata}
+        call = req.create_sandbox(idempotency_key, profile=profile, env=env, **fields)
         return Sandbox(self._client, self._client._call(call))
 
     def get(self, sandbox_id: str) -> Sandbox:
@@ -171,10 +176,16 @@ class Sandboxes:
         return Sandbox(self._client, self._client._call(req.get_sandbox(sandbox_id)))
 
     def list(
-        self, *, limit: int = 50, cursor: str | None = None, status: str | None = None
+        self,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        status: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> api.SandboxList:
-        """One page of your sandboxes; pass `next_cursor` back as `cursor` for the next."""
-        return self._client._call(req.list_sandboxes(limit, cursor, status))
+        """One page of your sandboxes; pass `next_cursor` back as `cursor` for the next.
+        `metadata`: only those labelled with each of these values."""
+        return self._client._call(req.list_sandboxes(limit, cursor, status, metadata))
 
 
 class Cargos:

@@ -1,5 +1,6 @@
 """Sandboxes: create, list, read, stop and delete, always scoped to the caller's owner."""
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from sqlalchemy import bindparam, select
@@ -66,13 +67,17 @@ class SandboxService:
         profile = self._profiles.runnable(request.profile)
         ttl = request.ttl if request.ttl and request.ttl > 0 else None
         network = networks.chosen(profile, request.network)
-        # A warm sandbox runs its profile's policy: only a create that keeps it may claim one.
-        if request.cargo_id is None and network is None and self._pool is not None:
+        # A warm sandbox runs its profile's policy and env: only a create that keeps both may
+        # claim one.
+        warm = request.cargo_id is None and network is None and not request.env
+        if warm and self._pool is not None:
             claimed = await self._pool.claim(owner, profile.id, ttl)
             if claimed is not None:
                 bind_contextvars(sandbox_id=claimed)
                 sandbox = await self._db.get(Sandbox, claimed)
                 if sandbox is not None:
+                    sandbox.user_metadata = request.metadata or None
+                    await self._db.flush()
                     return self.out(sandbox, None)
         sandbox_id = new_id("sandbox")
         bind_contextvars(sandbox_id=sandbox_id)
@@ -95,6 +100,8 @@ class SandboxService:
             created_at=now,
             expires_at=now + timedelta(seconds=ttl) if ttl else None,
             network_policy=network,
+            user_metadata=request.metadata or None,
+            user_env=request.env or None,
         )
         self._db.add(sandbox)
         await self._db.flush()
@@ -133,15 +140,21 @@ class SandboxService:
         return out
 
     async def page(
-        self, owner: str, limit: int, cursor: str | None, wanted: SandboxStatus | None
+        self,
+        owner: str,
+        limit: int,
+        cursor: str | None,
+        wanted: SandboxStatus | None,
+        labels: Mapping[str, str] | None = None,
     ) -> SandboxList:
-        """By id; a status filter scans in batches and stops at a budget (contract §1.5)."""
+        """By id; a status filter scans in batches and stops at a budget (contract §1.5).
+        `labels`: only sandboxes whose metadata has each of these values."""
         batch = limit + 1 if wanted is None else min(max(limit * 5, 50), 500)
         budget = limit + 1 if wanted is None else max(limit * 20, 1000)
         items: list[SandboxOut] = []
         scanned, last = 0, cursor
         while len(items) <= limit and scanned < budget:
-            rows = await self._batch(owner, last, batch)
+            rows = await self._batch(owner, last, batch, labels or {})
             if not rows:
                 break
             scanned, last = scanned + len(rows), rows[-1].id
@@ -153,10 +166,14 @@ class SandboxService:
         exhausted = scanned < budget
         return SandboxList(items=items, next_cursor=None if exhausted else last)
 
-    async def _batch(self, owner: str, after: str | None, size: int) -> list[Sandbox]:
+    async def _batch(
+        self, owner: str, after: str | None, size: int, labels: Mapping[str, str]
+    ) -> list[Sandbox]:
         query = select(Sandbox).where(
             Sandbox.owner == owner, Sandbox.deleted_at.is_(None), Sandbox.is_warm_pool.is_(False)
         )
+        for key, value in labels.items():
+            query = query.where(Sandbox.user_metadata[key].as_string() == value)
         if after:
             query = query.where(Sandbox.id > after)
         return list(await self._db.scalars(query.order_by(Sandbox.id).limit(size)))
@@ -216,6 +233,7 @@ class SandboxService:
             idle_expires_at=sandbox.idle_expires_at,
             containers=None,
             network=self._network(sandbox),
+            metadata=sandbox.user_metadata or {},
         )
 
     def _network(self, sandbox: Sandbox) -> SandboxNetwork | None:

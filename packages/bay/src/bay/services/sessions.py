@@ -290,7 +290,7 @@ class SessionService:
             profile=profile.id,
             instance_id=self._rt.instance_id,
         )
-        env = {**profile.env, **self._rt.ship_env}
+        env = {**profile.env, **(sandbox.user_env or {}), **self._rt.ship_env}
         if self._rt.orphan_grace_s is not None:
             # Past its idle timeout a live Bay would have ended it anyway; the grace is the
             # time a restarted Bay has to find it again.

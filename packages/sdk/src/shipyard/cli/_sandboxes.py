@@ -10,6 +10,22 @@ sandbox_app = typer.Typer(help="Create, inspect, stop and delete sandboxes.", no
 
 COLUMNS = ("id", "status", "profile", "expires_at")
 
+Labels = Annotated[
+    list[str] | None,
+    typer.Option("--metadata", help="KEY=VALUE label (repeat); on list, a filter."),
+]
+
+
+def pairs(options: list[str] | None, name: str) -> dict[str, str] | None:
+    """`KEY=VALUE` options as a mapping; a usage error names the one without `=`."""
+    found = {}
+    for option in options or []:
+        key, sep, value = option.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{option!r} is not KEY=VALUE", param_hint=name)
+        found[key] = value
+    return found or None
+
 
 @sandbox_app.command("create")
 def create(
@@ -24,12 +40,22 @@ def create(
             "list of domains (*. wildcards) and CIDRs."
         ),
     ] = None,
+    metadata: Labels = None,
+    env: Annotated[
+        list[str] | None,
+        typer.Option("--env", help="KEY=VALUE for its shell, kernel and processes (repeat)."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Create a sandbox and print its id."""
     with connect(ctx) as client:
         sandbox = client.sandboxes.create(
-            profile, ttl=ttl, cargo_id=cargo, network=_network(network)
+            profile,
+            ttl=ttl,
+            cargo_id=cargo,
+            network=_network(network),
+            metadata=pairs(metadata, "--metadata"),
+            env=pairs(env, "--env"),
         )
     emit(as_json, sandbox.info, sandbox.id)
 
@@ -47,11 +73,13 @@ def list_(
     status: Annotated[str | None, typer.Option(help="Only this status.")] = None,
     limit: Annotated[int, typer.Option(help="Page size (1-200).")] = 50,
     cursor: Annotated[str | None, typer.Option(help="Continue after this id.")] = None,
+    metadata: Labels = None,
     as_json: Json = False,
 ) -> None:
     """List your sandboxes."""
     with connect(ctx) as client:
-        page = client.sandboxes.list(limit=limit, cursor=cursor, status=status)
+        labels = pairs(metadata, "--metadata")
+        page = client.sandboxes.list(limit=limit, cursor=cursor, status=status, metadata=labels)
     if as_json:
         return emit(True, page)
     emit_table(page.items, COLUMNS)
