@@ -10,7 +10,18 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bench import baselines, environment, execs, files, load, memory, ports, report, tti
+from bench import (
+    baselines,
+    egress,
+    environment,
+    execs,
+    files,
+    load,
+    memory,
+    ports,
+    report,
+    tti,
+)
 from bench.model import Row
 from tests.engines import unavailable
 
@@ -27,6 +38,7 @@ SCENARIOS: dict[str, Scenario] = {
     "soak": load.soak,
     "environment": environment.scenario,
     "ports": ports.scenario,
+    "egress": egress.scenario,
 }
 
 
