@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from bench import (
     baselines,
     databases,
+    egress,
     environment,
     execs,
     files,
@@ -39,6 +40,7 @@ SCENARIOS: dict[str, Scenario] = {
     "environment": environment.scenario,
     "ports": ports.scenario,
     "databases": databases.scenario,
+    "egress": egress.scenario,
 }
 
 

@@ -9,7 +9,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -176,3 +176,13 @@ def serving(config: dict[str, Any], driver: str = "local") -> Iterator[BayProces
                 for item in client.get("/v1/sandboxes", params={"limit": 200}).json()["items"]:
                     client.delete(f"/v1/sandboxes/{item['id']}")
             server.stop()
+
+
+def clean_up(bay: BayProcess, docker_networks: Sequence[str] = ()) -> None:
+    """Delete every sandbox the test's Bay made, stop it, then remove its Docker networks."""
+    with bay.client() as client:
+        for item in client.get("/v1/sandboxes", params={"limit": 200}).json()["items"]:
+            client.delete(f"/v1/sandboxes/{item['id']}")
+    bay.stop()
+    for network in docker_networks:
+        subprocess.run(["docker", "network", "rm", network], capture_output=True, check=False)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from websockets.sync.client import ClientConnection, connect
 
 from shipyard import AsyncClient, Client, Sandbox
 from shipyard_protocol.ship import EndEvent, ErrorEvent, ExecEvent, OutputEvent
@@ -127,6 +128,39 @@ class TestTerminal:
                 await terminal.send("echo hi-$((40+2)); exit\r")
                 output = b"".join([chunk async for chunk in terminal])
         assert b"hi-42" in output
+
+    def test_closing_from_the_sdk_logs_no_error_in_bay(
+        self, bay: BayProcess, sandbox: Sandbox
+    ) -> None:
+        sandbox.shell.run("true")  # a running session: the race is in the close alone
+        logged = bay.log.stat().st_size
+        for _ in range(3):
+            with sandbox.terminal() as terminal:
+                terminal.send("echo open-$((40+2))\r")
+                read_terminal(terminal.recv, b"open-42")
+        # Bay notices each close at once; a log line for it would follow within moments.
+        time.sleep(1)
+        with bay.log.open() as log:
+            log.seek(logged)
+            after = log.read()
+        assert "Traceback" not in after, after
+        assert " ERROR " not in after, after
+
+    def test_plain_keystroke_frames_through_bay(self, bay: BayProcess, sandbox: Sandbox) -> None:
+        """xterm.js's attach add-on sends every key as a bare text frame."""
+        url = f"{bay.url.replace('http', 'ws', 1)}/v1/sandboxes/{sandbox.id}/terminal"
+        with connect(url, additional_headers={"Authorization": f"Bearer {API_KEY}"}) as socket:
+            for key in "echo keys-$((40+2))\r":
+                socket.send(key)
+            assert b"keys-42\r\n" in read_terminal(recv_bytes(socket), b"keys-42\r\n")
+
+
+def recv_bytes(socket: ClientConnection) -> Callable[[float], bytes]:
+    def recv(timeout: float) -> bytes:
+        frame = socket.recv(timeout)
+        return frame if isinstance(frame, bytes) else frame.encode()
+
+    return recv
 
 
 def read_terminal(recv: Callable[[float], bytes], pattern: bytes) -> bytes:

@@ -170,6 +170,31 @@ async def test_memory_hog_is_killed(variant: str, driver: Driver) -> None:
         await driver.stop(instance.ref)
 
 
+async def test_kernel_death_says_how_it_ended(variant: str, driver: Driver) -> None:
+    """`os._exit(1)` is an exit code; out of memory only when the cgroup counted an OOM kill."""
+    if not driver.enforcement().memory:
+        pytest.skip(f"memory limits are not enforceable here: {driver.enforcement().notes}")
+    instance = await start(variant, driver)
+    hog = MEMORY_HOG.format(mb=limits_for(variant).memory_bytes * 3 // 2**20)
+    try:
+        exited = await py(instance, "import os\nos._exit(1)")
+        oom = await py(instance, hog)
+    except httpx.TransportError:
+        # gVisor: the whole sandbox is one cgroup, so the OOM killer may take the sandbox.
+        assert variant == "docker+runsc"
+        return
+    finally:
+        await driver.stop(instance.ref)
+    assert exited["error"]["value"] == (
+        "The python kernel exited with code 1; its variables are lost."
+    )
+    assert oom["error"]["name"] == "KernelDiedError", oom
+    if variant != "docker+runsc":  # gVisor's own cgroup files count no OOM kills
+        assert (
+            "killed by signal 9 (SIGKILL): the sandbox ran out of memory" in (oom["error"]["value"])
+        )
+
+
 async def test_fork_bomb_is_contained(variant: str, driver: Driver) -> None:
     if not driver.enforcement().pids:
         pytest.skip(f"pids limits are not enforceable here: {driver.enforcement().notes}")

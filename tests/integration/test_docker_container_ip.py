@@ -37,7 +37,6 @@ except OSError as exc:
 class Setup:
     bay: BayProcess
     network: str
-    egress_network: str
     sandbox_id: str
 
 
@@ -47,8 +46,8 @@ def setup() -> Iterator[Setup]:
     if reason:
         pytest.skip(reason)
     suffix = uuid.uuid4().hex[:8]
-    network, egress = f"shipyard-test-{suffix}", f"shipyard-test-{suffix}-egress"
-    endpoint = {"endpoint": "container_ip", "network": network, "egress_network": egress}
+    network = f"shipyard-test-{suffix}"
+    endpoint = {"endpoint": "container_ip", "network": network}
     profiles = [{"id": "python-default"}, {"id": "python-net", "network": True}]
     config = {"gc": {"enabled": False}, "driver": {"docker": endpoint}, "profiles": profiles}
     with traversable_tmp() as base:
@@ -57,9 +56,9 @@ def setup() -> Iterator[Setup]:
         try:
             with bay.client() as client:
                 sandbox_id = client.post("/v1/sandboxes", json={}).json()["id"]
-            yield Setup(bay, network, egress, sandbox_id)
+            yield Setup(bay, network, sandbox_id)
         finally:
-            _clean_up(bay, network, egress)
+            _clean_up(bay, network)
 
 
 def _clean_up(bay: BayProcess, *networks: str) -> None:
@@ -163,20 +162,29 @@ def test_another_container_on_the_network_cannot_reach_ship(setup: Setup) -> Non
 
 
 def test_no_network_means_no_egress(setup: Setup) -> None:
-    code = PROBE.replace("sys.argv[1], int(sys.argv[2])", "'1.1.1.1', 53")
+    # A documentation address (RFC 5737): with no route out, no packet is even sent.
+    code = PROBE.replace("sys.argv[1], int(sys.argv[2])", "'203.0.113.10', 80")
 
     assert run(setup.bay, setup.sandbox_id, "python", code)["output"].startswith("refused")
 
 
-def test_a_network_profile_joins_the_egress_network(setup: Setup) -> None:
+def test_a_network_profile_stays_on_the_internal_network_behind_its_proxy(
+    setup: Setup,
+) -> None:
+    """Its only way out is its proxy (tests/network has what each policy reaches)."""
     with setup.bay.client() as client:
         sandbox_id = client.post("/v1/sandboxes", json={"profile": "python-net"}).json()["id"]
     assert run(setup.bay, sandbox_id, "shell", "echo up")["output"] == "up"
 
-    network = json.loads(docker("network", "inspect", setup.egress_network))[0]
-    assert inspect(sandbox_id)["HostConfig"]["NetworkMode"] == setup.egress_network
-    assert network["Internal"] is False
-    assert network["Options"]["com.docker.network.bridge.enable_icc"] == "false"
+    found = inspect(sandbox_id)
+    assert found["HostConfig"]["NetworkMode"] == setup.network
+    pid = str(found["State"]["Pid"])
+    rules = subprocess.run(
+        ["nsenter", "-t", pid, "-n", "nft", "list", "table", "inet", "shipyard"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "redirect to :15001" in rules
+    assert "policy drop" in rules
 
 
 def test_a_restarted_bay_reattaches(setup: Setup) -> None:

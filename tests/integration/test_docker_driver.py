@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -14,6 +15,8 @@ from bay.drivers import seccomp
 from bay.drivers.base import DriverUnavailableError, InstanceStartError, Limits
 from bay.drivers.docker import DockerDriver
 from bay.drivers.docker_container import container_config
+from bay.egress.launch import Egress
+from shipyard_protocol.api import NetworkPolicy
 from tests.bay_process import traversable_tmp
 from tests.engines import (
     INSTANCE_ID,
@@ -27,6 +30,7 @@ from tests.engines import (
 
 pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
 
+INTERNET = Egress(NetworkPolicy(egress="internet"))
 LIMITS = Limits(cpus=0.5, memory_bytes=256 * 1024 * 1024, pids=512)
 
 
@@ -115,36 +119,41 @@ async def test_unreachable_dockerd_is_unavailable(tmp_path: Path) -> None:
 
 
 async def test_network_and_runtime_come_from_the_spec(tmp_path: Path) -> None:
-    spec = new_spec("docker", str(tmp_path), LIMITS, network=True)
+    spec = new_spec("docker", str(tmp_path), LIMITS, egress=INTERNET)
     host = container_config(spec, tmp_path / "run", 64)["HostConfig"]
-    assert host["NetworkMode"] == "bridge"
+    assert host["NetworkMode"] == "none"  # its way out is its proxy, never a bridge
     assert "Runtime" not in host
     assert host["Tmpfs"]["/tmp"].endswith("size=64m,mode=1777")
 
 
-async def test_a_networked_profile_on_a_socket_joins_bays_icc_off_network() -> None:
-    """Not Docker's default bridge, where sandboxes could reach one another. runc only: the
+async def test_a_networked_profile_on_a_socket_has_no_interface_but_its_proxy() -> None:
+    """Not on any bridge, where sandboxes could reach one another or the host: its netns is
+    walled and every connection out goes to the proxy Bay started there. runc only: the
     gVisor registered here runs with --network=none."""
     reason = unavailable("docker")
     if reason is not None:
         pytest.skip(reason)
-    egress = f"bay-test-egress-{uuid.uuid4().hex[:8]}"
-    settings = DockerDriverSettings(start_timeout_s=60, egress_network=egress)
     with traversable_tmp() as data_dir:
-        driver = DockerDriver(settings, data_dir, INSTANCE_ID)
+        driver = DockerDriver(DockerDriverSettings(start_timeout_s=60), data_dir, INSTANCE_ID)
         try:
-            spec = new_spec("docker", await new_cargo(driver), LIMITS, network=True)
+            spec = new_spec("docker", await new_cargo(driver), LIMITS, egress=INTERNET)
             instance = await driver.start(spec)
             try:
-                mode = docker_inspect(instance.ref)["HostConfig"]["NetworkMode"]
+                found = docker_inspect(instance.ref)
+                pid = str(found["State"]["Pid"])
+                rules = subprocess.run(
+                    ["nsenter", "-t", pid, "-n", "nft", "list", "table", "inet", "shipyard"],
+                    capture_output=True, text=True, check=True,
+                ).stdout  # fmt: skip
                 listed = {info.ref: info.endpoint for info in await driver.list_instances()}
+                counted = driver.traffic(instance.ref)
             finally:
                 await driver.stop(instance.ref)
-            options = docker("network", "inspect", egress, "--format", "{{json .Options}}")
         finally:
             await driver.close()
-            docker("network", "rm", egress, check=False)
-    assert mode == egress
-    assert '"com.docker.network.bridge.enable_icc":"false"' in (options or "")
-    assert listed[instance.ref] == instance.endpoint  # still its socket, not the network's IP
+    assert found["HostConfig"]["NetworkMode"] == "none"
+    assert "redirect to :15001" in rules
+    assert counted is not None
+    assert counted.bytes_out == 0
+    assert listed[instance.ref] == instance.endpoint  # still its socket
     assert instance.endpoint.startswith("unix:")

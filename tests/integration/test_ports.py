@@ -19,7 +19,7 @@ import pytest
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect
 
-from tests.bay_process import API_KEY, BayProcess, traversable_tmp
+from tests.bay_process import API_KEY, BayProcess, clean_up, traversable_tmp
 from tests.engines import IMAGE, VARIANT_PARAMS, require
 
 SERVERS = (Path(__file__).parent / "port_servers.py").read_text()
@@ -58,7 +58,7 @@ def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
                 sandbox_id, digest = _serving_sandbox(client)
                 yield Setup(variant, bay, client, sandbox_id, digest)
         finally:
-            _clean_up(bay, networks)
+            clean_up(bay, networks)
 
 
 def _config(variant: str) -> tuple[dict[str, Any], list[str]]:
@@ -69,10 +69,9 @@ def _config(variant: str) -> tuple[dict[str, Any], list[str]]:
     if variant != "docker-container-ip":
         return config, []
     suffix = uuid.uuid4().hex[:8]
-    network, egress = f"shipyard-ports-{suffix}", f"shipyard-ports-{suffix}-egress"
-    endpoint = {"endpoint": "container_ip", "network": network, "egress_network": egress}
-    config["driver"] = {"docker": endpoint}
-    return config, [network, egress]
+    network = f"shipyard-ports-{suffix}"
+    config["driver"] = {"docker": {"endpoint": "container_ip", "network": network}}
+    return config, [network]
 
 
 def _serving_sandbox(client: httpx.Client) -> tuple[str, str]:
@@ -105,15 +104,6 @@ def shell(client: httpx.Client, sandbox_id: str, command: str) -> str:
     assert response.status_code == 200, response.text
     assert response.json()["exit_code"] == 0, response.json()
     return str(response.json()["output"])
-
-
-def _clean_up(bay: BayProcess, networks: list[str]) -> None:
-    with bay.client() as client:
-        for item in client.get("/v1/sandboxes", params={"limit": 200}).json()["items"]:
-            client.delete(f"/v1/sandboxes/{item['id']}")
-    bay.stop()
-    for network in networks:
-        subprocess.run(["docker", "network", "rm", network], capture_output=True, check=False)
 
 
 def until(check: Any, seconds: float = 60) -> Any:

@@ -9,10 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 
 from bay.app import create_app
 from bay.config import ProfileSettings, Settings
+from bay.db.engine import alembic_config
 from bay.drivers.fake import FakeDriver
 from bay.services.clock import Clock, utcnow
 from bay.services.gc import GcService
@@ -125,7 +127,8 @@ def database_url(
     try:
         yield postgres_database
     finally:
-        postgres.empty_database(server, postgres_database)
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        postgres.empty_database(server, postgres_database, head or "")
 
 
 @pytest.fixture

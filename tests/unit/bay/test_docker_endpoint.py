@@ -23,14 +23,17 @@ from bay.drivers.docker_network import (
     tcp_endpoint,
 )
 from bay.drivers.ship_tokens import SECRET_FILE, ShipTokens
+from bay.egress.launch import Egress
 from bay.ship_client import ShipClient
+from shipyard_protocol.api import NetworkPolicy
 
 ENDPOINT = tcp_endpoint("ses-1", "10.0.0.2")
 
 
-def spec(tmp_path: Path, network: bool = False) -> SessionSpec:
+def spec(tmp_path: Path, network: str = "none") -> SessionSpec:
     labels = Labels("owner", "sbx-1", "ses-1", "ws-1", "python-default", "bay")
-    return SessionSpec(labels, str(tmp_path / "cargo"), Limits(1, 0, 0), network=network)
+    egress = Egress(NetworkPolicy.model_validate({"egress": network}))
+    return SessionSpec(labels, str(tmp_path / "cargo"), Limits(1, 0, 0), egress=egress)
 
 
 class TestShipTokens:
@@ -120,19 +123,20 @@ class TestContainerConfig:
         assert len(config["HostConfig"]["Binds"]) == 1
         assert not any(item.startswith("SHIP_READY_FILE=") for item in config["Env"])
 
-    def test_socket_mode_is_unchanged(self, tmp_path: Path) -> None:
-        config = container_config(spec(tmp_path, network=True), tmp_path / "run", 64)
+    def test_socket_mode_has_no_network_even_with_internet(self, tmp_path: Path) -> None:
+        """Its egress passes the proxy Bay starts in its namespace, never a bridge's route."""
+        config = container_config(spec(tmp_path, network="internet"), tmp_path / "run", 64)
 
-        assert config["HostConfig"]["NetworkMode"] == "bridge"
+        assert config["HostConfig"]["NetworkMode"] == "none"
+        assert "SHIPYARD_NETWORK=internet" in config["Env"]
         assert "SHIP_SOCKET=/run/ship/ship.sock" in config["Env"]
         assert not any(item.startswith("SHIP_TOKEN") for item in config["Env"])
 
 
 class TestNetworkCheck:
-    def test_bays_own_networks_pass(self) -> None:
-        for egress in (False, True):
-            made = network_config("n", egress)
-            check_network("n", {**made, "Labels": made["Labels"]}, egress)
+    def test_bays_own_network_passes(self) -> None:
+        made = network_config("n")
+        check_network("n", {**made, "Labels": made["Labels"]})
 
     @pytest.mark.parametrize(
         ("change", "problem"),
@@ -148,4 +152,4 @@ class TestNetworkCheck:
         self, change: dict[str, object], problem: str
     ) -> None:
         with pytest.raises(InstanceStartError, match=problem):
-            check_network("n", {**network_config("n", False), **change}, False)
+            check_network("n", {**network_config("n"), **change})

@@ -31,6 +31,17 @@ class TestIdleSession:
         body = (await bay.client.get(f"/v1/sandboxes/{sandbox_id}", headers=AUTH)).json()
         assert (body["status"], body["idle_expires_at"]) == ("idle", None)
 
+    async def test_next_python_result_says_the_kernel_restarted(
+        self, bay: Bay, clock: FakeClock
+    ) -> None:
+        sandbox_id = await bay.sandbox()
+        await start_session(bay, sandbox_id)
+        await bay.gc.run_once(clock.now + timedelta(hours=1), ["idle_session"])
+        after = await bay.client.post(
+            f"/v1/sandboxes/{sandbox_id}/python/exec", json={"code": "1"}, headers=AUTH
+        )
+        assert after.json()["kernel_restarted"] is True
+
     async def test_leaves_active_sandboxes_alone(self, bay: Bay, clock: FakeClock) -> None:
         await start_session(bay, await bay.sandbox())
         result = await bay.gc.run_once(clock.now + timedelta(seconds=10), ["idle_session"])

@@ -29,11 +29,9 @@ class TestCreate:
         assert error["code"] == "validation_error"
         assert "profile" in error["message"].lower()
 
-    async def test_timestamps_have_no_timezone_suffix(self, bay: Bay) -> None:
+    async def test_timestamps_are_utc_with_z(self, bay: Bay) -> None:
         response = await bay.client.post("/v1/sandboxes", json={}, headers=AUTH)
-        created = response.json()["created_at"]
-        assert not created.endswith("Z")
-        assert "+" not in created
+        assert response.json()["created_at"].endswith("Z")
 
 
 class TestGetAndList:
@@ -65,6 +63,14 @@ class TestGetAndList:
         assert [item["id"] for item in body["items"]] == [ready]
         assert idle not in [item["id"] for item in body["items"]]
 
+    async def test_unknown_status_is_422_not_everything(self, bay: Bay) -> None:
+        await bay.sandbox()
+        response = await bay.client.get("/v1/sandboxes?status=bogus", headers=AUTH)
+        assert response.status_code == 422
+        (problem,) = response.json()["detail"]
+        assert (problem["loc"], problem["input"]) == (["query", "status"], "bogus")
+        assert "'idle', 'starting', 'ready', 'failed' or 'expired'" in problem["msg"]
+
     async def test_limit_out_of_range_is_422(self, bay: Bay) -> None:
         response = await bay.client.get("/v1/sandboxes?limit=0", headers=AUTH)
         assert response.status_code == 422
@@ -86,6 +92,27 @@ class TestStopAndDelete:
         assert "NameError" in after.json()["error"]
         read = await bay.client.get(f"{base}/filesystem/files?path=keep.txt", headers=AUTH)
         assert read.json() == {"content": "kept"}
+
+    async def test_first_python_result_after_stop_says_the_kernel_restarted(self, bay: Bay) -> None:
+        sandbox_id = await bay.sandbox()
+        base = f"/v1/sandboxes/{sandbox_id}"
+        run = f"{base}/python/exec"
+        first = await bay.client.post(run, json={"code": "x = 1"}, headers=AUTH)
+        await bay.client.post(f"{base}/stop", headers=AUTH)
+        await bay.client.post(f"{base}/shell/exec", json={"command": "true"}, headers=AUTH)
+        after = await bay.client.post(run, json={"code": "'x' in globals()"}, headers=AUTH)
+        next_one = await bay.client.post(run, json={"code": "1"}, headers=AUTH)
+        assert first.json()["kernel_restarted"] is False
+        assert (after.json()["output"], after.json()["kernel_restarted"]) == ("False", True)
+        assert next_one.json()["kernel_restarted"] is False
+
+    async def test_stop_before_any_python_loses_no_variables(self, bay: Bay) -> None:
+        sandbox_id = await bay.sandbox()
+        base = f"/v1/sandboxes/{sandbox_id}"
+        await bay.client.post(f"{base}/shell/exec", json={"command": "true"}, headers=AUTH)
+        await bay.client.post(f"{base}/stop", headers=AUTH)
+        first = await bay.client.post(f"{base}/python/exec", json={"code": "1"}, headers=AUTH)
+        assert first.json()["kernel_restarted"] is False
 
     async def test_stop_twice_is_fine(self, bay: Bay) -> None:
         sandbox_id = await bay.sandbox()

@@ -21,6 +21,18 @@ class TestCreate:
         result = shipyard("sandbox", "create", "--profile", "python-only", "--json")
         assert json.loads(result.stdout)["capabilities"] == ["python"]
 
+    def test_metadata_and_env_options(self, shipyard: Shipyard, client: Client) -> None:
+        made = shipyard("sandbox", "create", "--metadata", "team=a", "--env", "K=v=w", "--json")
+        assert made.exit_code == 0, made.output
+        assert json.loads(made.stdout)["metadata"] == {"team": "a"}
+        listed = shipyard("sandbox", "list", "--metadata", "team=a", "--json")
+        assert [item["metadata"] for item in json.loads(listed.stdout)["items"]] == [{"team": "a"}]
+
+    def test_an_option_without_equals_is_a_usage_error(self, shipyard: Shipyard) -> None:
+        result = shipyard("sandbox", "create", "--env", "NOEQUALS")
+        assert result.exit_code == 2
+        assert "'NOEQUALS' is not KEY=VALUE" in result.output
+
     def test_unknown_profile_fails_with_the_error(self, shipyard: Shipyard) -> None:
         result = shipyard("sandbox", "create", "--profile", "nope")
         assert result.exit_code == 1
@@ -32,6 +44,14 @@ class TestList:
         result = shipyard("sandbox", "list")
         assert sandbox_id in result.stdout
 
+    def test_unknown_status_fails_naming_the_statuses(
+        self, shipyard: Shipyard, sandbox_id: str
+    ) -> None:
+        result = shipyard("sandbox", "list", "--status", "bogus")
+        assert result.exit_code == 1
+        assert sandbox_id not in result.stdout
+        assert "query.status: Input should be 'idle', 'starting', 'ready'" in result.stderr
+
     def test_json_pages(self, shipyard: Shipyard, sandbox_id: str) -> None:
         page = json.loads(shipyard("sandbox", "list", "--limit", "200", "--json").stdout)
         assert sandbox_id in [item["id"] for item in page["items"]]
@@ -42,6 +62,7 @@ class TestGet:
         result = shipyard("sandbox", "get", sandbox_id)
         assert "python-default" in result.stdout
         assert sandbox_id in result.stdout
+        assert "none (0 B in, 0 B out)" in result.stdout  # the policy, said plainly
 
     def test_missing_sandbox_exits_1(self, shipyard: Shipyard) -> None:
         result = shipyard("sandbox", "get", "sandbox-000000000000", "--json")

@@ -1,6 +1,7 @@
 """MCP fixtures: the server's tools against Bay served in a thread."""
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +9,7 @@ import pytest
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent
 
-from shipyard import Client
+from shipyard import AsyncClient, Client
 from shipyard_mcp.config import Settings
 from shipyard_mcp.server import create_server
 from tests.unit.bay.conftest import ADMIN_KEY
@@ -26,9 +27,20 @@ def settings(live_url: str) -> Settings:
     return Settings(endpoint=live_url, token=ADMIN_KEY)
 
 
+ServerWith = Callable[..., MCPServer]
+
+
 @pytest.fixture
-def server(settings: Settings) -> MCPServer:
-    return create_server(settings)
+async def server_with(settings: Settings) -> AsyncIterator[ServerWith]:
+    """`server_with(**changes)`: a server on settings with `changes`, on a client closed after
+    the test (a server's own client lives as long as its process)."""
+    async with AsyncClient(settings.endpoint, settings.token) as shared:
+        yield lambda **changes: create_server(replace(settings, **changes), shared)
+
+
+@pytest.fixture
+def server(server_with: ServerWith) -> MCPServer:
+    return server_with()
 
 
 @pytest.fixture
@@ -54,6 +66,13 @@ def text_of(result: object) -> str:
 async def call(server: MCPServer, tool: str, **arguments: Any) -> str:
     """Call a tool directly and answer its text."""
     return text_of(await server.call_tool(tool, arguments))
+
+
+async def call_result(server: MCPServer, tool: str, **arguments: Any) -> CallToolResult:
+    """Call a tool directly and answer the whole result, `is_error` included."""
+    result = await server.call_tool(tool, arguments)
+    assert isinstance(result, CallToolResult)
+    return result
 
 
 def local(tmp_path: Path, name: str, data: bytes) -> Path:

@@ -1,17 +1,14 @@
 """execute_python, execute_shell and the history tools, called directly on the server."""
 
 from collections.abc import Iterator
-from dataclasses import replace
 
 import pytest
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from shipyard import Client
-from shipyard_mcp.config import Settings
-from shipyard_mcp.server import create_server
 from tests.unit.bay.conftest import ADMIN_KEY
-from tests.unit.mcp.conftest import call
+from tests.unit.mcp.conftest import ServerWith, call
 
 
 @pytest.fixture(scope="module")
@@ -40,9 +37,9 @@ class TestExecutePython:
         assert "ZeroDivisionError" in failed
 
     async def test_long_output_keeps_head_and_tail(
-        self, settings: Settings, python_sandbox: str
+        self, server_with: ServerWith, python_sandbox: str
     ) -> None:
-        server = create_server(replace(settings, max_text_chars=200))
+        server = server_with(max_text_chars=200)
         answer = await call(
             server, "execute_python", sandbox_id=python_sandbox, code="print('a' * 500 + 'END')"
         )

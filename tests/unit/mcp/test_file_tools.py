@@ -1,15 +1,12 @@
 """read_file, write_file, list_files, delete_file, upload_file and download_file."""
 
 import hashlib
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from mcp.server.mcpserver import MCPServer
 
-from shipyard_mcp.config import Settings
-from shipyard_mcp.server import create_server
-from tests.unit.mcp.conftest import call, local
+from tests.unit.mcp.conftest import ServerWith, call, local
 
 
 class TestTextFiles:
@@ -39,9 +36,9 @@ class TestTextFiles:
         assert answer.startswith("**Error:** path must be")
 
     async def test_write_over_the_limit_is_refused(
-        self, settings: Settings, sandbox_id: str
+        self, server_with: ServerWith, sandbox_id: str
     ) -> None:
-        server = create_server(replace(settings, max_write_bytes=4))
+        server = server_with(max_write_bytes=4)
         answer = await call(server, "write_file", sandbox_id=sandbox_id, path="x", content="12345")
         assert answer == "**Error:** content is 5 bytes; the limit is 4"
 
@@ -97,9 +94,9 @@ class TestTransfers:
         assert answer.startswith("**Error:** local_path")
 
     async def test_transfers_over_the_limit_are_refused(
-        self, settings: Settings, sandbox_id: str, tmp_path: Path
+        self, server_with: ServerWith, sandbox_id: str, tmp_path: Path
     ) -> None:
-        server = create_server(replace(settings, max_transfer_bytes=10))
+        server = server_with(max_transfer_bytes=10)
         source = local(tmp_path, "big.bin", b"x" * 11)
         refused = await call(server, "upload_file", sandbox_id=sandbox_id, local_path=str(source))
         assert refused.endswith("is over the 10-byte transfer limit")

@@ -1,13 +1,10 @@
-"""start_process, get_process_logs, list_processes and kill_process, called on the server."""
-
-from dataclasses import replace
+"""start_process, get_process_logs, wait_process, list_processes and kill_process, called on
+the server."""
 
 from mcp.server.mcpserver import MCPServer
 
 from shipyard import Client
-from shipyard_mcp.config import Settings
-from shipyard_mcp.server import create_server
-from tests.unit.mcp.conftest import call
+from tests.unit.mcp.conftest import ServerWith, call
 
 
 async def started(server: MCPServer, sandbox_id: str, command: str, **args: object) -> str:
@@ -38,9 +35,9 @@ class TestStartProcess:
 
 class TestGetProcessLogs:
     async def test_long_output_comes_in_pages_that_fit(
-        self, settings: Settings, sandbox_id: str, client: Client
+        self, server_with: ServerWith, sandbox_id: str, client: Client
     ) -> None:
-        server = create_server(replace(settings, max_text_chars=300))
+        server = server_with(max_text_chars=300)
         process_id = await started(server, sandbox_id, "printf 'a%.0s' $(seq 1 1000); echo END")
         client.sandboxes.get(sandbox_id).processes.wait(process_id, timeout=10)
         first = await call(server, "get_process_logs", sandbox_id=sandbox_id, process_id=process_id)
@@ -53,9 +50,9 @@ class TestGetProcessLogs:
         assert rest.endswith("from byte 990 (all read):\n" + "a" * 10 + "END\n")
 
     async def test_too_long_answers_keep_head_and_tail(
-        self, settings: Settings, sandbox_id: str
+        self, server_with: ServerWith, sandbox_id: str
     ) -> None:
-        server = create_server(replace(settings, max_text_chars=200))
+        server = server_with(max_text_chars=200)
         command = f": '{'x' * 500}'; echo done"
         process_id = await started(server, sandbox_id, command)
         listing = await call(server, "list_processes", sandbox_id=sandbox_id)
@@ -89,3 +86,24 @@ class TestListAndKill:
         assert await call(server, "list_processes", sandbox_id=sandbox_id) == (
             "No background processes"
         )
+
+
+class TestWaitProcess:
+    async def test_answers_the_exit_code_once_it_exits(
+        self, server: MCPServer, sandbox_id: str
+    ) -> None:
+        process_id = await started(server, sandbox_id, "sleep 0.2; exit 3")
+        answer = await call(
+            server, "wait_process", sandbox_id=sandbox_id, process_id=process_id, timeout=20
+        )
+        assert answer.startswith(f"Exited: Process {process_id} (exited, exit code 3")
+
+    async def test_says_it_still_runs_after_the_timeout(
+        self, server: MCPServer, sandbox_id: str
+    ) -> None:
+        process_id = await started(server, sandbox_id, "sleep 30")
+        answer = await call(
+            server, "wait_process", sandbox_id=sandbox_id, process_id=process_id, timeout=1
+        )
+        assert answer.startswith(f"Still running after 1 s: Process {process_id} (running")
+        await call(server, "kill_process", sandbox_id=sandbox_id, process_id=process_id)

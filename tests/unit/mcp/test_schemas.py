@@ -52,6 +52,9 @@ ADDED = {
     "list_processes": ({"sandbox_id"}, {"sandbox_id"}),
     "kill_process": ({"sandbox_id", "process_id", "signal"}, {"sandbox_id", "process_id"}),
     "get_port_url": ({"sandbox_id", "port", "expires_in"}, {"sandbox_id", "port"}),
+    "list_sandboxes": ({"status", "limit", "cursor"}, set()),
+    "get_sandbox": ({"sandbox_id"}, {"sandbox_id"}),
+    "wait_process": ({"sandbox_id", "process_id", "timeout"}, {"sandbox_id", "process_id"}),
 }
 
 

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from mcp import ClientSession, StdioServerParameters
@@ -36,6 +37,9 @@ TOOLS = {
     "list_processes",
     "kill_process",
     "get_port_url",
+    "list_sandboxes",
+    "get_sandbox",
+    "wait_process",
 }
 
 
@@ -55,6 +59,23 @@ async def test_stdio_lists_tools_and_runs_python(live_url: str) -> None:
         assert "output:\n42" in text_of(await session.call_tool("execute_python", code))
         deleted = await session.call_tool("delete_sandbox", {"sandbox_id": sandbox_id})
         assert text_of(deleted) == f"Sandbox {sandbox_id} deleted"
+
+
+async def test_stdio_keeps_stderr_free_of_request_logs(live_url: str, tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "shipyard_mcp"]
+    params = StdioServerParameters(command=command[0], args=command[1:], env=server_env(live_url))
+    with (tmp_path / "stderr").open("w+") as errlog:
+        async with (
+            stdio_client(params, errlog) as (read, write),
+            ClientSession(read, write) as session,
+        ):
+            await session.initialize()
+            await session.call_tool("list_profiles", {})
+            await session.call_tool("list_sandboxes", {})
+        errlog.seek(0)
+        logged = errlog.read()
+    assert "HTTP Request" not in logged
+    assert "INFO" not in logged
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -20,9 +21,10 @@ def _fake_driver(settings: Settings) -> FakeDriver:
 
 
 @contextmanager
-def serve_bay(data_dir: Path) -> Iterator[str]:
-    """Run Bay (fake driver, real Ship in-process) until the block ends; yields its URL."""
-    app = create_app(make_settings(data_dir), driver_factory=_fake_driver)
+def serve_bay(data_dir: Path, **overrides: Any) -> Iterator[str]:
+    """Run Bay (fake driver, real Ship in-process) until the block ends; yields its URL.
+    `overrides` replace settings of `make_settings`."""
+    app = create_app(make_settings(data_dir, **overrides), driver_factory=_fake_driver)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -45,7 +45,7 @@ def test_the_link_opens_the_port_without_a_key(client: Client, port: int) -> Non
     sandbox.shell.run("true")  # a running session: a port link never starts one
     link = sandbox.url(port, expires_in=60)
     assert link.url.startswith(f"{client._http.base_url}/v1/sandboxes/{sandbox.id}/ports/{port}/")
-    left = link.expires_at - datetime.now(UTC).replace(tzinfo=None)
+    left = link.expires_at - datetime.now(UTC)
     assert timedelta(seconds=50) < left <= timedelta(seconds=60)
     answer = httpx.get(link.url.replace("/?", "/page?a=1&"))
     assert (answer.status_code, answer.text) == (200, "hello /page?a=1")

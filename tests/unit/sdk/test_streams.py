@@ -180,6 +180,18 @@ class TestExecutions:
 
 
 class TestKernel:
+    async def test_stream_after_stop_ends_saying_the_kernel_restarted(
+        self, aclient: AsyncClient
+    ) -> None:
+        sandbox = await aclient.sandboxes.create()
+        await sandbox.python.run("x = 1")
+        await sandbox.stop()
+        events = [e async for e in sandbox.python.stream("'x' in globals()")]
+        again = [e async for e in sandbox.python.stream("1")]
+        assert isinstance(events[-1], EndEvent)
+        assert isinstance(again[-1], EndEvent)
+        assert (events[-1].kernel_restarted, again[-1].kernel_restarted) == (True, False)
+
     async def test_restart_then_interrupt(self, aclient: AsyncClient) -> None:
         sandbox = await aclient.sandboxes.create()
         await sandbox.python.run("x = 1")

@@ -233,10 +233,54 @@ class TestGenerations:
 
         assert died["success"] is False
         assert died["error"]["name"] == "KernelDiedError"
-        assert "died" in died["error"]["value"]
+        assert "killed by signal 9 (SIGKILL)" in died["error"]["value"]
         assert (died["kernel_generation"], died["kernel_restarted"]) == (2, True)
         assert after["text"] == "False"
         assert (after["kernel_generation"], after["kernel_restarted"]) == (2, True)
+
+
+class TestKernelDeath:
+    """The error says how the kernel ended; "out of memory" only when the cgroup counted it."""
+
+    async def test_exit_is_reported_with_its_code(
+        self, start_ship: StartShip, tmp_path: Path
+    ) -> None:
+        counter = tmp_path / "memory.events"
+        counter.write_text("oom 0\noom_kill 0\n")
+        async with start_ship(oom_counters=(counter,)) as client:
+            died = await run(client, "import os\nos._exit(1)")
+
+        assert died["error"]["value"] == (
+            "The python kernel exited with code 1; its variables are lost."
+        )
+
+    async def test_sigkill_alone_is_not_out_of_memory(
+        self, start_ship: StartShip, tmp_path: Path
+    ) -> None:
+        counter = tmp_path / "memory.events"
+        counter.write_text("oom 0\noom_kill 0\n")
+        async with start_ship(oom_counters=(counter,)) as client:
+            died = await run(client, "import os\nos.kill(os.getpid(), 9)")
+
+        assert died["error"]["value"] == (
+            "The python kernel was killed by signal 9 (SIGKILL); its variables are lost."
+        )
+
+    async def test_sigkill_the_cgroup_counted_is_out_of_memory(
+        self, start_ship: StartShip, tmp_path: Path
+    ) -> None:
+        counter = tmp_path / "memory.oom_control"
+        counter.write_text("oom_kill_disable 0\nunder_oom 0\noom_kill 3\n")
+        # What the OOM killer does, as the cgroup tells it: the count grows, then SIGKILL.
+        oom = f"import os\nopen({str(counter)!r}, 'w').write('oom_kill 4\\n')\n"
+        oom += "os.kill(os.getpid(), 9)"
+        async with start_ship(oom_counters=(tmp_path / "missing", counter)) as client:
+            died = await run(client, oom)
+
+        assert died["error"]["value"] == (
+            "The python kernel was killed by signal 9 (SIGKILL): the sandbox ran out of memory "
+            "(its memory limit); its variables are lost."
+        )
 
 
 async def test_kernel_runs_in_the_workspace_and_leaves_it_clean(

@@ -59,6 +59,26 @@ async def test_runs_in_the_workspace_as_xterm(ship_url: str, workspace: Path) ->
     assert f"xterm-256color:{workspace}\r\n" in output
 
 
+async def test_plain_text_frames_are_keystrokes(ship_url: str) -> None:
+    """What xterm.js's attach add-on sends: each key as a bare text frame, no JSON."""
+    async with terminal(ship_url) as socket:
+        await read_until(socket, r"[$#] $")
+        for key in "echo plain-$((40+2))\r":
+            await socket.send(key)
+
+        assert "plain-42\r\n" in await read_until(socket, r"\rplain-42\r\n")
+
+
+async def test_binary_frames_and_json_that_is_no_frame_are_keystrokes(ship_url: str) -> None:
+    async with terminal(ship_url) as socket:
+        await read_until(socket, r"[$#] $")
+        await socket.send(b"echo '")
+        await socket.send('{"a": 1}')
+        await socket.send(b"'\r")
+
+        assert '\r{"a": 1}\r\n' in await read_until(socket, r'\r\{"a": 1\}\r\n')
+
+
 async def test_size_and_resize(ship_url: str) -> None:
     async with terminal(ship_url, "cols=90&rows=30") as socket:
         await type_in(socket, "stty size\r")

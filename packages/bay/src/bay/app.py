@@ -11,15 +11,17 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bay import __version__
+from bay import __version__, logs
 from bay.api import (
     admin,
     cargos,
+    docs,
     execs,
     files,
     handlers,
     health,
     history,
+    metrics,
     ports,
     processes,
     profiles,
@@ -27,13 +29,17 @@ from bay.api import (
     terminal,
 )
 from bay.api.middleware import AuthGate, BodyLimit, RequestIdMiddleware
+from bay.api.request_metrics import RequestMetrics
 from bay.api.state import State
 from bay.config import Settings
 from bay.db.engine import make_engine, make_sessionmaker, migrate, startup_lock
 from bay.drivers.base import Driver
 from bay.drivers.ship_tokens import load_secret
+from bay.metrics import Metrics
+from bay.metrics_server import MetricsServer
 from bay.services import leases
 from bay.services.cargos import CargoService
+from bay.services.census import Census
 from bay.services.clock import Clock, utcnow
 from bay.services.execs import ExecLimits
 from bay.services.gc import GcService
@@ -80,20 +86,33 @@ def create_app(
     driver_factory: DriverFactory = build_driver,
     on_keys: Callable[[Provisioned], None] | None = None,
 ) -> FastAPI:
+    logs.route_to_stdlib()
+    meters = Metrics(settings.driver.type)  # this app's own registry
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, State]]:
-        state = await _start(settings, clock, driver_factory, on_keys)
+        state = await _start(settings, clock, driver_factory, on_keys, meters)
         background = [_schedule_lease(state), _schedule_gc(state), _schedule_heartbeat(state)]
         refill = _schedule_refill(state)
+        listener: MetricsServer | None = None
         try:
+            listener = _serve_metrics(state)  # a taken address fails the start, cleanly
             yield {"bay": state}
         finally:
             for task in background:
                 if task is not None:
                     task.cancel()
+            if listener is not None:
+                await listener.stop()
             await _stop(state, refill)
 
-    app = FastAPI(title="Shipyard Neo Bay", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="Shipyard Neo Bay",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,  # docs.install serves them without a CDN
+        redoc_url=None,
+    )
     routers = (
         health,
         profiles,
@@ -106,12 +125,15 @@ def create_app(
         admin,
         terminal,
         ports,
+        metrics,
     )
     for module in routers:
         app.include_router(module.router)
+    docs.install(app)
     handlers.install(app)
     app.add_middleware(AuthGate)  # runs after RequestIdMiddleware: the last added is outermost
     app.add_middleware(BodyLimit)
+    app.add_middleware(RequestMetrics, metrics=meters)
     app.add_middleware(RequestIdMiddleware)
     return app
 
@@ -121,9 +143,11 @@ async def _start(
     clock: Clock,
     driver_factory: DriverFactory,
     on_keys: Callable[[Provisioned], None] | None,
+    meters: Metrics,
 ) -> State:
     _prepare_data_dir(settings.data_dir)
     engine = make_engine(settings.database_url, settings.database.echo)
+    meters.watch_db_pool(engine.sync_engine.pool)
     sessionmaker = make_sessionmaker(engine)
     async with startup_lock(engine):
         await migrate(engine)
@@ -132,7 +156,11 @@ async def _start(
         on_keys(provisioned)
     driver = driver_factory(settings)
     _log_enforcement(driver)
-    ship = ShipClient(getattr(driver, "transports", None), getattr(driver, "ship_token", None))
+    ship = ShipClient(
+        getattr(driver, "transports", None),
+        getattr(driver, "ship_token", None),
+        on_error=lambda exc: meters.ship_call_errors.labels(type(exc).__name__).inc(),
+    )
     profiles = ProfileCatalog(settings.profiles, driver.enforcement().runtimes)
     runtime = SessionRuntime(
         sessionmaker=sessionmaker,
@@ -141,6 +169,7 @@ async def _start(
         profiles=profiles,
         locks=SandboxLocks(),
         instance_id=settings.instance_id,
+        metrics=meters,
         ship_env={"SHIP_OUTPUT_LIMIT": str(settings.ship.output_limit_bytes)},
         orphan_grace_s=settings.ship.orphan_grace_seconds,
     )
@@ -173,6 +202,8 @@ async def _start(
         recent_keys=RecentKeys(settings.security.key_cache_seconds),
         port_links=PortLinks(load_secret(settings.security.ship_secret, settings.data_dir)),
         write_turn=write_turn,
+        metrics=meters,
+        census=Census(sessionmaker, pool, meters, clock),
     )
 
 
@@ -206,6 +237,15 @@ def _build_pool(
         return CargoService(db, runtime.driver, size, clock)
 
     return WarmPool(runtime, sessions, cargos, settings.warm_pool, clock)
+
+
+def _serve_metrics(state: State) -> MetricsServer | None:
+    settings = state["settings"].metrics
+    if not settings.enabled or settings.listen is None:
+        return None
+    server = MetricsServer(settings.listen, state["metrics"], state["census"].refresh)
+    server.start()
+    return server
 
 
 def _schedule_refill(state: State) -> "asyncio.Task[None] | None":

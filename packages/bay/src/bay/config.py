@@ -12,6 +12,8 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from shipyard_protocol.api import NetworkPolicy, NetworkSetting
+
 
 class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
@@ -38,6 +40,16 @@ class ReplicaSettings(BaseModel):
         gt=0,
         description="a replica silent this long counts as gone: another then reaps its dead "
         "sessions and takes over its unanswered idempotency claims (renewed every third of it)",
+    )
+
+
+class EgressSettings(BaseModel):
+    """Where sandboxes with a network policy reach out from: each has a proxy on this host."""
+
+    namespace: str | None = Field(
+        default=None,
+        description="run every sandbox's egress proxy in this `ip netns` namespace (with its "
+        "/etc/netns files: resolv.conf, hosts); unset: the host's own network",
     )
 
 
@@ -82,6 +94,7 @@ class LocalDriverSettings(BaseModel):
         gt=0,
         description="size of each sandbox tmpfs (/tmp and /dev/shm), at most half its memory",
     )
+    egress: EgressSettings = Field(default_factory=EgressSettings)
 
 
 class DockerDriverSettings(BaseModel):
@@ -108,10 +121,7 @@ class DockerDriverSettings(BaseModel):
         default="shipyard-sandboxes",
         description="container_ip: internal bridge (no egress, no inter-container traffic)",
     )
-    egress_network: str = Field(
-        default="shipyard-sandboxes-egress",
-        description="container_ip: bridge with egress for profiles with `network: true`",
-    )
+    egress: EgressSettings = Field(default_factory=EgressSettings)
     ready: Literal["auto", "file", "health"] = Field(
         default="auto",
         description="container_ip: how Bay learns Ship listens: a ready file in the bind-mounted "
@@ -143,7 +153,14 @@ class ProfileSettings(BaseModel):
     capabilities: list[str] = Field(default_factory=lambda: ["filesystem", "shell", "python"])
     idle_timeout: int = 1800
     env: dict[str, str] = Field(default_factory=dict)
-    network: bool = False
+    network: NetworkSetting = Field(
+        default_factory=NetworkPolicy,
+        description="the most a sandbox may reach: none, internet, or {egress: allow, allow: "
+        "[domains, CIDRs], deny: [...]}; a create may narrow it (true/false: internet/none)",
+    )
+    network_bandwidth_mbit: float | None = Field(
+        default=None, gt=0, description="cap on each direction of a sandbox's traffic"
+    )
     warm_pool_size: int = Field(
         default=0, ge=0, description="ready sandboxes kept for creates without a cargo"
     )
@@ -283,6 +300,32 @@ class WarmPoolSettings(BaseModel):
     )
 
 
+class LoggingSettings(BaseModel):
+    """Bay's log lines: one JSON object each, or coloured text for a terminal."""
+
+    format: Literal["json", "console"] = Field(
+        default="console", description="json for a log collector; console for people"
+    )
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+class MetricsSettings(BaseModel):
+    """Prometheus `/metrics`: on Bay's port behind a bearer token, or on a listener of its own."""
+
+    enabled: bool = True
+    token: SecretStr | None = Field(
+        default=None,
+        description="the bearer token a scraper sends to /metrics on Bay's port (an admin API "
+        "key works too)",
+    )
+    listen: str | None = Field(
+        default=None,
+        pattern=r"^[^:]+:\d+$",
+        description="host:port of a separate listener that serves /metrics without a token "
+        "(Bay's own port then has none)",
+    )
+
+
 class DriverSettings(BaseModel):
     type: Literal["local", "docker", "fake"] = "local"
     local: LocalDriverSettings = Field(default_factory=LocalDriverSettings)
@@ -300,7 +343,10 @@ class Settings(BaseSettings):
         env_prefix="BAY_", env_nested_delimiter="__", case_sensitive=False, extra="ignore"
     )
 
-    data_dir: Path = Field(default_factory=_default_data_dir)
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="database, credentials, cargos and session run dirs; default `./.bay`",
+    )
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     replicas: ReplicaSettings = Field(default_factory=ReplicaSettings)
@@ -314,9 +360,14 @@ class Settings(BaseSettings):
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     profiles: list[ProfileSettings] = Field(default_factory=_default_profiles)
     api_key: str | None = Field(default=None, description="BAY_API_KEY: the admin key to seed")
-    instance_id: str = Field(default_factory=lambda: os.environ.get("HOSTNAME") or "bay")
+    instance_id: str = Field(
+        default_factory=lambda: os.environ.get("HOSTNAME") or "bay",
+        description="this Bay's name among Bays sharing a database; default: $HOSTNAME, or bay",
+    )
 
     @property
     def admin_key(self) -> str | None:

@@ -41,6 +41,7 @@ from shipyard_protocol.ship import (
     ShellOutcome,
     ShellRun,
     ShipHealth,
+    ShipLogs,
 )
 
 Model = TypeVar("Model", bound=BaseModel)
@@ -125,6 +126,7 @@ class ShipStream:
 
 
 TokenFor = Callable[[str], str | None]
+OnError = Callable[["ShipCallError"], None]
 
 
 class ShipClient:
@@ -132,15 +134,19 @@ class ShipClient:
 
     `token_for(endpoint)` gives the bearer token a Ship on TCP wants (None: no token). An
     endpoint's user part (`http://name@host:port`) is the driver's, and is never sent.
+    `on_error` hears of each call that failed for want of Ship (unreachable, timed out, or
+    Ship's own 5xx), not of Ship's answers about the user's request.
     """
 
     def __init__(
         self,
         transports: Mapping[str, httpx.AsyncBaseTransport] | None = None,
         token_for: TokenFor | None = None,
+        on_error: OnError | None = None,
     ) -> None:
         self._transports = transports if transports is not None else {}
         self._token_for = token_for
+        self._on_error = on_error
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._wires: dict[str, ShipWire] = {}
         self._port_clients: dict[str, httpx.AsyncClient] = {}
@@ -196,6 +202,10 @@ class ShipClient:
 
     async def health(self, endpoint: str, timeout: float = 2.0) -> ShipHealth:
         return await self._call(endpoint, "GET", "/health", ShipHealth, timeout=timeout)
+
+    async def logs(self, endpoint: str, timeout: float = 5.0) -> ShipLogs:
+        """Ship's log lines since the last call (Ship forgets them once they are read)."""
+        return await self._call(endpoint, "POST", "/logs/drain", ShipLogs, timeout=timeout)
 
     async def python(self, endpoint: str, run: PythonRun) -> PythonOutcome:
         body = run.model_dump()
@@ -379,12 +389,22 @@ class ShipClient:
         client = self._client(endpoint)
         timeout = httpx.Timeout(FILE_TIMEOUT_S, read=None)
         request = client.build_request(method, path, timeout=timeout, **kwargs)
-        with _mapped_transport_errors():
-            response = await client.send(request, stream=True)
-        if response.status_code >= 400:
-            body = await _capped_body(response)
-            raise _error_from(response.status_code, body)
+        with self._reported():
+            with _mapped_transport_errors():
+                response = await client.send(request, stream=True)
+            if response.status_code >= 400:
+                body = await _capped_body(response)
+                raise _error_from(response.status_code, body)
         return response
+
+    @contextmanager
+    def _reported(self) -> Iterator[None]:
+        try:
+            yield
+        except ShipCallError as exc:
+            if self._on_error is not None and (exc.status is None or exc.status >= 500):
+                self._on_error(exc)
+            raise
 
     async def _call(
         self,
@@ -396,16 +416,17 @@ class ShipClient:
         **kwargs: Any,
     ) -> Model:
         wire = self._wire(endpoint)
-        if wire is not None and "content" not in kwargs:
-            status, body = await _wire_call(wire, method, path, timeout, **kwargs)
-        else:
-            status, body = await self._httpx_call(endpoint, method, path, timeout, **kwargs)
-        if status >= 400:
-            raise _error_from(status, body)
-        try:
-            return model.model_validate_json(body)
-        except ValidationError as exc:
-            raise ShipUnreachableError(f"Ship answered an unexpected body: {exc}") from exc
+        with self._reported():
+            if wire is not None and "content" not in kwargs:
+                status, body = await _wire_call(wire, method, path, timeout, **kwargs)
+            else:
+                status, body = await self._httpx_call(endpoint, method, path, timeout, **kwargs)
+            if status >= 400:
+                raise _error_from(status, body)
+            try:
+                return model.model_validate_json(body)
+            except ValidationError as exc:
+                raise ShipUnreachableError(f"Ship answered an unexpected body: {exc}") from exc
 
     async def _httpx_call(
         self, endpoint: str, method: str, path: str, timeout: float, **kwargs: Any

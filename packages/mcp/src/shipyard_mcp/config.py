@@ -2,8 +2,11 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal, cast
 
 MIB = 1024 * 1024
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+LOG_LEVELS = frozenset({"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"})
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,9 @@ class Settings:
     max_write_bytes: int = 5 * MIB
     max_transfer_bytes: int = 50 * MIB
     call_timeout: float = 600.0
+    sandbox_cache_size: int = 256
+    # Not INFO: httpx logs every request at INFO, which lands on a stdio host's stderr.
+    log_level: LogLevel = "WARNING"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "Settings":
@@ -34,4 +40,22 @@ class Settings:
                 env.get("SHIPYARD_MAX_TRANSFER_FILE_BYTES", defaults.max_transfer_bytes)
             ),
             call_timeout=float(env.get("SHIPYARD_SDK_CALL_TIMEOUT", defaults.call_timeout)),
+            sandbox_cache_size=_positive(
+                env.get("SHIPYARD_SANDBOX_CACHE_SIZE"), defaults.sandbox_cache_size
+            ),
+            log_level=_log_level(env.get("SHIPYARD_MCP_LOG_LEVEL"), defaults.log_level),
         )
+
+
+def _positive(value: str | None, default: int) -> int:
+    """Upstream's rule for the cache size: anything but a positive integer means the default."""
+    try:
+        number = int(value or "")
+    except ValueError:
+        return default
+    return number if number > 0 else default
+
+
+def _log_level(value: str | None, default: LogLevel) -> LogLevel:
+    level = (value or "").upper()
+    return cast("LogLevel", level) if level in LOG_LEVELS else default

@@ -57,6 +57,18 @@ def sandbox(info: api.Sandbox) -> str:
     return "\n".join(lines)
 
 
+def sandbox_list(page: api.SandboxList) -> str:
+    if not page.items:
+        return "No sandboxes"
+    lines = [
+        f"- {info.id} [{info.status}] {info.profile}, expires {info.expires_at or 'never'}"
+        for info in page.items
+    ]
+    if page.next_cursor:
+        lines.append(f"more: pass cursor={page.next_cursor}")
+    return "\n".join(lines)
+
+
 def python_result(result: api.PythonExecResult) -> str:
     verdict = "succeeded" if result.success else "failed"
     head = f"Python {verdict} ({result.execution_id}, {result.execution_time_ms} ms)"

@@ -1,13 +1,23 @@
 """Bay's public API v1 models (bay-api-v1.md), shared by Bay and the SDK.
 
-Timestamps are naive UTC datetimes, serialised without a timezone suffix.
+Timestamps are UTC, written as RFC 3339 with `Z` (`Timestamp`); Bay holds them naive.
 """
 
-from datetime import datetime
+import ipaddress
+import re
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
 
 MAX_SECONDS = 10 * 365 * 24 * 3600  # ten years: longer is a mistake, and overflows datetimes
 MAX_INT64 = 2**63 - 1  # the widest integer a database column or query parameter holds
@@ -33,6 +43,20 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def rfc3339(value: datetime) -> str:
+    """`value` in UTC as RFC 3339 with `Z`; a naive datetime is taken to be UTC already."""
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(timespec="microseconds") + "Z"
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(rfc3339, return_type=str, when_used="json"),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+"""A UTC instant; JSON carries it as RFC 3339 with `Z` (`2026-12-07T01:35:14.621641Z`)."""
+
 Text = Annotated[str, AfterValidator(_utf8)]
 """A string from a request body: valid Unicode, so it can be stored and sent on."""
 
@@ -57,6 +81,25 @@ class Health(BaseModel):
     version: str
 
 
+class ReadinessCheck(BaseModel):
+    """One thing Bay needs to serve: whether it holds, and why not."""
+
+    ok: bool
+    error: str | None = None
+
+
+class Readiness(BaseModel):
+    """`GET /ready`: 200 when every check holds, else 503 with the same body.
+
+    Checks: `database` (a query answers), `migrations` (the schema is at the newest revision),
+    `driver` (the sandbox engine answers).
+    """
+
+    status: Literal["ready", "unready"]
+    version: str
+    checks: dict[str, ReadinessCheck]
+
+
 class StatusOk(BaseModel):
     """`{"status": "ok"}` and its relatives (`stopped`)."""
 
@@ -74,6 +117,104 @@ class ContainerRuntime(BaseModel):
     healthy: bool | None
 
 
+_LABEL = r"[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?"
+_DOMAIN = re.compile(rf"^(\*\.)?({_LABEL}\.)*{_LABEL}$")
+MAX_NETWORK_ENTRIES = 256
+
+
+def _destination(entry: str) -> str:
+    """A domain name (`*.` wildcard allowed, lowercased) or a CIDR / single address."""
+    entry = entry.strip().lower().rstrip(".")
+    try:
+        return str(ipaddress.ip_network(entry, strict=False))
+    except ValueError:
+        pass
+    if len(entry) > 253 or not _DOMAIN.fullmatch(entry):
+        raise ValueError(f"{entry!r} is neither a domain name (`*.` wildcards) nor a CIDR")
+    return entry
+
+
+Destination = Annotated[str, AfterValidator(_destination)]
+
+
+def _shorthand(value: Any) -> Any:
+    """`"none"`, `"internet"` (and `true`/`false`) stand for `{"egress": ...}`."""
+    if isinstance(value, bool):
+        return {"egress": "internet" if value else "none"}
+    if isinstance(value, str):
+        return {"egress": value}
+    return value
+
+
+class NetworkPolicy(BaseModel):
+    """Where a sandbox may connect out. `none`: nowhere; `internet`: anywhere but the
+    always-denied ranges (host, private, link-local, CGNAT, multicast, other sandboxes);
+    `allow`: only the `allow` list's domains and CIDRs. `deny` wins over both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    egress: Literal["none", "internet", "allow"] = "none"
+    allow: list[Destination] = Field(default_factory=list, max_length=MAX_NETWORK_ENTRIES)
+    deny: list[Destination] = Field(default_factory=list, max_length=MAX_NETWORK_ENTRIES)
+
+
+NetworkSetting = Annotated[NetworkPolicy, BeforeValidator(_shorthand)]
+"""A network policy as requests and configuration write it: an object, or its shorthand."""
+
+
+class SandboxNetwork(NetworkPolicy):
+    """A sandbox's network policy and its traffic since its session started (0 when none
+    runs). `bandwidth_mbit`: the profile's cap on each direction, null for none."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    bandwidth_mbit: float | None = None
+    bytes_in: int = 0
+    bytes_out: int = 0
+
+
+MAX_METADATA_ENTRIES = 32
+MAX_METADATA_VALUE = 512
+MAX_ENV_ENTRIES = 128
+MAX_ENV_BYTES = 64 * 1024
+_METADATA_KEY = re.compile(r"^[A-Za-z0-9_.:/-]{1,64}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+RESERVED_ENV_PREFIXES = ("SHIP_", "SHIPYARD_")
+
+
+def _metadata(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > MAX_METADATA_ENTRIES:
+        raise ValueError(f"at most {MAX_METADATA_ENTRIES} metadata entries")
+    for key, item in value.items():
+        if not _METADATA_KEY.fullmatch(key):
+            raise ValueError(f"metadata key {key!r}: 1-64 of letters, digits and _ . : / -")
+        if len(item) > MAX_METADATA_VALUE:
+            raise ValueError(f"metadata value of {key!r}: at most {MAX_METADATA_VALUE} characters")
+    return value
+
+
+def _env(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > MAX_ENV_ENTRIES:
+        raise ValueError(f"at most {MAX_ENV_ENTRIES} environment variables")
+    for name in value:
+        if not _ENV_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not an environment variable name")
+        if name.startswith(RESERVED_ENV_PREFIXES):
+            raise ValueError(
+                f"{name!r}: names starting {' or '.join(RESERVED_ENV_PREFIXES)} are Shipyard's"
+            )
+    if sum(len(k) + len(v.encode()) for k, v in value.items()) > MAX_ENV_BYTES:
+        raise ValueError(f"the environment is over {MAX_ENV_BYTES} bytes")
+    return value
+
+
+Metadata = Annotated[dict[str, Text], AfterValidator(_metadata)]
+"""Labels a caller puts on a sandbox: bounded, returned on every read, filterable on list."""
+
+EnvVars = Annotated[dict[str, Command], AfterValidator(_env)]
+"""Environment variables for a sandbox's shell, kernel, processes and terminal."""
+
+
 class Sandbox(BaseModel):
     """A sandbox as every sandbox endpoint returns it; all keys always present."""
 
@@ -82,18 +223,27 @@ class Sandbox(BaseModel):
     profile: str
     cargo_id: str | None
     capabilities: list[str]
-    created_at: datetime
-    expires_at: datetime | None
-    idle_expires_at: datetime | None
+    created_at: Timestamp
+    expires_at: Timestamp | None
+    idle_expires_at: Timestamp | None
     containers: list[ContainerRuntime] | None = None
+    network: SandboxNetwork | None = None
+    metadata: dict[str, str] = Field(default_factory=dict)
 
 
 class SandboxCreate(BaseModel):
-    """`POST /v1/sandboxes` body; `ttl` null or ≤ 0 means no expiry."""
+    """`POST /v1/sandboxes` body; `ttl` null or ≤ 0 means no expiry; `network` narrows the
+    profile's policy (null: the profile's own)."""
 
     profile: Text = "python-default"
     cargo_id: Text | None = None
     ttl: int | None = Field(default=None, le=MAX_SECONDS)
+    network: NetworkSetting | None = None
+    metadata: Metadata | None = None
+    env: EnvVars | None = Field(
+        default=None,
+        description="merged over the profile's env; never shown back (it may hold secrets)",
+    )
 
 
 class SandboxList(BaseModel):
@@ -220,8 +370,8 @@ class ProfileContainer(BaseModel):
 
 
 class Profile(BaseModel):
-    """One entry of `GET /v1/profiles`; `description`, `containers` and `preload` are null
-    unless `detail=true`."""
+    """One entry of `GET /v1/profiles`; `description`, `containers`, `preload`, `network` and
+    `warm_pool_size` are null unless `detail=true`."""
 
     id: str
     image: str
@@ -232,6 +382,12 @@ class Profile(BaseModel):
     containers: list[ProfileContainer] | None = None
     preload: list[str] | None = Field(
         default=None, description="modules the Python kernel imports when it starts"
+    )
+    network: NetworkPolicy | None = Field(
+        default=None, description="the most a sandbox of this profile may reach"
+    )
+    warm_pool_size: int | None = Field(
+        default=None, description="ready sandboxes Bay keeps for creates without a cargo"
     )
 
 
@@ -249,8 +405,8 @@ class Cargo(BaseModel):
     managed_by_sandbox_id: str | None
     backend: Literal["docker_volume"] = "docker_volume"
     size_limit_mb: int
-    created_at: datetime
-    last_accessed_at: datetime
+    created_at: Timestamp
+    last_accessed_at: Timestamp
 
 
 class CargoCreate(BaseModel):
@@ -284,8 +440,8 @@ class ExecutionEntry(BaseModel):
     learn_enabled: bool = False
     learn_status: str | None = None
     learn_error: str | None = None
-    learn_processed_at: datetime | None = None
-    created_at: datetime
+    learn_processed_at: Timestamp | None = None
+    created_at: Timestamp
     status: Literal["running", "finished"] = Field(
         default="finished",
         description="running: Bay has not recorded the outcome yet (or stopped before it did)",
@@ -372,8 +528,8 @@ class KeyInfo(BaseModel):
     key_prefix: str
     is_admin: bool
     is_active: bool
-    created_at: datetime
-    deactivated_at: datetime | None = None
+    created_at: Timestamp
+    deactivated_at: Timestamp | None = None
 
 
 class KeyCreated(BaseModel):
@@ -442,4 +598,4 @@ class PortUrl(BaseModel):
     """
 
     url: str
-    expires_at: datetime
+    expires_at: Timestamp

@@ -63,6 +63,23 @@ class ShipHealth(BaseModel):
     )
 
 
+class ShipLogLine(BaseModel):
+    """One of Ship's own log records (not the user's output)."""
+
+    time: float = Field(description="seconds since the epoch")
+    level: str
+    logger: str
+    message: str
+
+
+class ShipLogs(BaseModel):
+    """`POST /logs/drain`: the lines Ship kept since the last drain, oldest first; `dropped`
+    counts lines that fell out of its bounded buffer before anyone read them."""
+
+    lines: list[ShipLogLine]
+    dropped: int = 0
+
+
 class PythonRun(BaseModel):
     """Run code in the session's IPython kernel."""
 

@@ -62,7 +62,8 @@ class AsyncSandbox:
         return await self._client._call(req.port_url(self.id, port, expires_in))
 
     async def stop(self) -> None:
-        """Stop the compute; files stay, Python variables are lost."""
+        """Stop the compute; files stay, Python variables are lost: the next Python result
+        says `kernel_restarted`."""
         await self._client._call(req.stop_sandbox(self.id))
 
     async def delete(self) -> None:

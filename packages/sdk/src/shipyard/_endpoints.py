@@ -1,7 +1,7 @@
 """The request builder: one `Call` per Bay endpoint, shared by `AsyncClient` and `Client`."""
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, BinaryIO, Literal
 from urllib.parse import quote
 
@@ -12,6 +12,13 @@ from shipyard_protocol import api, ship
 
 EXEC_MARGIN = 10.0  # seconds Bay may add around an exec's own timeout (cold start aside)
 EVENTS = {"Accept": "text/event-stream"}
+STARTS = "a sandbox's compute starts first when it is not running"
+
+
+def _finish(what: str, timeout: float) -> str:
+    """What an exec's call waits for, in the debug log."""
+    return f"{what} to finish (up to {timeout:g} s; {STARTS})"
+
 
 Tags = str | Iterable[str]
 LogStream = Literal["stdout", "stderr"]
@@ -51,10 +58,11 @@ def health() -> Call[api.Health]:
     return Call("GET", "/health", model(api.Health))
 
 
-def create_sandbox(
-    profile: str, ttl: int | None, cargo_id: str | None, idempotency_key: str | None
-) -> Call[api.Sandbox]:
-    body = checked(api.SandboxCreate, profile=profile, ttl=ttl, cargo_id=cargo_id)
+def create_sandbox(idempotency_key: str | None, **fields: Any) -> Call[api.Sandbox]:
+    """`fields` as `SandboxCreate` names them (profile, ttl, cargo_id, network, metadata, env);
+    an empty mapping is sent as none."""
+    sent = {k: dict(v) or None if isinstance(v, Mapping) else v for k, v in fields.items()}
+    body = checked(api.SandboxCreate, **sent)
     return Call(
         "POST",
         "/v1/sandboxes",
@@ -64,8 +72,11 @@ def create_sandbox(
     )
 
 
-def list_sandboxes(limit: int, cursor: str | None, status: str | None) -> Call[api.SandboxList]:
+def list_sandboxes(
+    limit: int, cursor: str | None, status: str | None, metadata: Mapping[str, str] | None = None
+) -> Call[api.SandboxList]:
     params = _query(limit=limit, cursor=cursor, status=status)
+    params.update({f"metadata.{key}": value for key, value in (metadata or {}).items()})
     return Call("GET", "/v1/sandboxes", model(api.SandboxList), params=params)
 
 
@@ -121,6 +132,7 @@ def run_python(
         model(api.PythonExecResult),
         json=body.model_dump(exclude_none=True),
         read_timeout=timeout + EXEC_MARGIN,
+        waits_for=_finish("the Python code", timeout),
     )
 
 
@@ -149,6 +161,7 @@ def run_shell(
         model(api.ShellExecResult),
         json=body.model_dump(exclude_none=True),
         read_timeout=timeout + EXEC_MARGIN,
+        waits_for=_finish("the shell command", timeout),
     )
 
 
@@ -278,12 +291,16 @@ def gc_status() -> Call[api.GcStatus]:
 def as_events(plain: Call[Any]) -> Call[None]:
     """The same exec answered as Server-Sent Events. Bay's heartbeats keep a quiet stream
     within the client's read timeout, so a silent connection is a dead one (and resumed)."""
-    return Call(plain.method, plain.url, nothing, json=plain.json, headers=EVENTS)
+    waits_for = f"the run's first event ({STARTS})"
+    return Call(
+        plain.method, plain.url, nothing, json=plain.json, headers=EVENTS, waits_for=waits_for
+    )
 
 
 def execution_events(sandbox_id: str, execution_id: str, after: int) -> Call[None]:
     url = _sandbox(sandbox_id, f"/executions/{_segment(execution_id)}/events")
-    return Call("GET", url, nothing, params={"after": after}, headers=EVENTS)
+    waits_for = f"the events of {execution_id} after event {after}"
+    return Call("GET", url, nothing, params={"after": after}, headers=EVENTS, waits_for=waits_for)
 
 
 def execution_status(sandbox_id: str, execution_id: str) -> Call[api.ExecutionStatus]:
@@ -296,7 +313,8 @@ def interrupt_kernel(sandbox_id: str) -> Call[api.KernelControl]:
 
 
 def restart_kernel(sandbox_id: str) -> Call[api.KernelControl]:
-    return Call("POST", _sandbox(sandbox_id, "/python/restart"), model(api.KernelControl))
+    url = _sandbox(sandbox_id, "/python/restart")
+    return Call("POST", url, model(api.KernelControl), waits_for="a new Python kernel to start")
 
 
 def _process(sandbox_id: str, process_id: str | None = None, rest: str = "") -> str:
@@ -309,7 +327,10 @@ def start_process(
 ) -> Call[ship.ProcessInfo]:
     body = checked(api.ProcessCreate, command=command, cwd=cwd, env=env or {})
     json = body.model_dump(exclude_none=True)
-    return Call("POST", _process(sandbox_id), model(ship.ProcessInfo), json=json)
+    waits_for = f"the process to start ({STARTS})"
+    return Call(
+        "POST", _process(sandbox_id), model(ship.ProcessInfo), json=json, waits_for=waits_for
+    )
 
 
 def list_processes(sandbox_id: str) -> Call[list[ship.ProcessInfo]]:
@@ -340,6 +361,7 @@ def wait_process(sandbox_id: str, process_id: str, timeout: float) -> Call[ship.
         model(ship.ProcessInfo),
         params={"timeout": timeout},
         read_timeout=timeout + EXEC_MARGIN,
+        waits_for=f"process {process_id} to exit (up to {timeout:g} s)",
     )
 
 

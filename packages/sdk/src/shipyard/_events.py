@@ -7,7 +7,7 @@ from typing import Self
 import pydantic
 
 from shipyard import _endpoints as req
-from shipyard._requests import Call, Retries
+from shipyard._requests import Call, Retries, log
 from shipyard.errors import ShipyardError, StreamInterruptedError
 from shipyard_protocol.ship import EndEvent, ExecEvent
 
@@ -81,6 +81,14 @@ class Tracker:
             )
             raise StreamInterruptedError(message, self.execution_id, self.last_event_id) from cause
         self._failures += 1
+        log.debug(
+            "the events of %s stopped after event %d (%s); resuming, try %d of %d",
+            self.execution_id,
+            self.last_event_id,
+            cause or "the server closed the stream",
+            self._failures,
+            self._retries.attempts,
+        )
         return req.execution_events(self.sandbox_id, self.execution_id, self.last_event_id)
 
     def delay(self) -> float:

@@ -1,6 +1,8 @@
 """Request machinery shared by both clients: `Call`, retry policy, answers to models or errors."""
 
+import logging
 import os
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -13,6 +15,8 @@ from shipyard.errors import BayUnreachableError, InvalidArgumentError, error_cla
 
 T = TypeVar("T")
 M = TypeVar("M", bound=pydantic.BaseModel)
+
+log = logging.getLogger("shipyard")
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:8114"
 IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "DELETE"})
@@ -32,6 +36,7 @@ class Call(Generic[T]):
     form: dict[str, str] | None = None
     upload: BinaryIO | None = None
     read_timeout: float | None = None
+    waits_for: str = "Bay's answer"
 
     @property
     def retryable(self) -> bool:
@@ -84,6 +89,26 @@ class Retries:
     def delay(self, attempt: int) -> float:
         """Seconds to wait after try number `attempt` failed."""
         return float(min(self.backoff * 2**attempt, self.cap))
+
+
+def log_sent(call: Call[Any]) -> float:
+    """Debug-log what the call waits for; answers when it was sent."""
+    log.debug("%s %s: waiting for %s", call.method, call.url, call.waits_for)
+    return time.monotonic()
+
+
+def log_answered(call: Call[Any], status: int, sent: float) -> None:
+    """Debug-log the status and how long the wait took."""
+    took = time.monotonic() - sent
+    log.debug("%s %s: answered %d after %.2f s", call.method, call.url, status, took)
+
+
+def log_retry(call: Call[Any], cause: object, attempt: int, policy: Retries) -> float:
+    """Debug-log a retry and answer how long to wait before it."""
+    delay = policy.delay(attempt)
+    retry = f"retry {attempt + 1} of {policy.attempts}"
+    log.debug("%s %s: %s; %s in %.2f s", call.method, call.url, cause, retry, delay)
+    return delay
 
 
 def checked(model_class: type[M], **fields: Any) -> M:

@@ -2,7 +2,7 @@
 
 import builtins
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterator, Mapping
 from contextlib import contextmanager
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -122,6 +122,7 @@ class Client:
     def _respond(self, call: _requests.Call[Any]) -> httpx.Response:
         attempt = 0
         while True:
+            sent = _requests.log_sent(call)
             try:
                 response = self._http.send(call.build(self._http), stream=True)
             except httpx.TransportError as exc:
@@ -129,11 +130,14 @@ class Client:
                     if isinstance(exc, httpx.ConnectError):
                         raise _requests.unreachable(exc, self._http.base_url) from None
                     raise
+                cause: object = repr(exc)
             else:
+                _requests.log_answered(call, response.status_code, sent)
                 if not self._retries.again(call, attempt, response.status_code):
                     return response
                 response.close()
-            time.sleep(self._retries.delay(attempt))
+                cause = response.status_code
+            time.sleep(_requests.log_retry(call, cause, attempt, self._retries))
             attempt += 1
 
 
@@ -149,14 +153,22 @@ class Sandboxes:
         *,
         ttl: int | None = None,
         cargo_id: str | None = None,
+        network: api.NetworkPolicy | str | dict[str, Any] | None = None,
+        metadata: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
         idempotency_key: str | None = None,
     ) -> Sandbox:
         """Create a sandbox; compute starts on first use.
 
-        `ttl` seconds until it expires (None: never); `cargo_id` mounts an external cargo. A
-        fresh idempotency key is sent when none is given, so a retried create makes one sandbox.
+        `ttl` seconds until it expires (None: never); `cargo_id` mounts an external cargo;
+        `network` narrows the profile's network policy (`"none"`, `"internet"`, or a
+        `NetworkPolicy` with an allow list); `metadata` labels it (returned on every read,
+        filterable on `list`); `env` is merged over the profile's env for its shell, kernel,
+        processes and terminal, and never shown back. A fresh idempotency key is sent when
+        none is given, so a retried create makes one sandbox.
         """
-        call = req.create_sandbox(profile, ttl, cargo_id, idempotency_key)
+        fields = {"ttl": ttl, "cargo_id": cargo_id, "network": network, "metadata": metadata}
+        call = req.create_sandbox(idempotency_key, profile=profile, env=env, **fields)
         return Sandbox(self._client, self._client._call(call))
 
     def get(self, sandbox_id: str) -> Sandbox:
@@ -164,10 +176,16 @@ class Sandboxes:
         return Sandbox(self._client, self._client._call(req.get_sandbox(sandbox_id)))
 
     def list(
-        self, *, limit: int = 50, cursor: str | None = None, status: str | None = None
+        self,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        status: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> api.SandboxList:
-        """One page of your sandboxes; pass `next_cursor` back as `cursor` for the next."""
-        return self._client._call(req.list_sandboxes(limit, cursor, status))
+        """One page of your sandboxes; pass `next_cursor` back as `cursor` for the next.
+        `metadata`: only those labelled with each of these values."""
+        return self._client._call(req.list_sandboxes(limit, cursor, status, metadata))
 
 
 class Cargos:
@@ -204,7 +222,7 @@ class Profiles:
         self._client = client
 
     def list(self, *, detail: bool = False) -> api.ProfileList:
-        """Every profile; `detail` adds descriptions and containers."""
+        """Every profile; `detail` adds description, containers, preload, network and warm pool."""
         return self._client._call(req.list_profiles(detail))
 
 

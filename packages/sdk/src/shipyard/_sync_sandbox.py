@@ -62,7 +62,8 @@ class Sandbox:
         return self._client._call(req.port_url(self.id, port, expires_in))
 
     def stop(self) -> None:
-        """Stop the compute; files stay, Python variables are lost."""
+        """Stop the compute; files stay, Python variables are lost: the next Python result
+        says `kernel_restarted`."""
         self._client._call(req.stop_sandbox(self.id))
 
     def delete(self) -> None:

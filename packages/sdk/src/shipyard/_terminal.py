@@ -1,21 +1,33 @@
-"""The sandbox's terminal over WebSocket: `AsyncTerminal` and `Terminal` on websockets' clients."""
+"""The sandbox's terminal over WebSocket: `AsyncTerminal` and `Terminal` on websockets' clients.
+
+websockets is optional (`shipyard-sdk[terminal]`): it is imported when a terminal opens, so the
+rest of the SDK needs only httpx and pydantic."""
 
 import asyncio
+import importlib.util
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import httpx
-from websockets.asyncio import client as async_ws
-from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus
-from websockets.sync import client as sync_ws
 
 from shipyard import _endpoints as req
 from shipyard.errors import ShipyardError, error_class
 from shipyard_protocol.ship import TerminalInput
 
+if TYPE_CHECKING:
+    from websockets.asyncio import client as async_ws
+    from websockets.sync import client as sync_ws
+
 MAX_FRAME = 16 * 1024 * 1024
+INSTALL_HINT = "the terminal needs websockets: pip install 'shipyard-sdk[terminal]'"
+
+
+def require_websockets() -> None:
+    """Raise `ModuleNotFoundError` with the install hint when websockets is missing."""
+    if importlib.util.find_spec("websockets") is None:
+        raise ModuleNotFoundError(INSTALL_HINT, name="websockets")
 
 
 class TerminalTarget:
@@ -36,6 +48,8 @@ class TerminalTarget:
 
 def refusal(exc: Exception) -> ShipyardError | None:
     """Bay's answer in a close code (4000 + HTTP status) or a refused handshake, as an error."""
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
     if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
         return error_class(None, status)(f"terminal refused with HTTP {status}", status)
@@ -48,6 +62,8 @@ def refusal(exc: Exception) -> ShipyardError | None:
 
 @contextmanager
 def _mapped() -> Iterator[None]:
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
+
     try:
         yield
     except (ConnectionClosed, InvalidStatus) as exc:
@@ -85,6 +101,9 @@ class AsyncTerminal:
 
     async def open(self) -> Self:
         """Connect; `async with` does this for you."""
+        require_websockets()
+        from websockets.asyncio import client as async_ws
+
         with _mapped():
             self._socket = await async_ws.connect(
                 self._target.url,
@@ -106,6 +125,8 @@ class AsyncTerminal:
 
     async def recv(self, timeout: float | None = None) -> bytes:
         """The next output, `b""` once the shell exited; `TimeoutError` after `timeout` s."""
+        from websockets.exceptions import ConnectionClosedOK
+
         try:
             with _mapped():
                 frame = await asyncio.wait_for(self._connected().recv(), timeout)
@@ -118,7 +139,7 @@ class AsyncTerminal:
         if self._socket is not None:
             await self._socket.close()
 
-    def _connected(self) -> async_ws.ClientConnection:
+    def _connected(self) -> "async_ws.ClientConnection":
         if self._socket is None:
             raise RuntimeError("the terminal is not open: use `async with` or `open()`")
         return self._socket
@@ -161,6 +182,9 @@ class Terminal:
 
     def open(self) -> Self:
         """Connect; `with` does this for you."""
+        require_websockets()
+        from websockets.sync import client as sync_ws
+
         with _mapped():
             connecting = sync_ws.connect(
                 self._target.url,
@@ -183,6 +207,8 @@ class Terminal:
 
     def recv(self, timeout: float | None = None) -> bytes:
         """The next output, `b""` once the shell exited; `TimeoutError` after `timeout` s."""
+        from websockets.exceptions import ConnectionClosedOK
+
         try:
             with _mapped():
                 frame = self._connected().recv(timeout)
@@ -194,7 +220,7 @@ class Terminal:
         """Close the socket, which ends the shell."""
         self._stack.close()
 
-    def _connected(self) -> sync_ws.ClientConnection:
+    def _connected(self) -> "sync_ws.ClientConnection":
         if self._socket is None:
             raise RuntimeError("the terminal is not open: use `with` or `open()`")
         return self._socket

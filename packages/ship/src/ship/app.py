@@ -21,6 +21,7 @@ from ship.api import (
     executions,
     files,
     health,
+    logs,
     ports,
     processes,
     python,
@@ -35,6 +36,7 @@ from ship.events import LogBounds
 from ship.executions import Executions
 from ship.files import Workspace
 from ship.kernel import Kernel, kernel_for
+from ship.log_buffer import LogBuffer
 from ship.ports import SHIP_ERROR_HEADER, Ports
 from ship.processes import Processes
 from ship.shell import Shell
@@ -42,6 +44,7 @@ from ship.terminal import Terminals
 from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 
 logger = logging.getLogger(__name__)
+_VERSION = version("shipyard-ship")
 
 
 class ReadyServer(uvicorn.Server):
@@ -77,10 +80,13 @@ def _silence_stdio() -> None:
 
 
 def create_app(
-    config: ShipConfig, kernel: Kernel | None = None, lease: BayLease | None = None
+    config: ShipConfig,
+    kernel: Kernel | None = None,
+    lease: BayLease | None = None,
+    log_buffer: LogBuffer | None = None,
 ) -> FastAPI:
     """Ship's app; `kernel` is one `__main__` already launched, else one is made here; Bay's
-    requests renew `lease`."""
+    requests renew `lease` and drain `log_buffer` (the process's log records)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -95,6 +101,7 @@ def create_app(
         state.ports = Ports(own_port=None if config.socket else config.port)
         if config.prestart_kernel:
             await _prestart(python)
+        logger.info("ship %s serving (kernel prestarted: %s)", _VERSION, config.prestart_kernel)
         try:
             yield
         finally:
@@ -104,10 +111,11 @@ def create_app(
             await state.terminals.shutdown()
             await python.shutdown()
 
-    app = FastAPI(title="Ship", version=version("shipyard-ship"), lifespan=lifespan)
-    routers = (health, python, shell, executions, processes, terminal, activity, files, ports)
+    app = FastAPI(title="Ship", version=_VERSION, lifespan=lifespan)
+    routers = (health, python, shell, executions, processes, terminal, activity, files, ports, logs)
     for module in routers:
         app.include_router(module.router)
+    app.state.log_buffer = log_buffer or LogBuffer()
     app.add_exception_handler(ShipError, _ship_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ship.kernel_exit import CGROUP_COUNTERS
 from ship.kernel_process import KernelCommand
 from shipyard_protocol.ship import DEFAULT_OUTPUT_LIMIT
 
@@ -31,6 +32,8 @@ class ShipConfig:
     token_sha256: str | None = None  # hex SHA-256 of the bearer token every request must carry
     # Ship ends (and its sandbox with it) once Bay has not spoken to it for this long.
     orphan_after: float | None = None
+    # Where the sandbox's memory cgroup counts OOM kills (SHIP_MEMORY_EVENTS: one file).
+    oom_counters: tuple[Path, ...] = CGROUP_COUNTERS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ShipConfig":
@@ -52,4 +55,7 @@ class ShipConfig:
             quiet_after_ready=env.get("SHIP_QUIET_AFTER_READY", "") in ("1", "true"),
             token_sha256=env.get("SHIP_TOKEN_SHA256") or None,
             orphan_after=float(orphan_after) if orphan_after else None,
+            oom_counters=(Path(events),)
+            if (events := env.get("SHIP_MEMORY_EVENTS"))
+            else CGROUP_COUNTERS,
         )

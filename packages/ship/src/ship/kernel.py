@@ -2,6 +2,7 @@
 
 import asyncio
 import enum
+from collections.abc import Sequence
 from pathlib import Path
 from queue import Empty
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from ship.config import ShipConfig
 from ship.errors import KernelStartError
 from ship.events import EventLog
+from ship.kernel_exit import CGROUP_COUNTERS, how_it_ended, oom_kills
 from ship.kernel_output import Collector
 from ship.kernel_process import DIGESTS_KEPT, KernelCommand, KernelProcess
 from shipyard_protocol.ship import KernelState, PythonError, PythonOutcome
@@ -36,8 +38,10 @@ class Kernel:
         start_timeout: float = 60.0,
         launched: KernelProcess | None = None,
         command: KernelCommand | None = None,
+        oom_counters: Sequence[Path] = CGROUP_COUNTERS,
     ) -> None:
         self._workspace = workspace
+        self._oom_counters = tuple(oom_counters)
         self._command = command
         self._output_limit = output_limit
         self._interrupt_grace = interrupt_grace
@@ -63,9 +67,10 @@ class Kernel:
         """Run `code` once the previous execution is done, putting its events into `log`."""
         async with self._lock:
             await self._ensure_running()
+            oom_before = oom_kills(self._oom_counters)
             msg_id = self._client.execute(code, store_history=True, allow_stdin=False)
             collector = Collector(msg_id, self._generation, self._output_limit, log)
-            await self._collect(collector, time_limit)
+            await self._collect(collector, time_limit, oom_before)
             await self._drop_replies()
             return collector.outcome(self._generation, self._restarted_since(collector.generation))
 
@@ -115,13 +120,17 @@ class Kernel:
             if self._unready:
                 await self._wait_ready()
 
-    async def _collect(self, collector: Collector, time_limit: float) -> None:
+    async def _collect(
+        self, collector: Collector, time_limit: float, oom_before: int | None
+    ) -> None:
         waited = await self._wait_idle(collector, time_limit)
         if waited is _Wait.TIMEOUT:
             await self._recover_from_timeout(collector, time_limit)
         elif waited is _Wait.DIED:
+            returncode = self._process.returncode() if self._process is not None else None
+            how = how_it_ended(returncode, oom_before, oom_kills(self._oom_counters))
             await self._restart_unless_done(collector.generation)
-            await collector.fail(_lost_error("KernelDiedError", "died (probably out of memory)"))
+            await collector.fail(_lost_error("KernelDiedError", how))
         elif waited is _Wait.RESTARTED:
             await collector.fail(_lost_error("KernelRestartedError", "was restarted"))
 
@@ -263,6 +272,7 @@ def kernel_for(config: ShipConfig, launched: KernelProcess | None = None) -> Ker
         config.interrupt_grace,
         launched=launched,
         command=config.kernel,
+        oom_counters=config.oom_counters,
     )
 
 

@@ -130,6 +130,10 @@ class KernelProcess:
     def alive(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    def returncode(self) -> int | None:
+        """How the kernel ended (negative: the signal that killed it); None while it runs."""
+        return self._process.poll() if self._process is not None else None
+
     def interrupt(self) -> None:
         if self.alive():
             self._signal(signal.SIGINT)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ship.bay_lease import BayLease
     from ship.config import ShipConfig
     from ship.kernel_process import KernelProcess
+    from ship.log_buffer import LogBuffer
 
 _PR_SET_DUMPABLE = 4
 
@@ -26,10 +27,13 @@ def run(credentials: dict[str, str], launched: "KernelProcess | None") -> None:
     _forbid_tracing()
     _skip_pydantic_v1()
     from ship.config import ShipConfig
+    from ship.log_buffer import LogBuffer
 
     config = ShipConfig.from_env({**os.environ, **credentials})
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    asyncio.run(_serve(config, launched))
+    buffer = LogBuffer()
+    logging.getLogger().addHandler(buffer)
+    asyncio.run(_serve(config, launched, buffer))
 
 
 def _skip_pydantic_v1() -> None:
@@ -39,7 +43,9 @@ def _skip_pydantic_v1() -> None:
     sys.modules.setdefault("pydantic.v1", None)  # type: ignore[arg-type]
 
 
-async def _serve(config: "ShipConfig", launched: "KernelProcess | None") -> None:
+async def _serve(
+    config: "ShipConfig", launched: "KernelProcess | None", buffer: "LogBuffer"
+) -> None:
     import uvicorn
 
     from ship.app import ReadyServer, create_app
@@ -47,7 +53,7 @@ async def _serve(config: "ShipConfig", launched: "KernelProcess | None") -> None
     from ship.kernel import kernel_for
 
     lease = BayLease(config.orphan_after) if config.orphan_after else None
-    app = create_app(config, kernel_for(config, launched), lease)
+    app = create_app(config, kernel_for(config, launched), lease, buffer)
     # No access log: Ship's log may be a host file, and Bay logs every request already.
     if config.socket is not None:
         sockets = [_bind_unix(str(config.socket))]

@@ -114,16 +114,23 @@ class Pty:
                 return
             if message.get("text") is not None:
                 self._handle(message["text"])
+            elif message.get("bytes") is not None:
+                self._type(message["bytes"])
 
     def _handle(self, text: str) -> None:
-        try:
-            frame = TerminalInput.model_validate_json(text)
-        except ValidationError:
-            return  # not ours to interpret; a bad frame must not end the user's shell
-        if frame.type == "input" and self._writer is not None:
-            self._writer.write(frame.data.encode())
-        elif frame.type == "resize" and frame.cols and frame.rows:
+        """A JSON frame (`TerminalInput`), or else keystrokes as they are: xterm.js's attach
+        add-on and upstream Ship's clients send each key press as a plain text frame."""
+        frame = _frame(text)
+        if frame is None:
+            self._type(text.encode())
+        elif frame.type == "input":
+            self._type(frame.data.encode())
+        elif frame.cols and frame.rows:
             self.resize(frame.cols, frame.rows)
+
+    def _type(self, keys: bytes) -> None:
+        if self._writer is not None:
+            self._writer.write(keys)
 
 
 class Terminals:
@@ -171,6 +178,17 @@ class Terminals:
         finally:
             os.close(slave)
         return Pty(master, child)
+
+
+def _frame(text: str) -> TerminalInput | None:
+    """The control frame `text` holds; None for anything else (keystrokes, pasted JSON that is
+    not a frame)."""
+    if not text.startswith("{"):
+        return None
+    try:
+        return TerminalInput.model_validate_json(text)
+    except ValidationError:
+        return None
 
 
 def _set_size(fd: int, cols: int, rows: int) -> None:

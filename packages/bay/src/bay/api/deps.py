@@ -1,5 +1,6 @@
 """Request dependencies: the DB unit of work, the caller, and the services built from state."""
 
+import hmac
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, cast
 
@@ -10,7 +11,7 @@ from starlette.requests import HTTPConnection
 from bay.api.middleware import authenticate
 from bay.api.state import State
 from bay.db.models import Sandbox
-from bay.errors import ForbiddenError
+from bay.errors import ForbiddenError, NotFoundError
 from bay.services.cargos import CargoService
 from bay.services.execs import ExecService
 from bay.services.files import FileService
@@ -83,6 +84,25 @@ async def get_admin(principal: Caller) -> Principal:
 
 
 Admin = Annotated[Principal, Depends(get_admin)]
+BayState = Annotated[State, Depends(bay_state)]
+
+
+async def get_scraper(request: HTTPConnection, state: BayState) -> None:
+    """`/metrics` on Bay's port: the metrics token or an admin key; 404 where it is not served."""
+    settings = state["settings"].metrics
+    if not settings.enabled or settings.listen is not None:
+        raise NotFoundError("Metrics are not served on this address")
+    header = request.headers.get("authorization", "")
+    secret = settings.token.get_secret_value() if settings.token else None
+    offered = header.removeprefix("Bearer ").encode() if header.startswith("Bearer ") else b""
+    if secret and offered and hmac.compare_digest(offered, secret.encode()):
+        return
+    principal = await authenticate(state, dict(request.headers))
+    if not principal.is_admin:
+        raise ForbiddenError("/metrics needs the metrics token or an admin API key")
+
+
+Scraper = Depends(get_scraper)
 
 
 async def get_profiles(request: HTTPConnection) -> ProfileCatalog:
@@ -134,6 +154,7 @@ async def get_execs(request: HTTPConnection, db: Db, sessions: Sessions) -> Exec
         state["clock"],
         state["records"],
         state["exec_limits"],
+        state["metrics"],
     )
 
 

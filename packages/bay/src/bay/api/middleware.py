@@ -7,6 +7,7 @@ import uuid
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from bay.api.state import State
 from bay.errors import BayError, PayloadTooLargeError, UnauthorizedError
@@ -24,11 +25,16 @@ class RequestIdMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            clear_contextvars()
+            bind_contextvars(request_id=str(uuid.uuid4()), **_about(scope.get("path", "")))
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         request_id = _incoming(scope) or str(uuid.uuid4())
         scope.setdefault("state", {})["request_id"] = request_id
+        clear_contextvars()  # each request is its own task, but its context is a copy
+        bind_contextvars(request_id=request_id, **_about(scope.get("path", "")))
         started = False
 
         async def send_with_id(message: Message) -> None:
@@ -79,6 +85,7 @@ class AuthGate:
         except BayError as exc:
             await _send_error(send, exc, state.get("request_id"))
             return
+        bind_contextvars(owner=state["principal"].owner)
         await self.app(scope, receive, send)
 
 
@@ -168,6 +175,15 @@ async def _send_error(send: Send, exc: BayError, request_id: str | None) -> None
     headers = [(b"content-type", b"application/json")]
     await send({"type": "http.response.start", "status": exc.status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
+
+
+SANDBOX_PATH = re.compile(r"/v1/sandboxes/([A-Za-z0-9_-]{1,64})(/|$)")
+
+
+def _about(path: str) -> dict[str, str]:
+    """The sandbox a request's path names, for every log line of the request."""
+    found = SANDBOX_PATH.match(path)
+    return {"sandbox_id": found.group(1)} if found else {}
 
 
 def _incoming(scope: Scope) -> str | None:

@@ -2,14 +2,22 @@
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from bay.api.deps import Caller, Idempotency, IdempotencyKeyHeader, Sandboxes
-from shipyard_protocol.api import Sandbox, SandboxCreate, SandboxList, StatusOk, TTLExtend
+from shipyard_protocol.api import (
+    Sandbox,
+    SandboxCreate,
+    SandboxList,
+    SandboxStatus,
+    StatusOk,
+    TTLExtend,
+)
 
 router = APIRouter(prefix="/v1/sandboxes", tags=["sandboxes"])
 
 JSON = "application/json"
+METADATA_PREFIX = "metadata."
 
 
 @router.post("", status_code=201, response_model=Sandbox)
@@ -33,13 +41,20 @@ async def create_sandbox(
 
 @router.get("")
 async def list_sandboxes(
+    request: Request,
     caller: Caller,
     sandboxes: Sandboxes,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: str | None = None,
-    status: str | None = None,
+    status: SandboxStatus | None = None,
 ) -> SandboxList:
-    return await sandboxes.page(caller.owner, limit, cursor, status)
+    """`?metadata.KEY=VALUE` (any number) keeps the sandboxes whose metadata has them all."""
+    labels = {
+        key.removeprefix(METADATA_PREFIX): value
+        for key, value in request.query_params.items()
+        if key.startswith(METADATA_PREFIX)
+    }
+    return await sandboxes.page(caller.owner, limit, cursor, status, labels)
 
 
 @router.get("/{sandbox_id}")

@@ -8,6 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
 from bay.config import Settings
 from bay.drivers.base import Driver
+from bay.metrics import Metrics
+from bay.services.census import Census
 from bay.services.clock import Clock
 from bay.services.execs import ExecLimits
 from bay.services.gc import GcService
@@ -38,3 +40,5 @@ class State(TypedDict):
     recent_keys: RecentKeys
     port_links: PortLinks
     write_turn: asyncio.Lock | None  # SQLite only: see get_db
+    metrics: Metrics
+    census: Census

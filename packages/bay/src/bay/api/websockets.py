@@ -17,7 +17,9 @@ async def relay(client: WebSocket, ship: ClientConnection) -> None:
     for task in (upstream, downstream):
         task.cancel()
     await ship.close()
-    with contextlib.suppress(RuntimeError):
+    # A client that left first cannot be sent a close: Starlette raises WebSocketDisconnect
+    # (RuntimeError once the close was already sent). Either way it is a normal end.
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await client.close(sendable(ship.close_code))
 
 

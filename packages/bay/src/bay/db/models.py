@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -61,6 +61,11 @@ class Sandbox(Base):
     warm_rotate_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     warm_claimed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     warm_source_profile_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # A create's narrowing of its profile's network policy, as JSON; null: the profile's own.
+    network_policy: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The caller's labels, filterable on list, and env merged over the profile's.
+    user_metadata: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    user_env: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
 
 
 class Session(Base):

@@ -5,6 +5,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+from bay.egress.launch import Egress
+from bay.egress.stats import Traffic
+from shipyard_protocol.api import NetworkPolicy
+
 
 class DriverError(Exception):
     """Base of every error a driver raises; drivers translate library errors into these."""
@@ -86,16 +90,16 @@ class SessionSpec:
     cargo_ref: str
     limits: Limits
     env: Mapping[str, str] = field(default_factory=dict)
-    network: bool = False
+    egress: Egress = field(default_factory=lambda: Egress(NetworkPolicy()))
     image: str = "ship:latest"
     runtime: str | None = None
 
 
-def network_env(network: bool) -> dict[str, str]:
+def network_env(egress: Egress) -> dict[str, str]:
     """What a sandbox's programs are told of its network: without one, pip and npm fail at once
     (no retries against an index they cannot reach) and pip's wrapper says why."""
-    if network:
-        return {"SHIPYARD_NETWORK": "internet"}
+    if not egress.offline:
+        return {"SHIPYARD_NETWORK": egress.policy.egress}
     return {"SHIPYARD_NETWORK": "none", "PIP_NO_INDEX": "1", "NPM_CONFIG_OFFLINE": "true"}
 
 
@@ -194,6 +198,11 @@ class Driver(Protocol):
 
     async def list_instances(self) -> list[InstanceInfo]:
         """Every instance this Bay instance owns. Called by reconcile at startup and by GC."""
+        ...
+
+    def traffic(self, ref: str) -> Traffic | None:
+        """A running instance's network traffic so far, None without a network. Called when
+        a sandbox's detail is read."""
         ...
 
     def enforcement(self) -> Enforcement:

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from bay.drivers.base import DriverUnavailableError, InstanceStartError, network_env
+from bay.drivers.base import (
+    DriverUnavailableError,
+    InstanceStartError,
+    SessionSpec,
+    network_env,
+)
 from bay.drivers.inotify import readable
 from bay.drivers.rootfs import WORKSPACE, Root
 
@@ -23,6 +28,9 @@ logger = logging.getLogger(__name__)
 SANDBOX_UID = 1000
 SHIP_RUN = "/run/ship"
 SOCKET_NAME = "ship.sock"
+# The session's memory cgroup's OOM-kill counter, bound read-only for Ship to tell an OOM kill
+# of the kernel from any other death.
+MEMORY_EVENTS_NAME = "memory-events"
 LAUNCH_ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
 # Private, size-capped tmpfs mounts inside the sandbox (not host temp paths).
 _SANDBOX_TMP, _SANDBOX_SHM = "/tmp", "/dev/shm"  # noqa: S108
@@ -59,6 +67,7 @@ class Session:
     info_fd: int
     seccomp_fd: int
     tmp_size_bytes: int
+    memory_events: Path | None = None  # the memory cgroup's OOM-kill counter
 
 
 def find_tools(bwrap: str, root: bool) -> Tools:
@@ -126,13 +135,16 @@ def sandbox_args(tools: Tools, root: Root, session: Session, env: Mapping[str, s
     ]
 
 
-def sandbox_env(root: Root, profile_env: Mapping[str, str], ready_fd: int) -> dict[str, str]:
-    """The sandbox's whole environment: the root's, then the profile's, then Ship's own."""
-    env = {**root.env, **network_env(False), **profile_env}
+def sandbox_env(root: Root, spec: SessionSpec, session: Session) -> dict[str, str]:
+    """The sandbox's whole environment: the root's, its network's, the profile's, then Ship's
+    own."""
+    env = {**root.env, **network_env(spec.egress), **spec.env}
     env["SHIP_WORKSPACE"] = WORKSPACE
     env["SHIP_SOCKET"] = f"{SHIP_RUN}/{SOCKET_NAME}"
-    env["SHIP_READY_FD"] = str(ready_fd)
+    env["SHIP_READY_FD"] = str(session.ready_fd)
     env["SHIP_QUIET_AFTER_READY"] = "1"
+    if session.memory_events is not None:
+        env["SHIP_MEMORY_EVENTS"] = f"{SHIP_RUN}/{MEMORY_EVENTS_NAME}"
     return env
 
 
@@ -233,6 +245,8 @@ def drop(tools: Tools, host_uid: int | None) -> list[str]:
 
 def _session_binds(session: Session, own_etc: bool) -> list[str]:
     args = ["--bind", str(session.cargo), WORKSPACE, "--bind", str(session.sock_dir), SHIP_RUN]
+    if session.memory_events is not None:
+        args += ["--ro-bind", str(session.memory_events), f"{SHIP_RUN}/{MEMORY_EVENTS_NAME}"]
     for name in ETC_FILES if own_etc else ():
         args += ["--ro-bind", str(session.etc_dir / name), f"/etc/{name}"]
     return args

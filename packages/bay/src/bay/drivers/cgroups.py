@@ -63,6 +63,22 @@ class Cgroups:
             raise
         return dirs
 
+    def oom_counter(self, dirs: list[Path]) -> Path | None:
+        """The file of a session's memory cgroup that counts its OOM kills (`oom_kill N`), for
+        bwrap to bind into the sandbox. bwrap runs as the sandbox's host uid, so the cgroup
+        directories (Bay makes them under umask 077) become passable, not listable."""
+        parent = self.parents.get("memory")
+        name = "memory.oom_control" if self.version == 1 else "memory.events"
+        for directory in dirs:
+            if parent is not None and directory.parent == parent:
+                counter = directory / name
+                if not counter.is_file():
+                    return None
+                for passed in (parent, directory):
+                    passed.chmod(passed.stat().st_mode | 0o111)
+                return counter
+        return None
+
     def limit_cpu(self, dirs: list[Path], cpus: float) -> None:
         """Write the cpu limit into a session's cgroups made without one."""
         parent = self.parents.get("cpu")

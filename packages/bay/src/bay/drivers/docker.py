@@ -18,7 +18,7 @@ import aiohttp
 from pydantic import SecretStr
 
 from bay.config import DockerDriverSettings
-from bay.drivers import docker_network, inotify
+from bay.drivers import bwrap, docker_network, inotify
 from bay.drivers.base import (
     CargoSpec,
     CargoStorage,
@@ -42,6 +42,8 @@ from bay.drivers.docker_container import (
 )
 from bay.drivers.docker_network import SandboxNetworks, TcpChannel
 from bay.drivers.ship_tokens import ShipTokens
+from bay.egress import launch, stats
+from bay.egress.stats import Traffic
 
 logger = logging.getLogger(__name__)
 
@@ -67,10 +69,12 @@ class DockerDriver:
         self._store = CargoStore(data_dir, SANDBOX_UID)
         self._cargos = self._store.root
         self._runs = settings.run_dir.absolute()
+        # The proxies' counters and logs: not in the run dirs, which containers see.
+        self._egress = data_dir.absolute() / "egress"
         self._docker: aiodocker.Docker | None = None
         self._networks = SandboxNetworks(settings)
         with _mapped(DriverError, "docker driver setup"):
-            for directory in (self._cargos, self._runs):
+            for directory in (self._cargos, self._runs, self._egress):
                 directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Loaded in socket mode too: sessions started in container_ip mode keep working.
             self._tokens = ShipTokens.load(ship_secret, data_dir.absolute())
@@ -115,6 +119,7 @@ class DockerDriver:
         with _mapped(DriverError, f"stop {ref}"):
             await self._remove(session_id)
             _remove_tree(self._runs / session_id)
+            _remove_tree(self._egress / session_id)
 
     async def inspect(self, ref: str) -> InstanceState:
         """Called by `ensure_running` before it trusts a session row."""
@@ -144,6 +149,10 @@ class DockerDriver:
         container-IP Ship wants (derived, never stored), None for a Unix socket."""
         session_id = docker_network.endpoint_session(endpoint)
         return self._tokens.token(session_id) if session_id else None
+
+    def traffic(self, ref: str) -> Traffic | None:
+        """Called when a sandbox's detail is read: its proxy's counters, if it has one."""
+        return stats.read(self._egress / _checked(ref) / "stats.json")
 
     def enforcement(self) -> Enforcement:
         """Called once at startup: dockerd enforces every compute limit through cgroups."""
@@ -201,11 +210,14 @@ class DockerDriver:
         deferred = spec.runtime is None and limits.cpus > 0
         if deferred:
             spec = replace(spec, limits=replace(limits, cpus=0))
+        if not spec.egress.offline and (spec.runtime or "").startswith("runsc"):
+            raise InstanceStartError(
+                "gVisor runs here with --network=none: a sandbox in it has no network, so a "
+                "profile on it must have network `none`"
+            )
         with _mapped(InstanceStartError, f"start {name}"):
             tcp = await self._channel(spec) if self._tcp else None
-            config = container_config(
-                spec, run, self._settings.tmp_size_mb, tcp, await self._egress(spec, tcp)
-            )
+            config = container_config(spec, run, self._settings.tmp_size_mb, tcp)
             container = await self._client().containers.create(config, name=name)
             await container.start()
             if tcp is None:
@@ -215,17 +227,45 @@ class DockerDriver:
             if deferred:
                 await self._limit_cpu(name, limits.cpus)
             _seal(run, socket=tcp is None)
+            if not spec.egress.offline:
+                await self._open_network(spec, container)
+            elif tcp is not None:
+                await self._wall(container)
         return endpoint
 
-    async def _egress(self, spec: SessionSpec, tcp: TcpChannel | None) -> str:
-        """A networked profile on a socket joins Bay's egress network, not Docker's default
-        bridge: there inter-container traffic is off, so sandboxes cannot reach each other."""
-        if not spec.network or tcp is not None:
-            return "bridge"  # unused: offline, or on the TCP channel's network
-        return await self._networks.ensure(self._client(), egress=True)
+    async def _open_network(self, spec: SessionSpec, container: Any) -> None:
+        """Give the container its network: every connection out passes its own proxy, which
+        Bay starts in the container's network namespace (so Bay must run on the engine's
+        host, as root)."""
+        pid = int((await container.show())["State"].get("Pid") or 0)
+        first = bwrap.proc_stat(pid) if pid > 0 else None
+        if first is None:
+            raise InstanceStartError("the container's first process is not on this host")
+        files = self._egress / spec.labels.session_id
+        files.mkdir(mode=0o700)
+        try:
+            await launch.start(
+                spec.egress,
+                pid,
+                lambda: bwrap.alive(pid, first.start),
+                launch.Files(files / "stats.json", files / "egress.log"),
+                self._settings.egress.namespace,
+            )
+        except launch.EgressError as exc:
+            raise InstanceStartError(str(exc)) from exc
+
+    async def _wall(self, container: Any) -> None:
+        """On Bay's network a sandbox without network still has an interface: no route out of
+        it, and only answers to Bay's own connections leave (the engine host's bridge address
+        lies on that network)."""
+        pid = int((await container.show())["State"].get("Pid") or 0)
+        try:
+            await launch.wall_offline(pid)
+        except launch.EgressError as exc:
+            raise InstanceStartError(str(exc)) from exc
 
     async def _channel(self, spec: SessionSpec) -> TcpChannel:
-        network = await self._networks.ensure(self._client(), egress=spec.network)
+        network = await self._networks.ensure(self._client())
         digest = self._tokens.digest(spec.labels.session_id)
         return TcpChannel(network, digest, docker_network.shares_files(self._settings))
 

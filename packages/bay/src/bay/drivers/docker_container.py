@@ -8,6 +8,8 @@ from typing import Any
 from bay.drivers import docker_network, seccomp
 from bay.drivers.base import SessionSpec, network_env
 from bay.drivers.docker_network import TcpChannel
+from bay.egress.launch import Egress
+from shipyard_protocol.api import NetworkPolicy
 
 SANDBOX_UID = 1000
 WORKSPACE = "/workspace"
@@ -26,13 +28,12 @@ def container_config(
     run: Path,
     tmp_size_mb: int,
     tcp: TcpChannel | None = None,
-    egress: str = "bridge",
 ) -> dict[str, Any]:
-    """The container: unprivileged, read-only, offline unless allowed, limited by the profile.
+    """The container: unprivileged, read-only, without a route out, limited by the profile.
 
-    With `tcp`, it joins Bay's network (internal unless the profile allows network) and Ship
-    listens on its port there; the run dir is mounted only when the engine shares our files.
-    Otherwise a profile with network joins `egress` (the driver passes Bay's ICC-off network).
+    With `tcp`, it joins Bay's internal network and Ship listens on its port there; the run
+    dir is mounted only when the engine shares our files. A sandbox with a network policy
+    reaches out only through its proxy, which the driver starts once the container runs.
     """
     limits = spec.limits
     # Whole MiB (size=0 would mean no limit at all).
@@ -47,7 +48,7 @@ def container_config(
         "ReadonlyRootfs": True,
         "CapDrop": ["ALL"],
         "SecurityOpt": ["no-new-privileges", f"seccomp={json.dumps(_filter(spec.runtime))}"],
-        "NetworkMode": _network_mode(spec.network, tcp, egress),
+        "NetworkMode": tcp.network if tcp is not None else "none",
         "Init": True,  # reaps the orphans a shell leaves, which would count against PidsLimit
         "IpcMode": "private",
         "LogConfig": {"Type": "json-file", "Config": {"max-size": "1m", "max-file": "1"}},
@@ -64,7 +65,7 @@ def container_config(
     return {
         "Image": spec.image,
         "User": f"{SANDBOX_UID}:{SANDBOX_UID}",
-        "Env": [f"{k}={v}" for k, v in sandbox_env(spec.env, spec.network, tcp).items()],
+        "Env": [f"{k}={v}" for k, v in sandbox_env(spec.env, spec.egress, tcp).items()],
         "Labels": {**spec.labels.as_dict(), SHIP_CHANNEL_LABEL: "tcp" if tcp else "socket"},
         "WorkingDir": WORKSPACE,
         "Hostname": "sandbox",
@@ -73,12 +74,14 @@ def container_config(
 
 
 def sandbox_env(
-    profile_env: Mapping[str, str], network: bool = False, tcp: TcpChannel | None = None
+    profile_env: Mapping[str, str],
+    egress: Egress | None = None,
+    tcp: TcpChannel | None = None,
 ) -> dict[str, str]:
     """Over the image's env (sandbox.env): the user, the network's and the profile's, then
     Ship's own variables, which always win."""
     user = {"HOME": WORKSPACE, "USER": "shipyard", "LOGNAME": "shipyard"}
-    env = {**user, **network_env(network), **profile_env}
+    env = {**user, **network_env(egress or Egress(NetworkPolicy())), **profile_env}
     env["SHIP_WORKSPACE"] = WORKSPACE
     env["SHIP_SOCKET"] = f"{SHIP_RUN}/{SOCKET_NAME}"
     env["SHIP_READY_FILE"] = f"{SHIP_RUN}/{READY_NAME}"
@@ -91,9 +94,3 @@ def sandbox_env(
 
 def _filter(runtime: str | None) -> dict[str, Any]:
     return seccomp.docker_profile(gvisor=(runtime or "").startswith("runsc"))
-
-
-def _network_mode(allowed: bool, tcp: TcpChannel | None, egress: str) -> str:
-    if tcp is not None:
-        return tcp.network
-    return egress if allowed else "none"

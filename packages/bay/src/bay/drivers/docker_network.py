@@ -48,49 +48,47 @@ def ship_env(tcp: TcpChannel) -> dict[str, str]:
 
 
 class SandboxNetworks:
-    """Bay's two bridge networks, made on first use and checked when they already exist.
-
-    Both have inter-container communication off, so a sandbox cannot reach another's Ship;
-    the one for sandboxes without network is also internal (no route out).
+    """Bay's bridge network for the TCP channel, made on first use and checked when it
+    already exists: internal (no route out; a sandbox's egress passes its proxy) and with
+    inter-container communication off, so a sandbox cannot reach another's Ship.
     """
 
     def __init__(self, settings: DockerDriverSettings) -> None:
-        self._names = {False: settings.network, True: settings.egress_network}
-        self._checked: set[str] = set()
+        self._name = settings.network
+        self._checked = False
         self._lock = asyncio.Lock()
 
     def names(self) -> tuple[str, ...]:
-        return tuple(self._names.values())
+        return (self._name,)
 
-    async def ensure(self, docker: aiodocker.Docker, egress: bool) -> str:
+    async def ensure(self, docker: aiodocker.Docker) -> str:
         """The network's name, once it exists as Bay made it."""
-        name = self._names[egress]
         async with self._lock:
-            if name not in self._checked:
-                check_network(name, await _found_or_made(docker, name, egress), egress)
-                self._checked.add(name)
-        return name
+            if not self._checked:
+                check_network(self._name, await _found_or_made(docker, self._name))
+                self._checked = True
+        return self._name
 
 
-def network_config(name: str, egress: bool) -> dict[str, Any]:
+def network_config(name: str) -> dict[str, Any]:
     return {
         "Name": name,
         "Driver": "bridge",
-        "Internal": not egress,
+        "Internal": True,
         "CheckDuplicate": True,
         "Labels": NETWORK_LABELS,
         "Options": {ICC_OPTION: "false"},
     }
 
 
-async def _found_or_made(docker: aiodocker.Docker, name: str, egress: bool) -> dict[str, Any]:
+async def _found_or_made(docker: aiodocker.Docker, name: str) -> dict[str, Any]:
     try:
         return await _network(docker, name)
     except aiodocker.DockerError as exc:
         if exc.status != 404:
             raise
     try:
-        await docker.networks.create(network_config(name, egress))
+        await docker.networks.create(network_config(name))
     except aiodocker.DockerError as exc:
         if exc.status != 409:  # another Bay made it first: check theirs
             raise
@@ -102,7 +100,7 @@ async def _network(docker: aiodocker.Docker, name: str) -> dict[str, Any]:
     return found
 
 
-def check_network(name: str, found: Mapping[str, Any], egress: bool) -> None:
+def check_network(name: str, found: Mapping[str, Any]) -> None:
     """Refuse a network of the same name that would let sandboxes reach each other or out."""
     labels = found.get("Labels") or {}
     options = found.get("Options") or {}
@@ -110,7 +108,7 @@ def check_network(name: str, found: Mapping[str, Any], egress: bool) -> None:
         "not labelled as Bay's" if labels.get("bay.managed") != "true" else "",
         "not a bridge" if found.get("Driver") != "bridge" else "",
         "inter-container traffic on" if options.get(ICC_OPTION) != "false" else "",
-        "not internal" if not egress and found.get("Internal") is not True else "",
+        "not internal" if found.get("Internal") is not True else "",
     ]
     if any(problems):
         wrong = ", ".join(problem for problem in problems if problem)

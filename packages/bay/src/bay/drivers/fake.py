@@ -19,6 +19,7 @@ from bay.drivers.base import (
     Labels,
     SessionSpec,
 )
+from bay.egress.stats import Traffic
 
 if TYPE_CHECKING:
     from ship.bay_lease import BayLease
@@ -106,6 +107,9 @@ class FakeDriver:
             InstanceInfo(ref=ref, state=await self.inspect(ref), labels=labels)
             for ref, labels in self._labels.items()
         ]
+
+    def traffic(self, ref: str) -> Traffic | None:
+        return None  # in-process Ship: no network of its own to count
 
     def enforcement(self) -> Enforcement:
         return Enforcement(

@@ -30,6 +30,8 @@ from bay.drivers.base import (
 )
 from bay.drivers.cargo_store import CargoStore
 from bay.drivers.host_ids import HostIds
+from bay.egress import launch, stats
+from bay.egress.stats import Traffic
 
 logger = logging.getLogger(__name__)
 
@@ -116,8 +118,6 @@ class LocalDriver:
         socket = run / "sock" / bwrap.SOCKET_NAME
         if len(os.fsencode(socket)) > _SOCKET_PATH_MAX:
             raise InstanceStartError(f"socket path too long for a Unix socket: {socket}")
-        if spec.network:
-            logger.warning("local driver cannot give network yet; %s runs offline", run.name)
         record = _Record(labels.as_dict(), f"unix:{socket}", [], bwrap.boot_ticks(), _utc_now())
         with _mapped(InstanceStartError, f"start {run.name}"):
             run.mkdir(mode=0o700)  # the claim: a session that already has a run dir keeps it
@@ -164,12 +164,16 @@ class LocalDriver:
             found.append(InstanceInfo(run.name, _state(run, record), labels, record.endpoint))
         return found
 
+    def traffic(self, ref: str) -> Traffic | None:
+        """Called when a sandbox's detail is read: its proxy's counters, if it has one."""
+        return stats.read(self._runs / _checked(ref) / "egress.json")
+
     def enforcement(self) -> Enforcement:
         """Called once at startup to log which limits hold on this host."""
         parents = self._cgroups.parents
         notes = (
             *self._cgroups.notes,
-            "network is always off: the local driver cannot give network yet",
+            *([] if os.geteuid() == 0 else ["network policies need Bay to run as root"]),
             *([self._root.warning] if self._root.warning else []),
             self._store.reason,
             *([self._uid_note] if self._uid_note else []),
@@ -216,6 +220,24 @@ class LocalDriver:
         with _mapped(InstanceStartError, f"start {run.name}"):
             self._cgroups.limit_cpu(dirs, spec.limits.cpus)
         self._seal_socket(run)
+        if not spec.egress.offline:
+            await self._open_network(spec, run, record)
+
+    async def _open_network(self, spec: SessionSpec, run: Path, record: _Record) -> None:
+        """Give the sandbox its network: every connection out passes its own proxy."""
+        pid, start = record.child_pid, record.child_start
+        if pid is None or start is None:
+            raise InstanceStartError(f"{run.name}: the sandbox's first process is unknown")
+        try:
+            await launch.start(
+                spec.egress,
+                pid,
+                lambda: bwrap.alive(pid, start),
+                launch.Files(run / "egress.json", run / "egress.log"),
+                self._settings.egress.namespace,
+            )
+        except launch.EgressError as exc:
+            raise InstanceStartError(f"{run.name}: {exc}") from exc
 
     def _seal_socket(self, run: Path) -> None:
         """Freeze the socket dir once Ship listens, so the sandbox cannot swap the socket.
@@ -243,7 +265,10 @@ class LocalDriver:
         with _mapped(InstanceStartError, f"start {run.name}"):
             info_fd = os.open(run / "info.json", flags, 0o600)
             seccomp_fd = bwrap.memory_file("seccomp", self._filter)
-            args = self._bwrap_args(spec, run, ready_fd, info_fd, seccomp_fd)
+            events = self._cgroups.oom_counter(dirs)
+            if events is not None:
+                (run / "sock" / bwrap.MEMORY_EVENTS_NAME).touch()  # the mount point
+            args = self._bwrap_args(spec, run, (ready_fd, info_fd, seccomp_fd), events)
             args_fd = bwrap.args_file(args)
             try:
                 procs = cgroups.procs_files(dirs)
@@ -256,8 +281,9 @@ class LocalDriver:
                     os.close(fd)
 
     def _bwrap_args(
-        self, spec: SessionSpec, run: Path, ready_fd: int, info_fd: int, seccomp_fd: int
+        self, spec: SessionSpec, run: Path, fds: tuple[int, int, int], events: Path | None
     ) -> list[str]:
+        ready_fd, info_fd, seccomp_fd = fds
         session = bwrap.Session(
             cargo=run / "cargo" if self._ids else self._cargo(spec.cargo_ref),
             sock_dir=run / "sock",
@@ -266,8 +292,9 @@ class LocalDriver:
             info_fd=info_fd,
             seccomp_fd=seccomp_fd,
             tmp_size_bytes=spec.limits.tmpfs_bytes(self._settings.tmp_size_mb * 1024 * 1024),
+            memory_events=events,
         )
-        env = bwrap.sandbox_env(self._root, spec.env, ready_fd)
+        env = bwrap.sandbox_env(self._root, spec, session)
         return bwrap.sandbox_args(self._tools, self._root, session, env)
 
     def _cargo(self, ref: str) -> Path:

@@ -1,4 +1,4 @@
-"""Time as a dependency: naive UTC, the way the API and the database store it."""
+"""Time as a dependency: naive UTC, the way the database stores it (answers add `Z`)."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime

@@ -6,15 +6,17 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from structlog.contextvars import bind_contextvars
 
 from bay.db.models import ExecutionHistory, Sandbox
 from bay.errors import BayError, PayloadTooLargeError
+from bay.metrics import Metrics
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.paths import normalize_path
 from bay.services.profiles import ProfileCatalog
 from bay.services.records import Records, fits
-from bay.services.sessions import LEASE_SLACK_S, SessionService
+from bay.services.sessions import LEASE_SLACK_S, Ready, SessionService
 from bay.services.ship_errors import mapped_ship_errors
 from bay.ship_client import ShipClient
 from shipyard_protocol.api import (
@@ -48,6 +50,7 @@ class ExecService:
         clock: Clock,
         records: Records,
         limits: ExecLimits,
+        metrics: Metrics,
     ) -> None:
         self._db = db
         self._sessions = sessions
@@ -56,6 +59,7 @@ class ExecService:
         self._clock = clock
         self._records = records
         self._limits = limits
+        self._metrics = metrics
 
     async def python(self, sandbox: Sandbox, request: PythonExec) -> PythonExecResult:
         result = await self._run(sandbox, request)
@@ -70,8 +74,10 @@ class ExecService:
     async def _run(self, sandbox: Sandbox, request: ExecRequest) -> ExecResult:
         run = ship_run(request, new_id("exec"), self._limits.max_code_bytes)
         execution_id = run.execution_id or ""
+        bind_contextvars(execution_id=execution_id)
         started = time.monotonic()
         ready = await self._sessions.ensure_running(sandbox.id, isinstance(run, PythonRun))
+        lost = await kernel_lost(self._records, sandbox.id, ready, run)
         row = history_row(sandbox, ready.session_id, request, execution_id, self._clock())
         await self._records.open(row)
         try:
@@ -80,7 +86,10 @@ class ExecService:
         except BayError:
             await self._records.forget(execution_id)  # no outcome, no history (contract §1.6)
             raise
-        result = exec_result(request, outcome, run, _ms_since(started), ready.state_lost)
+        kind = "python" if isinstance(run, PythonRun) else "shell"
+        latency = self._metrics.exec_latency.labels(kind, self._metrics.driver)
+        latency.observe(time.monotonic() - started)
+        result = exec_result(request, outcome, run, _ms_since(started), lost)
         await self._records.close(execution_id, outcome_values(result))
         if time.monotonic() - started > LEASE_SLACK_S:
             await self._renew(sandbox)
@@ -100,6 +109,16 @@ class ExecService:
             .where(Sandbox.id == sandbox.id, Sandbox.current_session_id.is_not(None))
             .values(last_active_at=now, idle_expires_at=now + idle)
         )
+
+
+async def kernel_lost(
+    records: Records, sandbox_id: str, ready: Ready, run: PythonRun | ShellRun
+) -> bool:
+    """Whether the variables of the sandbox's previous Python execution are gone before this
+    one starts: its session died, or it ran in an earlier session (stop, idle reclaim)."""
+    if not isinstance(run, PythonRun):
+        return False
+    return ready.state_lost or await records.python_ran_before(sandbox_id, ready.session_id)
 
 
 def ship_run(request: ExecRequest, execution_id: str, max_code_bytes: int) -> PythonRun | ShellRun:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
+from structlog.contextvars import bound_contextvars
 
 from bay.config import GcSettings
 from bay.db.models import Cargo, Sandbox, Session
@@ -104,6 +105,7 @@ class GcService:
         held = leases.held(rt.sessionmaker, LEASE, rt.instance_id, now, self._clock, LEASE_S)
         async with held as ours:
             if ours:
+                self._rt.metrics.gc_runs.inc()
                 results = [await self._run_task(name, now) for name in names]
             else:
                 busy = ["another Bay holds the GC lease"]
@@ -123,6 +125,7 @@ class GcService:
         except Exception as exc:
             log.exception("GC task %s failed", name)
             result.errors.append(f"Task failed: {exc}")
+        self._rt.metrics.gc_reclaimed.labels(name).inc(result.cleaned_count)
         return result
 
     async def _idle_session(self, now: datetime, result: GcTaskResult) -> None:
@@ -130,11 +133,15 @@ class GcService:
             Sandbox.idle_expires_at < now, Sandbox.current_session_id.is_not(None)
         )
         for sandbox_id in ids:
-            await self._count(result, self._sessions.reclaim_idle(sandbox_id, now))
+            with bound_contextvars(sandbox_id=sandbox_id):
+                work = self._sessions.reclaim_idle(sandbox_id, now)
+                await self._count(result, work, "gc: idle session reclaimed")
 
     async def _expired_sandbox(self, now: datetime, result: GcTaskResult) -> None:
         for sandbox_id in await self._sandbox_ids(Sandbox.expires_at < now):
-            await self._count(result, self._sessions.expire(sandbox_id, now))
+            with bound_contextvars(sandbox_id=sandbox_id):
+                work = self._sessions.expire(sandbox_id, now)
+                await self._count(result, work, "gc: expired sandbox deleted")
 
     async def _orphan_cargo(self, now: datetime, result: GcTaskResult) -> None:
         async with self._rt.sessionmaker() as db, db.begin():
@@ -187,13 +194,15 @@ class GcService:
                     return settled_values(state.outcome)
         return dict(LOST)
 
-    async def _count(self, result: GcTaskResult, work: Awaitable[bool]) -> None:
+    async def _count(self, result: GcTaskResult, work: Awaitable[bool], done: str) -> None:
         try:
             cleaned = await work
         except (BayError, DriverError) as exc:
+            log.warning("%s failed: %s", result.task_name, exc)
             result.errors.append(str(exc))
             return
         if cleaned:
+            log.info(done)
             result.cleaned_count += 1
         else:
             result.skipped_count += 1

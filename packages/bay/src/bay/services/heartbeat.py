@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bay.db.models import Session
 from bay.services.sessions import RUNNING, SessionRuntime
+from bay.services.ship_logs import relay
 from bay.ship_client import ShipCallError
 
 log = logging.getLogger(__name__)
@@ -29,13 +30,15 @@ class Heartbeat:
         self._turns = asyncio.Semaphore(CONCURRENT_BEATS)
 
     async def beat_once(self) -> int:
-        """One request to each running session's Ship; how many answered."""
+        """A call to each running session's Ship, which also drains its log; how many answered."""
         async with self._rt.sessionmaker() as db:
-            query = select(Session.endpoint).where(
+            query = select(Session.endpoint, Session.sandbox_id, Session.id).where(
                 Session.observed_state == RUNNING, Session.endpoint.is_not(None)
             )
-            endpoints = [e for e in await db.scalars(query) if e]
-        answered = await asyncio.gather(*(self._beat(e) for e in endpoints))
+            sessions = [
+                (e, sandbox, session) for e, sandbox, session in await db.execute(query) if e
+            ]
+        answered = await asyncio.gather(*(self._beat(*session) for session in sessions))
         return sum(answered)
 
     async def loop(self) -> None:
@@ -47,12 +50,13 @@ class Heartbeat:
             except Exception:
                 log.exception("heartbeat failed")
 
-    async def _beat(self, endpoint: str) -> bool:
+    async def _beat(self, endpoint: str, sandbox_id: str, session_id: str) -> bool:
         async with self._turns:
             try:
                 await self._rt.ship.health(endpoint, timeout=min(10.0, self.interval_s))
             except ShipCallError as exc:
                 # One ending, or one this replica cannot reach (another host's): no matter.
-                log.debug("heartbeat to %s failed: %s", endpoint, exc)
+                log.debug("heartbeat to %s of %s failed: %s", endpoint, sandbox_id, exc)
                 return False
+            await relay(self._rt.ship, endpoint, sandbox_id, session_id)
         return True

@@ -14,7 +14,7 @@ from bay.db.models import ApiKey
 from bay.errors import NotFoundError, UnauthorizedError
 from bay.services.clock import Clock
 from bay.services.ids import new_id
-from shipyard_protocol.api import KeyCreated, KeyInfo, KeyList
+from shipyard_protocol.api import KeyCreated, KeyInfo, KeyList, rfc3339
 
 ADMIN_OWNER = "default"
 
@@ -102,7 +102,7 @@ class KeyService:
             return Provisioned(generated_key=None, credentials_path=credentials)
         key = generate_key()
         await self.add(key, ADMIN_OWNER, is_admin=True)
-        _write_credentials(credentials, key, endpoint, self._clock().isoformat() + "+00:00")
+        _write_credentials(credentials, key, endpoint, rfc3339(self._clock()))
         return Provisioned(generated_key=key, credentials_path=credentials)
 
     async def _find(self, key: str) -> ApiKey | None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bay.errors import UnauthorizedError
+from shipyard_protocol.api import rfc3339
 
 _PURPOSE = b"shipyard port links v1"
 
@@ -48,8 +49,8 @@ class PortLinks:
         expires_at = datetime.fromtimestamp(int(expiry), now.tzinfo)
         if now >= expires_at:
             raise UnauthorizedError(
-                f"this link expired at {expires_at.isoformat()}; ask for a new one",
-                {"sandbox_id": sandbox_id, "port": port, "expired_at": expires_at.isoformat()},
+                f"this link expired at {rfc3339(expires_at)}; ask for a new one",
+                {"sandbox_id": sandbox_id, "port": port, "expired_at": rfc3339(expires_at)},
             )
         return Grant(owner, expires_at)
 

@@ -33,6 +33,9 @@ class ProfileCatalog:
             raise InvalidRequestError(f"Invalid profile: {profile_id}", {"profile": profile_id})
         return profile
 
+    def find(self, profile_id: str) -> ProfileSettings | None:
+        return self._profiles.get(profile_id)
+
     def runnable(self, profile_id: str) -> ProfileSettings:
         """The profile a new sandbox asks for; 400 when this Bay's driver cannot give its
         runtime, rather than a sandbox behind a weaker wall than asked."""
@@ -94,4 +97,6 @@ def _public(profile: ProfileSettings, detail: bool) -> Profile:
         description=profile.description if detail else None,
         containers=[container] if detail else None,
         preload=list(profile.preload) if detail else None,
+        network=profile.network if detail else None,
+        warm_pool_size=profile.warm_pool_size if detail else None,
     )

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -77,6 +77,15 @@ class Records:
     async def forget(self, execution_id: str) -> None:
         async with self._writing() as db:
             await db.execute(delete(ExecutionHistory).where(ExecutionHistory.id == execution_id))
+
+    async def python_ran_before(self, sandbox_id: str, session_id: str) -> bool:
+        """Whether the sandbox ran Python in an earlier session, and not yet in `session_id`."""
+        history = ExecutionHistory
+        python = (history.sandbox_id == sandbox_id) & (history.exec_type == "python")
+        earlier = exists().where(python, history.session_id != session_id)
+        here = exists().where(python, history.session_id == session_id)
+        async with self._sessionmaker() as db:
+            return bool(await db.scalar(select(earlier & ~here)))
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[DbSession]:

@@ -1,10 +1,13 @@
 """Sandboxes: create, list, read, stop and delete, always scoped to the caller's owner."""
 
+from collections.abc import Mapping
 from datetime import timedelta
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from structlog.contextvars import bind_contextvars
 
+from bay.config import ProfileSettings
 from bay.db.models import Sandbox, Session
 from bay.errors import (
     InvalidRequestError,
@@ -12,6 +15,7 @@ from bay.errors import (
     SandboxExpiredError,
     SandboxTTLInfiniteError,
 )
+from bay.services import networks
 from bay.services.cargos import CargoService
 from bay.services.clock import Clock
 from bay.services.ids import new_id
@@ -23,7 +27,9 @@ from shipyard_protocol.api import (
     ContainerRuntime,
     SandboxCreate,
     SandboxList,
+    SandboxNetwork,
     SandboxStatus,
+    rfc3339,
 )
 from shipyard_protocol.api import Sandbox as SandboxOut
 
@@ -60,13 +66,21 @@ class SandboxService:
         """Claim a warm sandbox when no cargo is named and the pool has one, else make one."""
         profile = self._profiles.runnable(request.profile)
         ttl = request.ttl if request.ttl and request.ttl > 0 else None
-        if request.cargo_id is None and self._pool is not None:
+        network = networks.chosen(profile, request.network)
+        # A warm sandbox runs its profile's policy and env: only a create that keeps both may
+        # claim one.
+        warm = request.cargo_id is None and network is None and not request.env
+        if warm and self._pool is not None:
             claimed = await self._pool.claim(owner, profile.id, ttl)
             if claimed is not None:
+                bind_contextvars(sandbox_id=claimed)
                 sandbox = await self._db.get(Sandbox, claimed)
                 if sandbox is not None:
+                    sandbox.user_metadata = request.metadata or None
+                    await self._db.flush()
                     return self.out(sandbox, None)
         sandbox_id = new_id("sandbox")
+        bind_contextvars(sandbox_id=sandbox_id)
         if request.cargo_id is not None:
             cargo = await self._cargos.get(owner, request.cargo_id)
             if cargo.managed:
@@ -85,6 +99,9 @@ class SandboxService:
             cargo_id=cargo.id,
             created_at=now,
             expires_at=now + timedelta(seconds=ttl) if ttl else None,
+            network_policy=network,
+            user_metadata=request.metadata or None,
+            user_env=request.env or None,
         )
         self._db.add(sandbox)
         await self._db.flush()
@@ -116,19 +133,28 @@ class SandboxService:
         out = self.out(sandbox, session)
         if out.status == SandboxStatus.READY and session is not None and session.endpoint:
             out.containers = [await self._container(sandbox, session.endpoint)]
+            profile = self._profile(sandbox)
+            if profile is not None:
+                traffic = self._sessions.traffic(session)
+                out.network = networks.shown(sandbox, profile, traffic)
         return out
 
     async def page(
-        self, owner: str, limit: int, cursor: str | None, status: str | None
+        self,
+        owner: str,
+        limit: int,
+        cursor: str | None,
+        wanted: SandboxStatus | None,
+        labels: Mapping[str, str] | None = None,
     ) -> SandboxList:
-        """By id; a status filter scans in batches and stops at a budget (contract §1.5)."""
-        wanted = _status_filter(status)
+        """By id; a status filter scans in batches and stops at a budget (contract §1.5).
+        `labels`: only sandboxes whose metadata has each of these values."""
         batch = limit + 1 if wanted is None else min(max(limit * 5, 50), 500)
         budget = limit + 1 if wanted is None else max(limit * 20, 1000)
         items: list[SandboxOut] = []
         scanned, last = 0, cursor
         while len(items) <= limit and scanned < budget:
-            rows = await self._batch(owner, last, batch)
+            rows = await self._batch(owner, last, batch, labels or {})
             if not rows:
                 break
             scanned, last = scanned + len(rows), rows[-1].id
@@ -140,10 +166,14 @@ class SandboxService:
         exhausted = scanned < budget
         return SandboxList(items=items, next_cursor=None if exhausted else last)
 
-    async def _batch(self, owner: str, after: str | None, size: int) -> list[Sandbox]:
+    async def _batch(
+        self, owner: str, after: str | None, size: int, labels: Mapping[str, str]
+    ) -> list[Sandbox]:
         query = select(Sandbox).where(
             Sandbox.owner == owner, Sandbox.deleted_at.is_(None), Sandbox.is_warm_pool.is_(False)
         )
+        for key, value in labels.items():
+            query = query.where(Sandbox.user_metadata[key].as_string() == value)
         if after:
             query = query.where(Sandbox.id > after)
         return list(await self._db.scalars(query.order_by(Sandbox.id).limit(size)))
@@ -202,14 +232,21 @@ class SandboxService:
             expires_at=sandbox.expires_at,
             idle_expires_at=sandbox.idle_expires_at,
             containers=None,
+            network=self._network(sandbox),
+            metadata=sandbox.user_metadata or {},
         )
 
+    def _network(self, sandbox: Sandbox) -> SandboxNetwork | None:
+        profile = self._profile(sandbox)
+        return None if profile is None else networks.shown(sandbox, profile, None)
+
+    def _profile(self, sandbox: Sandbox) -> ProfileSettings | None:
+        """The sandbox's profile, None when the configuration no longer has it."""
+        return self._profiles.find(sandbox.profile_id)
+
     def _status(self, sandbox: Sandbox, session: Session | None) -> SandboxStatus:
-        if sandbox.expires_at is not None and self._clock() > sandbox.expires_at:
-            return SandboxStatus.EXPIRED
-        if session is None:
-            return SandboxStatus.IDLE
-        return _SESSION_STATUS.get(session.observed_state, SandboxStatus.IDLE)
+        expired = sandbox.expires_at is not None and self._clock() > sandbox.expires_at
+        return sandbox_status(expired, session.observed_state if session else None)
 
     async def _current_session(self, sandbox: Sandbox) -> Session | None:
         if sandbox.current_session_id is None:
@@ -247,16 +284,18 @@ _SESSION_STATUS = {
 }
 
 
+def sandbox_status(expired: bool, session_state: str | None) -> SandboxStatus:
+    """What a sandbox looks like from outside: its TTL first, then its current session."""
+    if expired:
+        return SandboxStatus.EXPIRED
+    if session_state is None:
+        return SandboxStatus.IDLE
+    return _SESSION_STATUS.get(session_state, SandboxStatus.IDLE)
+
+
 def _expired(sandbox: Sandbox) -> SandboxExpiredError:
-    expires_at = sandbox.expires_at.isoformat() if sandbox.expires_at else None
+    expires_at = rfc3339(sandbox.expires_at) if sandbox.expires_at else None
     return SandboxExpiredError(
         f"Sandbox {sandbox.id} expired at {expires_at}",
         {"sandbox_id": sandbox.id, "expires_at": expires_at},
     )
-
-
-def _status_filter(status: str | None) -> SandboxStatus | None:
-    try:
-        return SandboxStatus(status) if status else None
-    except ValueError:
-        return None

@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
+from structlog.contextvars import bind_contextvars
 
 from bay.db.models import Cargo, Sandbox, Session
 from bay.drivers.base import (
@@ -20,13 +22,16 @@ from bay.drivers.base import (
     Labels,
     SessionSpec,
 )
+from bay.egress.stats import Traffic
 from bay.errors import NotFoundError, SessionNotReadyError
-from bay.services import leases
+from bay.metrics import Metrics
+from bay.services import leases, networks
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.locks import SandboxLocks
 from bay.services.profiles import ProfileCatalog
 from bay.services.recent_sandboxes import RecentSandboxes
+from bay.services.ship_logs import relay
 from bay.ship_client import ShipCallError, ShipClient
 
 log = logging.getLogger(__name__)
@@ -73,6 +78,7 @@ class SessionRuntime:
     locks: SandboxLocks
     instance_id: str
     ship_env: dict[str, str]
+    metrics: Metrics
     orphan_grace_s: float | None = None  # see ShipSettings.orphan_grace_seconds
     recent: RecentSandboxes = field(default_factory=RecentSandboxes)  # port relays' memory
     run_id: str = field(default_factory=lambda: new_id("run"))  # this process's run
@@ -110,8 +116,10 @@ class SessionService:
             while True:
                 step = await self._current_or_begin(sandbox_id, kernel)
                 if isinstance(step, Ready):
+                    bind_contextvars(session_id=step.session_id)
                     return step
                 if isinstance(step, _Begun):
+                    bind_contextvars(session_id=step.session_id)
                     endpoint = await self._start(step.session_id, step.spec)
                     return Ready(step.session_id, endpoint, state_lost=step.lost)
                 await asyncio.sleep(START_POLL_S)  # another replica is starting it
@@ -163,7 +171,7 @@ class SessionService:
             self._touch(sandbox)
             return Ready(session.id, session.endpoint), False
         log.warning("session %s of %s is %s; starting a new one", session.id, sandbox.id, state)
-        await self._discard(db, sandbox, session)
+        await self._discard(db, sandbox, session, drain_logs=False)
         return None, True
 
     async def _starting_elsewhere(self, db: DbSession, session: Session) -> bool:
@@ -177,9 +185,13 @@ class SessionService:
         return session.instance_id in await leases.live_replicas(db, now)
 
     async def _start(self, session_id: str, spec: SessionSpec) -> str:
+        metrics, driver = self._rt.metrics, self._rt.metrics.driver
+        started = time.monotonic()
         try:
             instance = await self._rt.driver.start(spec)
         except DriverError as exc:
+            metrics.session_start_failures.labels(driver).inc()
+            log.warning("session %s failed to start: %s", session_id, exc)
             await self._mark(session_id, FAILED)
             raise SessionNotReadyError(
                 f"Runtime failed to become ready: {exc}",
@@ -191,12 +203,18 @@ class SessionService:
             if session is None or sandbox is None:
                 await self._rt.driver.stop(instance.ref)
                 raise NotFoundError(f"Sandbox not found: {spec.labels.sandbox_id}")
+            metrics.session_starts.labels(driver).inc()
+            metrics.session_start_latency.labels(driver).observe(time.monotonic() - started)
             session.driver_ref = instance.ref
             session.endpoint = instance.endpoint
             session.observed_state = RUNNING
             session.last_observed_at = self._clock()
             self._touch(sandbox)
         return instance.endpoint
+
+    def traffic(self, session: Session) -> Traffic | None:
+        """The network traffic of a running session, None without a network."""
+        return self._rt.driver.traffic(session.driver_ref) if session.driver_ref else None
 
     async def stop(self, sandbox_id: str) -> None:
         """End every session of the sandbox; files stay in the cargo."""
@@ -266,8 +284,13 @@ class SessionService:
         sandbox.current_session_id = None
         sandbox.idle_expires_at = None
 
-    async def _discard(self, db: DbSession, sandbox: Sandbox, session: Session) -> None:
+    async def _discard(
+        self, db: DbSession, sandbox: Sandbox, session: Session, drain_logs: bool = True
+    ) -> None:
         self._rt.recent.forget(sandbox.id)
+        if drain_logs and session.endpoint and session.observed_state == RUNNING:
+            # Short: a hung Ship must not hold up its own stop for long.
+            await relay(self._rt.ship, session.endpoint, sandbox.id, session.id, timeout=2.0)
         if session.driver_ref:
             await self._rt.driver.stop(session.driver_ref)
         if session.endpoint:
@@ -313,7 +336,7 @@ class SessionService:
             profile=profile.id,
             instance_id=self._rt.instance_id,
         )
-        env = {**profile.env, **self._rt.ship_env}
+        env = {**profile.env, **(sandbox.user_env or {}), **self._rt.ship_env}
         if self._rt.orphan_grace_s is not None:
             # Past its idle timeout a live Bay would have ended it anyway; the grace is the
             # time a restarted Bay has to find it again.
@@ -328,7 +351,7 @@ class SessionService:
             cargo_ref=cargo.driver_ref,
             limits=self._rt.profiles.limits(profile),
             env=env,
-            network=profile.network,
+            egress=networks.egress(sandbox, profile),
             image=profile.image,
             runtime=profile.runtime,
         )

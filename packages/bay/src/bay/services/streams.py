@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from structlog.contextvars import bind_contextvars
 
 from bay.db.models import ExecutionHistory, Sandbox
 from bay.errors import BayError, NotFoundError
@@ -18,6 +19,7 @@ from bay.services.execs import (
     ExecRequest,
     exec_result,
     history_row,
+    kernel_lost,
     outcome_values,
     settled_values,
     ship_run,
@@ -29,7 +31,7 @@ from bay.services.ship_errors import mapped_ship_errors
 from bay.services.tasks import Tasks
 from bay.ship_client import ExecEventModel, ShipCallError, ShipStream
 from shipyard_protocol.api import ExecutionStatus
-from shipyard_protocol.ship import ExecutionState, PythonOutcome, PythonRun, ShellRun
+from shipyard_protocol.ship import EndEvent, ExecutionState, PythonOutcome, PythonRun, ShellRun
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +68,9 @@ class StreamService:
         """Start an execution and return its live events; errors before the first event raise."""
         run = ship_run(request, new_id("exec"), self._limits.max_code_bytes)
         execution_id = run.execution_id or ""
+        bind_contextvars(execution_id=execution_id)
         ready = await self._sessions.ensure_running(sandbox.id, isinstance(run, PythonRun))
+        lost = await kernel_lost(self._records, sandbox.id, ready, run)
         row = history_row(sandbox, ready.session_id, request, execution_id, self._clock())
         await self._records.open(row)
         try:
@@ -76,9 +80,10 @@ class StreamService:
             await self._records.forget(execution_id)
             raise
         self._tasks.spawn(
-            self._record_when_done(ready.endpoint, request, run), name=f"history-{execution_id}"
+            self._record_when_done(ready.endpoint, request, run, lost),
+            name=f"history-{execution_id}",
         )
-        return with_heartbeats(stream, self._settings.heartbeat_s)
+        return with_heartbeats(stream, self._settings.heartbeat_s, kernel_lost=lost)
 
     async def resume(
         self, sandbox: Sandbox, execution_id: str, after: int
@@ -128,7 +133,7 @@ class StreamService:
         )
 
     async def _record_when_done(
-        self, endpoint: str, request: ExecRequest, run: PythonRun | ShellRun
+        self, endpoint: str, request: ExecRequest, run: PythonRun | ShellRun, lost: bool
     ) -> None:
         started = time.monotonic()
         execution_id = run.execution_id or ""
@@ -141,14 +146,19 @@ class StreamService:
                 return
             if state.outcome is not None:
                 elapsed = int((time.monotonic() - started) * 1000)
-                result = exec_result(request, state.outcome, run, elapsed, False)
+                result = exec_result(request, state.outcome, run, elapsed, lost)
                 await self._records.close(execution_id, outcome_values(result))
                 return
         log.warning("history of %s not recorded: it never ended", execution_id)
 
 
-async def with_heartbeats(stream: ShipStream, interval: float) -> AsyncIterator[EventOrBeat]:
+async def with_heartbeats(
+    stream: ShipStream, interval: float, kernel_lost: bool = False
+) -> AsyncIterator[EventOrBeat]:
     """Ship's events, with HEARTBEAT whenever `interval` passes without one.
+
+    `kernel_lost`: the end event says `kernel_restarted` (Ship cannot tell: the kernel it
+    started is its first, while the sandbox's earlier session had variables).
 
     A pump task reads the stream into a small queue, so a slow client slows Ship down
     (backpressure) instead of piling events up here.
@@ -167,6 +177,8 @@ async def with_heartbeats(stream: ShipStream, interval: float) -> AsyncIterator[
             if isinstance(item, BaseException):
                 log.warning("event stream from Ship was cut: %r", item)
                 return
+            if kernel_lost and isinstance(item, EndEvent):
+                item = item.model_copy(update={"kernel_restarted": True})
             yield item
     finally:
         pump.cancel()

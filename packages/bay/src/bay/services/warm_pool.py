@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
+from structlog.contextvars import bind_contextvars
 
 from bay.config import ProfileSettings, WarmPoolSettings
 from bay.db.models import Cargo, Sandbox, Session
@@ -94,8 +95,10 @@ class WarmPool:
             claimed = await self._first_available(db, owner, profile_id, ttl)
         if claimed is None:
             self.misses += 1
+            self._rt.metrics.warm_pool_misses.labels(profile_id).inc()
         else:
             self.hits += 1
+            self._rt.metrics.warm_pool_hits.labels(profile_id).inc()
         self.wake()
         return claimed
 
@@ -259,6 +262,7 @@ class WarmPool:
     async def _warm_one(self, profile: ProfileSettings) -> None:
         """Make one member: cargo and row, a running session, then `available`."""
         sandbox_id = new_id("sandbox")
+        bind_contextvars(sandbox_id=sandbox_id)  # this task warms this one member only
         try:
             await self._insert(sandbox_id, profile)
             self._mine.add(sandbox_id)

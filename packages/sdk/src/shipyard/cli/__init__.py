@@ -5,12 +5,13 @@ from typing import Annotated
 
 import typer
 
-from shipyard.cli._cargos import cargo_app, profiles
+from shipyard.cli._cargos import cargo_app
 from shipyard.cli._common import Connection
 from shipyard.cli._execs import exec_app
 from shipyard.cli._files import files_app
 from shipyard.cli._ports import port_forward, port_url
 from shipyard.cli._processes import process_app
+from shipyard.cli._profiles import profiles
 from shipyard.cli._sandboxes import sandbox_app
 from shipyard.cli._terminal import terminal
 

@@ -1,4 +1,4 @@
-"""`shipyard cargo …` and `shipyard profiles`."""
+"""`shipyard cargo …`."""
 
 from typing import Annotated
 
@@ -56,16 +56,3 @@ def delete(ctx: typer.Context, cargo_id: CargoId, as_json: Json = False) -> None
     with connect(ctx) as client:
         client.cargos.delete(cargo_id)
     emit(as_json, {"id": cargo_id, "deleted": True}, f"deleted {cargo_id}")
-
-
-def profiles(
-    ctx: typer.Context,
-    detail: Annotated[bool, typer.Option(help="Add descriptions and containers.")] = False,
-    as_json: Json = False,
-) -> None:
-    """List the sandbox profiles Bay offers."""
-    with connect(ctx) as client:
-        listing = client.profiles.list(detail=detail)
-    if as_json:
-        return emit(True, listing)
-    emit_table(listing.items, ("id", "capabilities", "idle_timeout", "image"))

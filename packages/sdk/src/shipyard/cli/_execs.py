@@ -9,6 +9,7 @@ import typer
 
 from shipyard import Client, ExecStream, Sandbox
 from shipyard.cli._common import Json, Profile, connect, emit, fail
+from shipyard.cli._spinner import Stop, while_starting
 from shipyard_protocol.ship import (
     DisplayEvent,
     EndEvent,
@@ -55,12 +56,15 @@ def _source(code: str) -> str:
 
 
 class Printer:
-    """Shows events where a terminal user expects them: output on its stream, errors on stderr."""
+    """Shows events where a terminal user expects them: output on its stream, errors on stderr.
+    The first event stops the start-up spinner."""
 
-    def __init__(self) -> None:
+    def __init__(self, started: Stop) -> None:
         self.error_shown = False
+        self._started = started
 
     def show(self, event: ExecEvent) -> None:
+        self._started()
         if isinstance(event, OutputEvent):
             typer.echo(event.text, nl=False, err=event.kind == "stderr")
         elif isinstance(event, ResultEvent):
@@ -76,10 +80,10 @@ class Printer:
             typer.echo(f"Error: {event.error}", err=True)
 
 
-def _follow(sandbox: Sandbox, stream: ExecStream, interruptible: bool) -> EndEvent:
+def _follow(sandbox: Sandbox, stream: ExecStream, interruptible: bool, started: Stop) -> EndEvent:
     """Print the events until `end`. Ctrl-C interrupts a Python run once (the stream goes on
     to show the KeyboardInterrupt); otherwise, or a second time, it leaves with 130."""
-    printer = Printer()
+    printer = Printer(started)
     interrupted = False
     while True:
         try:
@@ -113,8 +117,9 @@ def python(
             emit(True, result)
             success = result.success
         else:
-            stream = target.python.stream(_source(code), timeout=timeout)
-            success = _follow(target, stream, interruptible=True).success
+            with while_starting(target.info) as started:
+                stream = target.python.stream(_source(code), timeout=timeout)
+                success = _follow(target, stream, True, started).success
     if not success:
         raise typer.Exit(1)
 
@@ -137,8 +142,9 @@ def shell(
             emit(True, result)
             code, success = result.exit_code, result.success
         else:
-            stream = target.shell.stream(_source(command), timeout=timeout, cwd=cwd)
-            end = _follow(target, stream, interruptible=False)
+            with while_starting(target.info) as started:
+                stream = target.shell.stream(_source(command), timeout=timeout, cwd=cwd)
+                end = _follow(target, stream, False, started)
             code, success = end.exit_code, end.success
     if code is None:
         code = 0 if success else 1

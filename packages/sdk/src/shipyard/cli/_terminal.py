@@ -16,6 +16,7 @@ from websockets.exceptions import WebSocketException
 
 from shipyard import AsyncClient, AsyncTerminal
 from shipyard.cli._common import Connection, SandboxOption, fail, reported
+from shipyard.cli._spinner import while_starting
 
 # Typed when piped input ends. Not Ctrl-D: bash reads that as end of input only at its prompt,
 # and a pipe's end usually arrives while the last command still runs.
@@ -40,7 +41,8 @@ async def _session(connection: Connection, sandbox_id: str) -> None:
     async with AsyncClient(connection.endpoint, connection.api_key) as client:
         sandbox = await client.sandboxes.get(sandbox_id)
         async with sandbox.terminal(*window_size(sys.stdout)) as shell:
-            first = await shell.recv()  # Bay's refusal, if any, comes before raw mode
+            with while_starting(sandbox.info):
+                first = await shell.recv()  # Bay's refusal, if any, comes before raw mode
             stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
             with raw_mode(stdin):
                 _write(stdout, first)
