@@ -74,14 +74,16 @@ test-docker: sync image
 
 # Bay's suites again with every Bay on PostgreSQL (a throwaway server the tests start and stop
 # by pid): Bay's unit tests, the black-box contract suite, and the integration and security
-# suites that run real Bays on the local driver. The Docker-driver Bays, the drivers, Ship, the
-# SDK and the sandbox environment never touch Bay's database differently and run once; so do
-# the replica tests, which always run on PostgreSQL.
+# suites that run real Bays on the local driver. The Docker-driver Bays, the egress network
+# lab, the drivers, Ship, the SDK and the sandbox environment use Bay's database no differently
+# and run once; so do the replica and migration tests, which run on PostgreSQL anyway.
 POSTGRES_SUITES := tests/unit/bay tests/contract \
 	tests/integration/test_bay_local.py tests/integration/test_orphan_sessions.py \
 	tests/integration/test_warm_pool.py tests/integration/test_streaming.py \
 	tests/integration/test_clients_live.py tests/integration/test_ports.py \
-	tests/integration/test_readme.py tests/security/test_crash.py tests/security/test_api_abuse.py
+	tests/integration/test_readme.py tests/integration/test_metadata_env.py \
+	tests/integration/test_observability.py tests/security/test_crash.py \
+	tests/security/test_api_abuse.py
 
 test: lint bwrap rootfs
 	$(RUN) pytest
