@@ -59,3 +59,14 @@ class TestGetPayload:
     async def test_needs_auth(self, bay: Bay) -> None:
         response = await bay.client.post("/v1/skills/payloads", json={"payload": {}})
         assert response.status_code == 401
+
+
+class TestHostileJson:
+    async def test_non_finite_numbers_and_lone_surrogates_are_422(self, bay: Bay) -> None:
+        for text in ('{"payload": {"x": NaN}}', '{"payload": ["\\ud800"]}'):
+            response = await bay.client.post(
+                "/v1/skills/payloads",
+                content=text,
+                headers={**AUTH, "content-type": "application/json"},
+            )
+            assert response.status_code == 422, text

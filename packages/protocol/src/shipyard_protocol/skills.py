@@ -4,15 +4,29 @@ Enumerated query and body fields (`status`, `stage`) are plain strings on the wa
 contract answers a value outside the enum with 400 `validation_error`, which Bay checks.
 """
 
+import json
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from shipyard_protocol.api import Text, Timestamp
 
 MAX_SKILL_KEY = 128
 MAX_SOURCE_EXECUTIONS = 100
+
+
+def _storable(value: Any) -> Any:
+    """JSON that any database and client can hold: finite numbers, valid Unicode."""
+    try:
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+    except ValueError as exc:  # UnicodeEncodeError is one too
+        raise ValueError("must be plain JSON: finite numbers and valid Unicode only") from exc
+    return value
+
+
+JsonObject = Annotated[dict[str, Any], AfterValidator(_storable)]
+JsonDocument = Annotated[dict[str, Any] | list[Any], AfterValidator(_storable)]
 
 
 class SkillCandidateStatus(StrEnum):
@@ -35,7 +49,7 @@ class SkillReleaseStage(StrEnum):
 class SkillPayloadCreate(BaseModel):
     """`POST /v1/skills/payloads` body: any JSON object or array, stored as a blob."""
 
-    payload: dict[str, Any] | list[Any]
+    payload: JsonDocument
     kind: Text = Field(default="generic", min_length=1, max_length=64)
 
 
@@ -65,8 +79,8 @@ class SkillCandidateCreate(BaseModel):
     payload_ref: Text | None = None
     summary: Text | None = None
     usage_notes: Text | None = None
-    preconditions: dict[str, Any] | None = None
-    postconditions: dict[str, Any] | None = None
+    preconditions: JsonObject | None = None
+    postconditions: JsonObject | None = None
 
 
 class SkillCandidate(BaseModel):
@@ -110,7 +124,7 @@ class SkillEvaluationCreate(BaseModel):
     (`replay_success`, `error_rate`, `samples`)."""
 
     passed: bool
-    score: float | None = None
+    score: float | None = Field(default=None, allow_inf_nan=False)
     benchmark_id: Text | None = None
     report: Text | None = None
 
