@@ -1,5 +1,6 @@
 """Skill releases: promote, list with filters, soft delete, rollback to a new version."""
 
+import asyncio
 from typing import Any
 
 from tests.unit.bay.conftest import AUTH, Bay, FakeClock
@@ -226,3 +227,15 @@ class TestRollback:
             f"/v1/skills/releases/{second['id']}/rollback", headers=theirs
         )
         assert response.status_code == 404
+
+
+class TestRacingPromotions:
+    async def test_one_wins_and_the_other_is_409_or_next(self, bay: Bay) -> None:
+        made = [await candidate(bay) for _ in range(2)]
+        for each in made:
+            await evaluate(bay, each["id"])
+        answers = await asyncio.gather(*(promote(bay, each["id"]) for each in made))
+        codes = sorted(a.status_code for a in answers)
+        assert codes in ([200, 200], [200, 409])
+        active = await bay.client.get("/v1/skills/releases?active_only=true", headers=AUTH)
+        assert active.json()["total"] == 1
