@@ -42,6 +42,10 @@ class TestSandboxes:
             "expires_at",
             "idle_expires_at",
             "containers",
+            # Ours, added on purpose (issues 13 and 14; README's Network and API sections):
+            # the network policy with its traffic, and the caller's metadata.
+            "network",
+            "metadata",
         }
         assert http.delete(f"/v1/sandboxes/{created.json()['id']}").status_code == 204
 

@@ -1,5 +1,5 @@
 """The upstream `shipyard-neo-sdk` from PyPI drives our Bay through every method it has
-(except browser and skills)."""
+(except browser; skills are in test_sdk_skills.py)."""
 
 from collections.abc import AsyncIterator
 

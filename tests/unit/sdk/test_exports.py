@@ -10,10 +10,12 @@ from shipyard import (
     _async,
     _async_execs,
     _async_sandbox,
+    _async_skills,
     _events,
     _sync,
     _sync_execs,
     _sync_sandbox,
+    _sync_skills,
     _terminal,
 )
 
@@ -35,7 +37,12 @@ def _classes(module: ModuleType) -> dict[str, type]:
     }
 
 
-MODULES = ((_async, _sync), (_async_sandbox, _sync_sandbox), (_async_execs, _sync_execs))
+MODULES = (
+    (_async, _sync),
+    (_async_sandbox, _sync_sandbox),
+    (_async_execs, _sync_execs),
+    (_async_skills, _sync_skills),
+)
 TWINS = [
     (async_cls, _classes(sync_module)[name.removeprefix("Async")])
     for async_module, sync_module in MODULES

@@ -26,6 +26,7 @@ from bay.api import (
     processes,
     profiles,
     sandboxes,
+    skills,
     terminal,
 )
 from bay.api.middleware import AuthGate, BodyLimit, RequestIdMiddleware
@@ -122,6 +123,7 @@ def create_app(
         files,
         history,
         cargos,
+        skills,
         admin,
         terminal,
         ports,

@@ -12,6 +12,7 @@ import httpx
 from shipyard import _endpoints as req
 from shipyard import _requests
 from shipyard._async_sandbox import AsyncSandbox
+from shipyard._async_skills import AsyncSkills
 from shipyard._events import AsyncExecStream, Tracker
 from shipyard._transfer import Progress, Receiver, Target, open_target
 from shipyard.errors import ShipyardError
@@ -42,6 +43,7 @@ class AsyncClient:
         self._retries = _requests.Retries() if retries is None else retries
         self.sandboxes = AsyncSandboxes(self)
         self.cargos = AsyncCargos(self)
+        self.skills = AsyncSkills(self)
         self.profiles = AsyncProfiles(self)
         self.admin = AsyncAdmin(self)
 

@@ -13,6 +13,7 @@ from shipyard import _endpoints as req
 from shipyard import _requests
 from shipyard._events import ExecStream, Tracker
 from shipyard._sync_sandbox import Sandbox
+from shipyard._sync_skills import Skills
 from shipyard._transfer import Progress, Receiver, Target, open_target
 from shipyard.errors import ShipyardError
 from shipyard_protocol import api
@@ -43,6 +44,7 @@ class Client:
         self._retries = _requests.Retries() if retries is None else retries
         self.sandboxes = Sandboxes(self)
         self.cargos = Cargos(self)
+        self.skills = Skills(self)
         self.profiles = Profiles(self)
         self.admin = Admin(self)
 

@@ -12,6 +12,8 @@ from bay.api.middleware import authenticate
 from bay.api.state import State
 from bay.db.models import Sandbox
 from bay.errors import ForbiddenError, NotFoundError
+from bay.services.blobs import BlobService
+from bay.services.candidates import CandidateService
 from bay.services.cargos import CargoService
 from bay.services.execs import ExecService
 from bay.services.files import FileService
@@ -22,6 +24,7 @@ from bay.services.keys import KeyService, Principal
 from bay.services.ports import PortService
 from bay.services.processes import ProcessService
 from bay.services.profiles import ProfileCatalog
+from bay.services.releases import ReleaseService
 from bay.services.sandboxes import SandboxService
 from bay.services.sessions import SessionService
 from bay.services.streams import StreamService, StreamSettings
@@ -184,6 +187,27 @@ async def get_history(db: Db) -> HistoryService:
 
 
 History = Annotated[HistoryService, Depends(get_history)]
+
+
+async def get_blobs(request: HTTPConnection, db: Db) -> BlobService:
+    return BlobService(db, bay_state(request)["clock"])
+
+
+Blobs = Annotated[BlobService, Depends(get_blobs)]
+
+
+async def get_candidates(request: HTTPConnection, db: Db, blobs: Blobs) -> CandidateService:
+    return CandidateService(db, blobs, bay_state(request)["clock"])
+
+
+Candidates = Annotated[CandidateService, Depends(get_candidates)]
+
+
+async def get_releases(request: HTTPConnection, db: Db, candidates: Candidates) -> ReleaseService:
+    return ReleaseService(db, candidates, bay_state(request)["clock"])
+
+
+Releases = Annotated[ReleaseService, Depends(get_releases)]
 
 
 async def get_keys(request: HTTPConnection, db: Db) -> KeyService:

@@ -1,8 +1,20 @@
 """SQLAlchemy 2 ORM models; timestamps are naive UTC."""
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -134,3 +146,90 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(128))
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class ArtifactBlob(Base):
+    """A JSON document referred to as `blob:{id}`: skill payloads and browser traces."""
+
+    __tablename__ = "artifact_blobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SkillCandidate(Base):
+    """A skill made from executions; evaluated, then promoted into releases."""
+
+    __tablename__ = "skill_candidates"
+    __table_args__ = (Index("ix_skill_candidates_owner_key", "owner", "skill_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    skill_key: Mapped[str] = mapped_column(String(128))
+    scenario_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    payload_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    skill_type: Mapped[str] = mapped_column(String(16))
+    auto_release_eligible: Mapped[bool] = mapped_column(Boolean, default=False)
+    auto_release_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    usage_notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    preconditions: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    postconditions: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    source_execution_ids: Mapped[list[str]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    latest_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    latest_pass: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    last_evaluated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    promotion_release_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    deleted_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    delete_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class SkillEvaluation(Base):
+    __tablename__ = "skill_evaluations"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    candidate_id: Mapped[str] = mapped_column(String(32), index=True)
+    benchmark_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    report: Mapped[str | None] = mapped_column(Text, nullable=True)
+    evaluated_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class SkillRelease(Base):
+    """A numbered version of a skill key; at most one per owner and key is active."""
+
+    __tablename__ = "skill_releases"
+    __table_args__ = (
+        Index("uq_skill_releases_version", "owner", "skill_key", "version", unique=True),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(128))
+    skill_key: Mapped[str] = mapped_column(String(128))
+    candidate_id: Mapped[str] = mapped_column(String(32), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    stage: Mapped[str] = mapped_column(String(16))
+    is_active: Mapped[bool] = mapped_column(Boolean)
+    release_mode: Mapped[str] = mapped_column(String(16))
+    promoted_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    promoted_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    rollback_of: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    auto_promoted_from: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    health_window_end_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    upgrade_of_release_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    upgrade_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    change_summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    deleted_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    delete_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
