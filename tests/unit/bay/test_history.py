@@ -36,6 +36,19 @@ class TestHistory:
         tagged = await bay.client.get(base, params={"tags": "ALP"}, headers=AUTH)
         assert [e["tags"] for e in tagged.json()["entries"]] == ["alpha,beta"]
 
+    async def test_output_with_a_nul_byte_is_answered_and_kept(self, bay: Bay) -> None:
+        """PostgreSQL's text cannot hold U+0000: there the record keeps U+FFFD instead."""
+        sandbox_id = await bay.sandbox()
+        response = await bay.client.post(
+            f"/v1/sandboxes/{sandbox_id}/shell/exec",
+            json={"command": "printf 'a\\0b'", "description": "nul \u0000 here"},
+            headers=AUTH,
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["output"] == "a\x00b"
+        last = await bay.client.get(f"/v1/sandboxes/{sandbox_id}/history/last", headers=AUTH)
+        assert last.json()["output"] in ("a\x00b", "a\ufffdb")
+
     async def test_bad_exec_type_is_422(self, bay: Bay) -> None:
         sandbox_id = await bay.sandbox()
         response = await bay.client.get(

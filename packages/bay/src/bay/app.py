@@ -148,7 +148,10 @@ async def _start(
     meters: Metrics,
 ) -> State:
     _prepare_data_dir(settings.data_dir)
-    engine = make_engine(settings.database_url, settings.database.echo)
+    database = settings.database
+    engine = make_engine(
+        settings.database_url, database.echo, database.pool_size, database.max_overflow
+    )
     meters.watch_db_pool(engine.sync_engine.pool)
     sessionmaker = make_sessionmaker(engine)
     async with startup_lock(engine):

@@ -30,6 +30,13 @@ class DatabaseSettings(BaseModel):
         default=None, description="SQLAlchemy async URL; default SQLite in the data dir"
     )
     echo: bool = False
+    pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="connections each Bay keeps open; with `max_overflow`, what every replica "
+        "may hold at once must fit PostgreSQL's max_connections",
+    )
+    max_overflow: int = Field(default=30, ge=0, description="connections opened past the pool")
 
 
 class ReplicaSettings(BaseModel):

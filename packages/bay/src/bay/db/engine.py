@@ -18,15 +18,37 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 STARTUP_LOCK = 0x6261792D626F6F74
 
 
-def make_engine(url: str, echo: bool = False) -> AsyncEngine:
-    """An engine; SQLite gets WAL and a busy timeout so readers never block writers."""
+def make_engine(
+    url: str, echo: bool = False, pool_size: int = 10, max_overflow: int = 30
+) -> AsyncEngine:
+    """An engine; SQLite gets WAL and a busy timeout so readers never block writers, and
+    PostgreSQL a check of each pooled connection and text it can hold."""
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow}
     if not url.startswith("sqlite"):
-        return create_async_engine(url, echo=echo, pool_pre_ping=True)
-    engine = create_async_engine(
-        url, echo=echo, connect_args={"timeout": 30}, pool_size=10, max_overflow=30
-    )
+        engine = create_async_engine(url, echo=echo, pool_pre_ping=True, **pool)
+        event.listen(engine.sync_engine, "before_cursor_execute", _without_nul, retval=True)
+        return engine
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30}, **pool)
     event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+def _without_nul(
+    _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool
+) -> tuple[str, Any]:
+    """PostgreSQL's text refuses U+0000, which a program's output (history) or a request's
+    string may hold: it is stored as U+FFFD there."""
+    return statement, _clean(parameters)
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if isinstance(value, tuple | list):
+        return type(value)(_clean(item) for item in value)
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    return value
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -1,7 +1,7 @@
 """replicas: a session and an idempotency claim record the Bay replica that made them
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007_skills
 Create Date: 2026-12-07 06:00:00.000000
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0006"
+revision: str = "0008"
+down_revision: str | None = "0007_skills"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
