@@ -56,12 +56,30 @@ def missing() -> str | None:
     return None
 
 
+def host_env() -> dict[str, str]:
+    """The environment without the workspace's venv: the build scripts fetch wheels with the
+    host's pip (and its configuration), which the venv lacks."""
+    env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
+    venv = str(Path(sys.prefix) / "bin")
+    env["PATH"] = os.pathsep.join(
+        p for p in env.get("PATH", os.defpath).split(os.pathsep) if p != venv
+    )
+    return env
+
+
+def host_python() -> str:
+    found = shutil.which("python3", path=host_env()["PATH"])
+    assert found is not None, "no python3 on PATH outside the venv"
+    return found
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if (reason := missing()) is not None:
         pytest.skip(reason)
     build = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "deploy_images.py")],
+        [host_python(), str(REPO / "scripts" / "deploy_images.py")],
+        env=host_env(),
         capture_output=True,
         text=True,
         timeout=1200,
