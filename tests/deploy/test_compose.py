@@ -167,3 +167,22 @@ def test_both_replicas_serve_one_sandbox(stack: Stack) -> None:
     assert written.headers["x-bay-replica"] != read.headers["x-bay-replica"]
     assert read.json()["content"] == "hi\n", read.text
     assert deleted.status_code == 204, deleted.text
+
+
+def test_a_stopped_replica_loses_no_request(stack: Stack) -> None:
+    """Last in this module: it leaves bay-1 stopped. The proxy sends what cannot reach bay-1
+    to bay-2, and bay-2 serves the sandbox bay-1 started."""
+    with stack.client() as client:
+        sandbox = client.post("/v1/sandboxes", json={}).json()["id"]
+        first = client.post(f"/v1/sandboxes/{sandbox}/shell/exec", json={"command": "echo 1"})
+        assert first.status_code == 200, first.text
+        stopped = stack.compose("stop", "--timeout", "10", "bay-1")
+        assert stopped.returncode == 0, stopped.stderr
+        answers = [
+            client.post(f"/v1/sandboxes/{sandbox}/shell/exec", json={"command": "echo 2"})
+            for _ in range(6)
+        ]
+    assert [(a.status_code, a.headers.get("x-bay-replica")) for a in answers] == [
+        (200, "bay-2")
+    ] * 6
+    assert all(a.json()["output"] == "2" for a in answers), answers[0].text
