@@ -48,6 +48,8 @@ class Stack:
 
 
 def missing() -> str | None:
+    if os.geteuid() != 0:
+        return "building the images needs root (scripts/sandbox_env.py: debootstrap)"
     if shutil.which("docker-compose") is None:
         return "docker-compose is not installed (apt-get install docker-compose)"
     done = subprocess.run(["docker", "info"], capture_output=True, check=False)
@@ -101,7 +103,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack = Stack(name, env, "", env["SHIPYARD_API_KEY"])
     try:
         up = stack.compose("up", "-d")
-        assert up.returncode == 0, up.stderr + stack.compose("logs", "--tail=40").stdout
+        assert up.returncode == 0, (
+            up.stderr + stack.compose("logs", "--no-color", "--tail=40").stdout
+        )
         port = stack.compose("port", "proxy", "8114").stdout.strip().rpartition(":")[2]
         yield Stack(name, env, f"http://127.0.0.1:{port}", stack.api_key)
     finally:
