@@ -20,7 +20,7 @@ RUN := $(UV) run --no-sync
 
 help:
 	@echo "make run    start Bay on 127.0.0.1:8114 (local driver, SQLite under ./.bay)"
-	@echo "make test   lint + every test"
+	@echo "make test   lint + every test (on SQLite), then Bay's suites on PostgreSQL"
 	@echo "make fmt    format the code"
 	@echo "make rootfs build the sandbox environment for the local driver (skipped when current)"
 	@echo "make image  build the Ship image for the docker driver from that same environment"
@@ -78,8 +78,22 @@ deploy-images: sync bwrap
 test-docker: sync image
 	$(RUN) pytest -m docker tests/integration
 
+# Bay's suites again with every Bay on PostgreSQL (a throwaway server the tests start and stop
+# by pid): Bay's unit tests, the black-box contract suite, and the integration and security
+# suites that run real Bays on the local driver. The Docker-driver Bays, the drivers, Ship, the
+# SDK and the sandbox environment never touch Bay's database differently and run once; so do
+# the replica tests, which always run on PostgreSQL.
+POSTGRES_SUITES := tests/unit/bay tests/contract \
+	tests/integration/test_bay_local.py tests/integration/test_orphan_sessions.py \
+	tests/integration/test_warm_pool.py tests/integration/test_streaming.py \
+	tests/integration/test_clients_live.py tests/integration/test_ports.py \
+	tests/integration/test_readme.py tests/security/test_crash.py tests/security/test_api_abuse.py
+
 test: lint bwrap rootfs
 	$(RUN) pytest
+	$(RUN) pytest --database=postgres --deselect tests/unit/bay/test_replicas.py \
+		--deselect tests/unit/bay/test_migrations.py \
+		-m "not docker" $(POSTGRES_SUITES)
 
 # Docker scenarios are skipped (and say so) when dockerd or the image is missing.
 bench: sync bwrap rootfs

@@ -10,7 +10,19 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bench import baselines, environment, execs, files, load, memory, ports, report, tti
+from bench import (
+    baselines,
+    databases,
+    egress,
+    environment,
+    execs,
+    files,
+    load,
+    memory,
+    ports,
+    report,
+    tti,
+)
 from bench.model import Row
 from tests.engines import unavailable
 
@@ -27,6 +39,8 @@ SCENARIOS: dict[str, Scenario] = {
     "soak": load.soak,
     "environment": environment.scenario,
     "ports": ports.scenario,
+    "databases": databases.scenario,
+    "egress": egress.scenario,
 }
 
 

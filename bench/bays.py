@@ -55,10 +55,10 @@ def running(driver: str, settings: dict[str, Any]) -> Iterator[BayProcess]:
             yield bay
         finally:
             bay.stop(timeout=180)
-            _sweep(bay.data_dir, str(settings["instance_id"]))
+            sweep(bay.data_dir, str(settings["instance_id"]))
 
 
-def _sweep(data_dir: Path, instance_id: str) -> None:
+def sweep(data_dir: Path, instance_id: str) -> None:
     """Whatever a Bay killed mid-shutdown left running: local sandboxes and containers."""
     for record in (data_dir / "run").glob("*/session.json"):
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):

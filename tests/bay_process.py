@@ -17,6 +17,8 @@ from typing import Any
 import httpx
 import yaml
 
+from tests import postgres
+
 REPO = Path(__file__).resolve().parents[1]
 SHIP_VENV = REPO / ".venv-ship"
 # The sandbox environment (`make rootfs`); without it the local driver runs over the host's /usr.
@@ -72,18 +74,33 @@ def local_driver_missing() -> str | None:
 class BayProcess:
     """A Bay server on its own data dir; `restart()` keeps the data dir and the sessions."""
 
-    def __init__(self, data_dir: Path, config: dict[str, Any], driver: str = "local") -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        config: dict[str, Any],
+        driver: str = "local",
+        database_url: str | None = None,
+        name: str = "bay",
+    ) -> None:
+        """`database_url` and `name`: replicas share a data dir and a database (default: a
+        SQLite file in the data dir, or a new database under `--database=postgres`)."""
         self.driver = driver
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.config_file = data_dir.parent / f"{data_dir.name}-config.yaml"
+        self.config_file = data_dir.parent / f"{data_dir.name}-{name}-config.yaml"
         self.config_file.write_text(yaml.safe_dump(config))
-        self.log = data_dir.parent / f"{data_dir.name}-bay.log"
+        self.log = data_dir.parent / f"{data_dir.name}-{name}.log"
         # Bay's default is the host name: every test Bay on this machine would share it, and a
         # Bay's reconcile stops the containers of its id that it has no row for.
         self.instance_id = str(config.get("instance_id") or f"bay-test-{uuid.uuid4().hex[:8]}")
         self._process: subprocess.Popen[bytes] | None = None
+        # Under `--database=postgres` a database of its own, kept across restarts like the data
+        # dir; it goes with the test run's server.
+        server = postgres.in_use()
+        if database_url is None and server is not None:
+            database_url = postgres.fresh_database(server)
+        self.database_url = database_url
 
     def env(self) -> dict[str, str]:
         return {
@@ -96,6 +113,7 @@ class BayProcess:
             "BAY_INSTANCE_ID": self.instance_id,
             "BAY_DRIVER__LOCAL__SHIP_VENV": str(SHIP_VENV),
             **({"BAY_DRIVER__LOCAL__ROOTFS": str(r)} if (r := sandbox_rootfs()) else {}),
+            **({"BAY_DATABASE__URL": self.database_url} if self.database_url else {}),
         }
 
     def start(self) -> None:

@@ -3,6 +3,7 @@ the drivers that run the sandbox environment. The index's hosts are read from th
 pip at test time (no host name is written here); nothing else is reachable."""
 
 import json
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -71,5 +72,36 @@ async def test_pip_install_from_the_index_imports_at_once_and_stays(
     try:
         result = await py(offline, "import tomli_w; print(tomli_w.dumps({'b': 2}))")
         assert result["text"].strip() == "b = 2", result
+    finally:
+        await driver.stop(offline.ref)
+
+
+async def test_npm_and_pnpm_global_installs_stay_on_the_cargo(variant: str, driver: Driver) -> None:
+    """`npm install -g` and `pnpm add -g` from the registry the sandbox's npm is configured
+    with (read in the sandbox, no host named here), allowed by name; their commands run, and
+    still do in a new session on the same cargo."""
+    cargo = await new_cargo(driver)
+    probe = await driver.start(new_spec(variant, cargo, LIMITS))
+    try:
+        registry = (await sh(probe, "npm config get registry"))["stdout"].strip()
+    finally:
+        await driver.stop(probe.ref)
+    host = urlsplit(registry).hostname
+    assert host, registry
+    policy = NetworkPolicy(egress="allow", allow=[host])
+    instance = await driver.start(new_spec(variant, cargo, LIMITS, egress=Egress(policy)))
+    try:
+        npm = await sh(instance, "npm install -g semver@7.6.3", timeout=300)
+        assert npm["exit_code"] == 0, npm
+        pnpm = await sh(instance, "pnpm add -g is-number@7.0.0", timeout=300)
+        assert pnpm["exit_code"] == 0, pnpm
+    finally:
+        await driver.stop(instance.ref)
+    offline = await driver.start(new_spec(variant, cargo, LIMITS))
+    try:
+        version = await sh(offline, "semver --help | head -1")
+        assert version["stdout"].startswith("SemVer 7.6.3"), version
+        listed = await sh(offline, "pnpm list -g --depth 0")
+        assert "is-number@7.0.0" in listed["stdout"], listed
     finally:
         await driver.stop(offline.ref)

@@ -31,16 +31,26 @@ async def http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> No
     lines = head.split(b"\r\n")
     host = next((x.split(b":", 1)[1].strip() for x in lines if x.lower().startswith(b"host:")), b"")
     path = head.split(b" ", 2)[1] if head.count(b" ") >= 2 else b"/"
-    if path.startswith(b"/bytes/"):  # /bytes/N: N bytes, for traffic counts and the cap
-        body = b"x" * int(path.removeprefix(b"/bytes/"))
-    else:
-        body = f"reached {local} as {host.decode(errors='replace')}\n".encode()
+    if path.startswith(b"/bytes/"):  # /bytes/N: N bytes, for traffic counts, caps and speed
+        await _send(writer, int(path.removeprefix(b"/bytes/")))
+        return
+    body = f"reached {local} as {host.decode(errors='replace')}\n".encode()
     writer.write(
         b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: close\r\n"
         + f"Content-Length: {len(body)}\r\n\r\n".encode()
         + body
     )
     await writer.drain()
+    writer.close()
+
+
+async def _send(writer: asyncio.StreamWriter, size: int) -> None:
+    writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {size}\r\nConnection: close\r\n\r\n".encode())
+    chunk = b"x" * (1 << 20)
+    while size > 0:
+        writer.write(chunk[: min(size, len(chunk))])
+        size -= len(chunk)
+        await writer.drain()
     writer.close()
 
 

@@ -1,6 +1,7 @@
-"""Bay's app in-process with the fake driver (Ship in-process too) and a temp SQLite."""
+"""Bay's app in-process with the fake driver (Ship in-process too) and a temp SQLite (or
+PostgreSQL under `pytest --database=postgres`)."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -8,13 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
+from alembic.script import ScriptDirectory
 from fastapi import FastAPI
 
 from bay.app import create_app
 from bay.config import ProfileSettings, Settings
+from bay.db.engine import alembic_config
 from bay.drivers.fake import FakeDriver
 from bay.services.clock import Clock, utcnow
 from bay.services.gc import GcService
+from tests import postgres
 
 ADMIN_KEY = "sk-test-admin"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -71,11 +75,14 @@ class FakeClock:
 
 
 @asynccontextmanager
-async def start_bay(settings: Settings, clock: Clock = utcnow) -> AsyncIterator[Bay]:
+async def start_bay(
+    settings: Settings, clock: Clock = utcnow, driver: FakeDriver | None = None
+) -> AsyncIterator[Bay]:
+    """`driver`: one engine several Bays (replicas) share; default, a new one per Bay."""
     drivers: list[FakeDriver] = []
 
     def factory(s: Settings) -> FakeDriver:
-        drivers.append(FakeDriver(s.data_dir))
+        drivers.append(driver or FakeDriver(s.data_dir))
         return drivers[-1]
 
     app = create_app(settings, clock=clock, driver_factory=factory)
@@ -90,6 +97,38 @@ async def start_bay(settings: Settings, clock: Clock = utcnow) -> AsyncIterator[
         transport = httpx.ASGITransport(app=with_state)
         async with httpx.AsyncClient(transport=transport, base_url="http://bay") as client:
             yield Bay(app, client, dict(state or {}))
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str | None]:
+    """Under `--database=postgres`, one database for these tests, emptied after each."""
+    server = postgres.in_use()
+    if server is None:
+        yield None
+        return
+    url = postgres.fresh_database(server)
+    try:
+        yield url
+    finally:
+        postgres.drop_database(server, url)
+
+
+@pytest.fixture(autouse=True)
+def database_url(
+    postgres_database: str | None, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str | None]:
+    """The test's Bay keeps its rows on PostgreSQL (Settings reads BAY_DATABASE__URL) or in
+    SQLite under the test's data dir."""
+    server = postgres.in_use()
+    if server is None or postgres_database is None:
+        yield None
+        return
+    monkeypatch.setenv("BAY_DATABASE__URL", postgres_database)
+    try:
+        yield postgres_database
+    finally:
+        head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+        postgres.empty_database(server, postgres_database, head or "")
 
 
 @pytest.fixture

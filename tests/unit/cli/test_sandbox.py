@@ -62,6 +62,7 @@ class TestGet:
         result = shipyard("sandbox", "get", sandbox_id)
         assert "python-default" in result.stdout
         assert sandbox_id in result.stdout
+        assert "none (0 B in, 0 B out)" in result.stdout  # the policy, said plainly
 
     def test_missing_sandbox_exits_1(self, shipyard: Shipyard) -> None:
         result = shipyard("sandbox", "get", "sandbox-000000000000", "--json")

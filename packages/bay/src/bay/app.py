@@ -32,11 +32,12 @@ from bay.api.middleware import AuthGate, BodyLimit, RequestIdMiddleware
 from bay.api.request_metrics import RequestMetrics
 from bay.api.state import State
 from bay.config import Settings
-from bay.db.engine import make_engine, make_sessionmaker, migrate
+from bay.db.engine import make_engine, make_sessionmaker, migrate, startup_lock
 from bay.drivers.base import Driver
 from bay.drivers.ship_tokens import load_secret
 from bay.metrics import Metrics
 from bay.metrics_server import MetricsServer
+from bay.services import leases
 from bay.services.cargos import CargoService
 from bay.services.census import Census
 from bay.services.clock import Clock, utcnow
@@ -91,7 +92,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, State]]:
         state = await _start(settings, clock, driver_factory, on_keys, meters)
-        background = [_schedule_gc(state), _schedule_heartbeat(state)]
+        background = [_schedule_lease(state), _schedule_gc(state), _schedule_heartbeat(state)]
         refill = _schedule_refill(state)
         listener: MetricsServer | None = None
         try:
@@ -146,10 +147,11 @@ async def _start(
 ) -> State:
     _prepare_data_dir(settings.data_dir)
     engine = make_engine(settings.database_url, settings.database.echo)
-    await migrate(engine)
     meters.watch_db_pool(engine.sync_engine.pool)
     sessionmaker = make_sessionmaker(engine)
-    provisioned = await _provision_keys(settings, sessionmaker, clock)
+    async with startup_lock(engine):
+        await migrate(engine)
+        provisioned = await _provision_keys(settings, sessionmaker, clock)
     if on_keys is not None:
         on_keys(provisioned)
     driver = driver_factory(settings)
@@ -171,8 +173,7 @@ async def _start(
         ship_env={"SHIP_OUTPUT_LIMIT": str(settings.ship.output_limit_bytes)},
         orphan_grace_s=settings.ship.orphan_grace_seconds,
     )
-    attached, reaped = await Reconciler(runtime).run()
-    log.info("reconcile: %d live sessions re-attached, %d dead reaped", attached, reaped)
+    await _rejoin(settings, runtime, clock)
     sessions = SessionService(runtime, clock)
     pool = _build_pool(settings, runtime, sessions, clock)
     history = settings.history
@@ -206,6 +207,21 @@ async def _start(
     )
 
 
+async def _rejoin(settings: Settings, runtime: SessionRuntime, clock: Clock) -> None:
+    """Take this replica's liveness lease, then reconcile its sessions (and gone replicas')."""
+    lease = leases.replica(settings.instance_id)
+    seconds = _lease_s(settings)
+    if previous := await leases.take(runtime.sessionmaker, lease, runtime.holder, clock(), seconds):
+        # A run of this instance killed a moment ago, or a second Bay given the same id.
+        log.warning(
+            "instance id %s was live a moment ago (%s): each replica needs its own BAY_INSTANCE_ID",
+            settings.instance_id,
+            previous,
+        )
+    attached, reaped = await Reconciler(runtime).run(clock())
+    log.info("reconcile: %d live sessions re-attached, %d dead reaped", attached, reaped)
+
+
 def _prepare_data_dir(data_dir: Path) -> None:
     """Others may pass through (sandbox users reach their cargo) but never list or read."""
     data_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
@@ -236,6 +252,19 @@ def _schedule_refill(state: State) -> "asyncio.Task[None] | None":
     if not state["settings"].warm_pool.background:
         return None
     return asyncio.create_task(state["pool"].loop(), name="bay-warm-pool")
+
+
+def _lease_s(settings: Settings) -> float:
+    return settings.replicas.lease_seconds
+
+
+def _schedule_lease(state: State) -> "asyncio.Task[None]":
+    """This replica's liveness lease: while it holds, no other replica reaps its sessions."""
+    settings = state["settings"]
+    lease = leases.replica(settings.instance_id)
+    holder = state["runtime"].holder
+    renewals = leases.keep(state["sessionmaker"], lease, holder, state["clock"], _lease_s(settings))
+    return asyncio.create_task(renewals, name="bay-replica-lease")
 
 
 def _schedule_gc(state: State) -> "asyncio.Task[None] | None":
@@ -287,4 +316,6 @@ async def _stop(state: State, refill: "asyncio.Task[None] | None") -> None:
     await state["tasks"].drain(seconds=5)
     await state["ship"].aclose()
     await state["driver"].close()
+    lease = leases.replica(state["settings"].instance_id)
+    await leases.release(state["sessionmaker"], lease, state["runtime"].holder)
     await state["engine"].dispose()

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from bay import __version__, logs
 from bay.app import create_app
 from bay.config import Settings
-from bay.db.engine import make_engine, make_sessionmaker, migrate
+from bay.db.engine import make_engine, make_sessionmaker, migrate, startup_lock
 from bay.services.clock import utcnow
 from bay.services.gc import TASKS
 from bay.services.keys import KeyService, Provisioned
@@ -142,7 +142,8 @@ async def _database(settings: Settings) -> AsyncIterator[DbSession]:
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o711)
     engine = make_engine(settings.database_url)
     try:
-        await migrate(engine)
+        async with startup_lock(engine):  # a Bay replica may be starting meanwhile
+            await migrate(engine)
         async with make_sessionmaker(engine)() as db, db.begin():
             yield db
     finally:

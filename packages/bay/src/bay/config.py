@@ -32,6 +32,17 @@ class DatabaseSettings(BaseModel):
     echo: bool = False
 
 
+class ReplicaSettings(BaseModel):
+    """Several Bays on one PostgreSQL database: each renews a lease that says it is alive."""
+
+    lease_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a replica silent this long counts as gone: another then reaps its dead "
+        "sessions and takes over its unanswered idempotency claims (renewed every third of it)",
+    )
+
+
 class EgressSettings(BaseModel):
     """Where sandboxes with a network policy reach out from: each has a proxy on this host."""
 
@@ -188,7 +199,8 @@ class SecuritySettings(BaseModel):
         default=2.0,
         ge=0,
         description="trust a key seen this recently without reading the key table (0: never); "
-        "a revocation elsewhere than this Bay's admin API takes this long",
+        "a revocation elsewhere than this Bay's admin API (another replica, `bay keys "
+        "revoke`) takes this long to reach this Bay",
     )
     ship_secret: SecretStr | None = Field(
         default=None,
@@ -337,6 +349,7 @@ class Settings(BaseSettings):
     )
     server: ServerSettings = Field(default_factory=ServerSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    replicas: ReplicaSettings = Field(default_factory=ReplicaSettings)
     driver: DriverSettings = Field(default_factory=DriverSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     cargo: CargoSettings = Field(default_factory=CargoSettings)

@@ -170,9 +170,9 @@ Files = Annotated[FileService, Depends(get_files)]
 
 async def get_idempotency(request: HTTPConnection, db: Db) -> IdempotencyService:
     state = bay_state(request)
-    return IdempotencyService(
-        db, state["sessionmaker"], state["settings"].idempotency, state["clock"]
-    )
+    settings = state["settings"].idempotency
+    holder = state["runtime"].holder
+    return IdempotencyService(db, state["sessionmaker"], settings, state["clock"], holder)
 
 
 Idempotency = Annotated[IdempotencyService, Depends(get_idempotency)]

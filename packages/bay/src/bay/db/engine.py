@@ -1,5 +1,7 @@
 """The async engine, its session factory, and schema migration at startup."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -7,11 +9,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# pg_advisory_lock key of Bay's startup (migrations, seeding the admin key): "bay-boot".
+STARTUP_LOCK = 0x6261792D626F6F74
 
 
 def make_engine(url: str, echo: bool = False) -> AsyncEngine:
@@ -54,6 +58,23 @@ async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema to the newest revision (idempotent)."""
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
+
+
+@asynccontextmanager
+async def startup_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    """Replicas starting together migrate and seed one after another (PostgreSQL advisory
+    lock); on SQLite, whose writers queue anyway, it holds nothing."""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK})
+        await connection.commit()
+        try:
+            yield
+        finally:
+            await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK})
+            await connection.commit()
 
 
 def _revision(connection: Connection) -> tuple[str | None, str | None]:

@@ -80,6 +80,8 @@ class Session(Base):
     endpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
     desired_state: Mapped[str] = mapped_column(String(16))
     observed_state: Mapped[str] = mapped_column(String(16))
+    # The replica that started it; only it, or any replica once its lease has expired, reaps it.
+    instance_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     last_observed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
@@ -119,10 +121,13 @@ class IdempotencyKey(Base):
     status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime)
     expires_at: Mapped[datetime] = mapped_column(DateTime, index=True)
+    # The replica running the first request: a claim of a replica whose lease ran out is taken over.
+    instance_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
 
 
 class Lease(Base):
-    """A named lease held by one Bay replica at a time (the GC cycle)."""
+    """A named lease held by one Bay replica at a time: a job (`gc`, `warm-pool`), or a
+    replica's own liveness (`replica:<instance id>`)."""
 
     __tablename__ = "leases"
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bay.egress import netns
 from shipyard_protocol.api import NetworkPolicy
 
 READY_TIMEOUT_S = 20.0
@@ -71,7 +72,7 @@ async def wall_offline(pid: int) -> None:
         raise EgressError("walling a sandbox's network needs Bay to run as root")
     argv = [sys.executable, "-I", "-c", _OFFLINE]
     process = await asyncio.create_subprocess_exec(
-        "nsenter", f"--net=/proc/{pid}/ns/net", "--", *argv,
+        _tool("nsenter"), f"--net=/proc/{pid}/ns/net", "--", *argv,
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     _, err = await process.communicate()
@@ -92,7 +93,7 @@ async def _run(egress: Egress, fds: tuple[int, int], files: Files, namespace: st
     if egress.bandwidth_mbit:
         argv += ["--bandwidth-mbit", str(egress.bandwidth_mbit)]
     if namespace:
-        argv = ["ip", "netns", "exec", namespace, *argv]
+        argv = [_tool("ip"), "netns", "exec", namespace, *argv]
     for fd in fds:
         os.set_inheritable(fd, True)
     log_fd = os.open(files.log, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, 0o600)
@@ -124,6 +125,13 @@ async def _ready(process: asyncio.subprocess.Process, log: Path) -> None:
         line = b""
     if line.strip() != b"ready":
         raise EgressError(f"the egress proxy did not start: {_tail(log)}")
+
+
+def _tool(name: str) -> str:
+    try:
+        return netns.tool(name)
+    except OSError as exc:
+        raise EgressError(str(exc)) from exc
 
 
 def _tail(log: Path) -> str:

@@ -5,6 +5,7 @@ import ctypes
 import ipaddress
 import json
 import os
+import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -98,9 +99,19 @@ def own_addresses() -> frozenset[Address]:
     return frozenset(found)
 
 
+def tool(name: str) -> str:
+    """The path of `ip`, `nft` or `nsenter`; a service manager's PATH may leave out the sbin
+    directories they live in."""
+    path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "/usr/bin"])
+    found = shutil.which(name, path=path)
+    if found is None:
+        raise OSError(f"{name} is not installed (Debian: apt-get install iproute2 nftables)")
+    return found
+
+
 def _run(argv: list[str], stdin: str | None = None) -> str:
     done = subprocess.run(  # noqa: S603 - our own argv, no shell
-        argv, input=stdin, capture_output=True, text=True, check=False
+        [tool(argv[0]), *argv[1:]], input=stdin, capture_output=True, text=True, check=False
     )
     if done.returncode != 0:
         raise OSError(f"{' '.join(argv)}: {done.stderr.strip() or done.returncode}")

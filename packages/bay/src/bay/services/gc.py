@@ -1,7 +1,8 @@
 """Garbage collection: idle sessions, expired sandboxes, orphan cargos and orphan instances.
 
 Every task is idempotent and re-checks under the sandbox lock; one replica at a time runs a
-cycle (a lease row in the database), and `run_once(now)` drives it in tests without sleeping.
+cycle (a lease row in the database, renewed while the cycle runs), and `run_once(now)` drives
+it in tests without sleeping.
 """
 
 import asyncio
@@ -22,7 +23,7 @@ from bay.services import leases
 from bay.services.clock import Clock
 from bay.services.execs import LOST, settled_values
 from bay.services.records import Records, Retention
-from bay.services.sessions import SessionRuntime, SessionService
+from bay.services.sessions import Reconciler, SessionRuntime, SessionService
 from bay.services.warm_pool import WarmPool
 from bay.ship_client import ShipCallError
 from shipyard_protocol.api import GcRunResult, GcStatus, GcTaskResult, GcTaskStatus
@@ -40,7 +41,9 @@ TASKS = (
 # belongs to a Bay that stopped before completing it.
 STALE_RUNNING_S = 300 + 120
 LEASE = "gc"
-LEASE_S = 600
+# Renewed every third of this while a cycle runs: a replica that dies mid-cycle holds up the
+# others' cycles this long at most.
+LEASE_S = 60
 
 
 class GcService:
@@ -98,17 +101,15 @@ class GcService:
         started = time.monotonic()
         names = [n for n in TASKS if (n in tasks if tasks is not None else self._enabled(n))]
         results: list[GcTaskResult] = []
-        if await self._acquire(now):
-            self._rt.metrics.gc_runs.inc()
-            try:
-                for name in names:
-                    results.append(await self._run_task(name, now))
-            finally:
-                await self._release()
-        else:
-            results = [
-                GcTaskResult(task_name=n, errors=["another Bay holds the GC lease"]) for n in names
-            ]
+        rt = self._rt
+        held = leases.held(rt.sessionmaker, LEASE, rt.instance_id, now, self._clock, LEASE_S)
+        async with held as ours:
+            if ours:
+                self._rt.metrics.gc_runs.inc()
+                results = [await self._run_task(name, now) for name in names]
+            else:
+                busy = ["another Bay holds the GC lease"]
+                results = [GcTaskResult(task_name=n, errors=list(busy)) for n in names]
         return GcRunResult(
             results=results,
             total_cleaned=sum(r.cleaned_count for r in results),
@@ -164,6 +165,9 @@ class GcService:
             result.cleaned_count += 1
 
     async def _orphan_instance(self, now: datetime, result: GcTaskResult) -> None:
+        """This replica's instances without a session row, and the dead sessions of replicas
+        whose lease ran out."""
+        result.cleaned_count += await Reconciler(self._rt).gone_replicas(now)
         async with self._rt.sessionmaker() as db:
             refs = {s.id: s.driver_ref for s in await db.scalars(select(Session))}
         for instance in await self._rt.driver.list_instances():
@@ -212,11 +216,3 @@ class GcService:
     def _enabled(self, name: str) -> bool:
         task_settings = getattr(self._settings, name)
         return bool(task_settings.enabled)
-
-    async def _acquire(self, now: datetime) -> bool:
-        return await leases.acquire(
-            self._rt.sessionmaker, LEASE, self._rt.instance_id, now, LEASE_S
-        )
-
-    async def _release(self) -> None:
-        await leases.release(self._rt.sessionmaker, LEASE, self._rt.instance_id)

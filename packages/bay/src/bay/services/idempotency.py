@@ -1,11 +1,15 @@
-"""Atomic idempotency: the key is claimed before the work, and the answer is stored with it."""
+"""Atomic idempotency: the key is claimed before the work, and the answer is stored with it.
+
+The claim is a row insert, so across replicas on one database exactly one request runs; a
+claim whose replica run is gone (its lease ran out, or it restarted) is taken over at once.
+"""
 
 import asyncio
 import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from pydantic import BaseModel
 from sqlalchemy import delete, select, update
@@ -16,6 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bay.config import IdempotencySettings
 from bay.db.models import IdempotencyKey
 from bay.errors import ConflictError
+from bay.services import leases
 from bay.services.clock import Clock
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
@@ -45,11 +50,13 @@ class IdempotencyService:
         sessionmaker: async_sessionmaker[DbSession],
         settings: IdempotencySettings,
         clock: Clock,
+        holder: str,
     ) -> None:
         self._db = db
         self._sessionmaker = sessionmaker
         self._settings = settings
         self._clock = clock
+        self._holder = holder  # this replica's run (SessionRuntime.holder)
 
     async def run(
         self,
@@ -118,6 +125,7 @@ class IdempotencyService:
                     key=key,
                     request_fingerprint=print_,
                     state=IN_PROGRESS,
+                    instance_id=self._holder,
                     created_at=now,
                     expires_at=now + timedelta(hours=self._settings.ttl_hours),
                 )
@@ -140,7 +148,7 @@ class IdempotencyService:
     async def _take_over_if_stale(self, row: IdempotencyKey) -> bool:
         now = self._clock()
         stale = now - timedelta(seconds=self._settings.abandon_after_s)
-        if row.created_at >= stale:
+        if row.created_at >= stale and not await self._holder_gone(row, now):
             return False
         async with self._sessionmaker() as db, db.begin():
             result = await db.execute(
@@ -151,9 +159,15 @@ class IdempotencyService:
                     IdempotencyKey.state == IN_PROGRESS,
                     IdempotencyKey.created_at == row.created_at,
                 )
-                .values(created_at=now)
+                .values(created_at=now, instance_id=self._holder)
             )
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _holder_gone(self, row: IdempotencyKey, now: datetime) -> bool:
+        if row.instance_id is None or row.instance_id == self._holder:
+            return False
+        async with self._sessionmaker() as db:
+            return row.instance_id not in await leases.live_runs(db, now)
 
     async def _complete(self, owner: str, key: str, answer: Answer) -> None:
         """Stored in the request's own transaction, so the answer commits with the work."""

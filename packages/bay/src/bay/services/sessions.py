@@ -1,8 +1,9 @@
 """Sessions: `ensure_running` turns a sandbox into a ready Ship, and nothing else does."""
 
+import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from bay.drivers.base import (
 from bay.egress.stats import Traffic
 from bay.errors import NotFoundError, SessionNotReadyError
 from bay.metrics import Metrics
-from bay.services import networks
+from bay.services import leases, networks
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.locks import SandboxLocks
@@ -42,6 +43,10 @@ FAILED = "failed"
 # A lease renewed less than this long ago is not written again: a burst of calls would
 # otherwise take the database's write lock once each just to move it by milliseconds.
 LEASE_SLACK_S = 1.0
+# A start another replica has had under way this long died with it (lease or none); the
+# drivers give up on a start well before.
+START_GRACE_S = 180.0
+START_POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,15 @@ class Ready:
     session_id: str
     endpoint: str
     state_lost: bool = False
+
+
+@dataclass(frozen=True)
+class _Begun:
+    """A session row written `starting` under the row lock: this caller starts it."""
+
+    session_id: str
+    spec: SessionSpec
+    lost: bool
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,12 @@ class SessionRuntime:
     metrics: Metrics
     orphan_grace_s: float | None = None  # see ShipSettings.orphan_grace_seconds
     recent: RecentSandboxes = field(default_factory=RecentSandboxes)  # port relays' memory
+    run_id: str = field(default_factory=lambda: new_id("run"))  # this process's run
+
+    @property
+    def holder(self) -> str:
+        """Who holds this replica's liveness lease: the instance, in this run of it."""
+        return f"{self.instance_id}/{self.run_id}"
 
 
 class SessionService:
@@ -86,23 +106,29 @@ class SessionService:
     async def ensure_running(self, sandbox_id: str, kernel: bool = False) -> Ready:
         """Return a ready session for the sandbox, starting one if needed; one start at a time.
 
-        `kernel`: the caller runs Python, so a session started now boots its kernel at once
-        (while Ship itself starts) instead of at the first execution.
+        One start per sandbox across replicas too: the decision to start is taken, and the
+        session row that says so written, under the sandbox's row lock; a replica that finds
+        another's start under way waits for it. `kernel`: the caller runs Python, so a session
+        started now boots its kernel at once (while Ship itself starts) instead of at the
+        first execution.
         """
         async with self._rt.locks.hold(sandbox_id):
-            ready, lost = await self._current(sandbox_id)
-            if ready is not None:
-                bind_contextvars(session_id=ready.session_id)
-                return ready
-            session_id, spec = await self._begin(sandbox_id, kernel)
-            bind_contextvars(session_id=session_id)
-            endpoint = await self._start(session_id, spec)
-            return Ready(session_id=session_id, endpoint=endpoint, state_lost=lost)
+            while True:
+                step = await self._current_or_begin(sandbox_id, kernel)
+                if isinstance(step, Ready):
+                    bind_contextvars(session_id=step.session_id)
+                    return step
+                if isinstance(step, _Begun):
+                    bind_contextvars(session_id=step.session_id)
+                    endpoint = await self._start(step.session_id, step.spec)
+                    return Ready(step.session_id, endpoint, state_lost=step.lost)
+                await asyncio.sleep(START_POLL_S)  # another replica is starting it
 
     async def touch_running(self, sandbox_id: str) -> Ready | None:
         """The running session, its idle lease renewed; never starts one (None: stopped)."""
-        async with self._rt.locks.hold(sandbox_id):
-            ready, _ = await self._current(sandbox_id)
+        async with self._rt.locks.hold(sandbox_id), self._unit() as db:
+            sandbox, session = await _locked_with_session(db, sandbox_id)
+            ready, _ = await self._live(db, sandbox, session)
             return ready
 
     async def running_endpoint(self, sandbox_id: str) -> str | None:
@@ -114,30 +140,49 @@ class SessionService:
             return None
         return session.endpoint
 
-    async def _current(self, sandbox_id: str) -> tuple[Ready | None, bool]:
-        """The live current session (renewing the idle lease), or whether a dead one was found."""
+    async def _current_or_begin(self, sandbox_id: str, kernel: bool) -> "Ready | _Begun | None":
+        """Under the row lock: the live session, a new one to start, or None while another
+        replica starts one."""
         async with self._unit() as db:
             sandbox, session = await _locked_with_session(db, sandbox_id)
-            if session is None or session.observed_state != RUNNING or not session.endpoint:
-                return None, False
-            state = await self._rt.driver.inspect(session.driver_ref or "")
-            if state == InstanceState.RUNNING:
-                self._touch(sandbox)
-                return Ready(session.id, session.endpoint), False
-            log.warning("session %s of %s is %s; starting a new one", session.id, sandbox_id, state)
-            await self._discard(db, sandbox, session, drain_logs=False)
-            return None, True
-
-    async def _begin(self, sandbox_id: str, kernel: bool) -> tuple[str, SessionSpec]:
-        async with self._unit() as db:
-            sandbox = await _locked_sandbox(db, sandbox_id)
+            ready, lost = await self._live(db, sandbox, session)
+            if ready is not None:
+                return ready
+            if session is not None and not lost:
+                if await self._starting_elsewhere(db, session):
+                    return None
+                await self._discard(db, sandbox, session)  # failed, or its starter is gone
             cargo = await db.get(Cargo, sandbox.cargo_id) if sandbox.cargo_id else None
             if cargo is None:
                 raise NotFoundError(f"Cargo of sandbox {sandbox_id} no longer exists")
-            session = self._new_session(sandbox)
-            db.add(session)
-            sandbox.current_session_id = session.id
-            return session.id, self._spec(sandbox, session, cargo, kernel)
+            new = self._new_session(sandbox)
+            db.add(new)
+            sandbox.current_session_id = new.id
+            return _Begun(new.id, self._spec(sandbox, new, cargo, kernel), lost)
+
+    async def _live(
+        self, db: DbSession, sandbox: Sandbox, session: Session | None
+    ) -> tuple[Ready | None, bool]:
+        """The running session (renewing the idle lease), or whether a dead one was ended."""
+        if session is None or session.observed_state != RUNNING or not session.endpoint:
+            return None, False
+        state = await self._rt.driver.inspect(session.driver_ref or "")
+        if state == InstanceState.RUNNING:
+            self._touch(sandbox)
+            return Ready(session.id, session.endpoint), False
+        log.warning("session %s of %s is %s; starting a new one", session.id, sandbox.id, state)
+        await self._discard(db, sandbox, session, drain_logs=False)
+        return None, True
+
+    async def _starting_elsewhere(self, db: DbSession, session: Session) -> bool:
+        """A start under way on a live replica. This replica's own never is: its starts run
+        under the per-sandbox lock held now, so one found here died with an earlier run."""
+        if session.observed_state != STARTING or session.instance_id == self._rt.instance_id:
+            return False
+        now = self._clock()
+        if session.created_at < now - timedelta(seconds=START_GRACE_S):
+            return False
+        return session.instance_id in await leases.live_replicas(db, now)
 
     async def _start(self, session_id: str, spec: SessionSpec) -> str:
         metrics, driver = self._rt.metrics, self._rt.metrics.driver
@@ -277,6 +322,7 @@ class SessionService:
             profile_id=sandbox.profile_id,
             desired_state=RUNNING,
             observed_state=STARTING,
+            instance_id=self._rt.instance_id,
             created_at=self._clock(),
         )
 
@@ -340,23 +386,77 @@ async def _session(db: DbSession, session_id: str | None) -> Session | None:
 
 
 class Reconciler:
-    """At startup: re-attach to live sessions, reap dead ones, and stop instances nobody owns."""
+    """Re-attach to live sessions, reap dead ones, and stop instances nobody owns.
+
+    A replica reaps only what is provably dead: its own sessions (at its start, none of them
+    is still starting) and those of replicas whose lease ran out, once the driver says they no
+    longer run; a running one of a gone replica is adopted instead. Each row is settled under
+    its sandbox's locks, as `ensure_running` changes it.
+    """
 
     def __init__(self, runtime: SessionRuntime) -> None:
         self._rt = runtime
 
-    async def run(self) -> tuple[int, int]:
-        """Return (re-attached, reaped)."""
+    async def run(self, now: datetime) -> tuple[int, int]:
+        """At startup: return (re-attached, reaped)."""
+        me = self._rt.instance_id
         instances = await self._rt.driver.list_instances()
         live = {i.ref for i in instances if i.state == InstanceState.RUNNING}
-        async with self._rt.sessionmaker() as db, db.begin():
-            rows = {s.id: s for s in await db.scalars(select(Session))}
-            reaped = await self._reap_instances(instances, rows)
-            for session in rows.values():
-                if session.driver_ref not in live:
-                    reaped += await self._reap_row(db, session)
-        attached = sum(1 for s in rows.values() if s.driver_ref in live)
+        rows = await self._rows()
+        reaped = await self._reap_instances(instances, {s.id: s for s in rows})
+
+        async def dead(session: Session) -> bool:
+            return session.instance_id == me and session.driver_ref not in live
+
+        for row in rows:
+            if row.instance_id == me:
+                reaped += await self._settle(row, dead)
+        reaped += await self.gone_replicas(now, rows)
+        attached = sum(1 for s in rows if s.driver_ref in live)
         return attached, reaped
+
+    async def gone_replicas(self, now: datetime, rows: list[Session] | None = None) -> int:
+        """Reap the dead sessions of replicas whose lease ran out (at startup and by GC)."""
+        async with self._rt.sessionmaker() as db:
+            alive = await leases.live_replicas(db, now) | {self._rt.instance_id}
+
+        async def dead(session: Session) -> bool:
+            if session.instance_id in alive:
+                return False
+            if session.driver_ref and await self._running(session.driver_ref):
+                session.instance_id = self._rt.instance_id  # adopted: it still runs
+                return False
+            return True
+
+        reaped = 0
+        for row in rows if rows is not None else await self._rows():
+            if row.instance_id not in alive:
+                reaped += await self._settle(row, dead)
+        return reaped
+
+    async def _rows(self) -> list[Session]:
+        async with self._rt.sessionmaker() as db:
+            return list(await db.scalars(select(Session)))
+
+    async def _settle(self, row: Session, dead: Callable[[Session], Awaitable[bool]]) -> int:
+        """Reap the session if, read again under its sandbox's locks, it is still dead."""
+        async with self._rt.locks.hold(row.sandbox_id), self._rt.sessionmaker() as db, db.begin():
+            sandbox = await db.get(Sandbox, row.sandbox_id, with_for_update=True)
+            session = await db.get(Session, row.id, populate_existing=True)
+            if session is None or not await dead(session):
+                return 0
+            if sandbox is not None and sandbox.current_session_id == session.id:
+                sandbox.current_session_id = None
+            if session.driver_ref:
+                await self._rt.driver.stop(session.driver_ref)
+            await db.delete(session)
+            return 1
+
+    async def _running(self, ref: str) -> bool:
+        try:
+            return await self._rt.driver.inspect(ref) == InstanceState.RUNNING
+        except DriverError:
+            return True  # the engine is unreachable: nothing is proven dead
 
     async def _reap_instances(self, instances: list[InstanceInfo], rows: dict[str, Session]) -> int:
         reaped = 0
@@ -367,10 +467,3 @@ class Reconciler:
                 await self._rt.driver.stop(instance.ref)
                 reaped += 1
         return reaped
-
-    async def _reap_row(self, db: DbSession, session: Session) -> int:
-        sandbox = await db.get(Sandbox, session.sandbox_id)
-        if sandbox is not None and sandbox.current_session_id == session.id:
-            sandbox.current_session_id = None
-        await db.delete(session)
-        return 1

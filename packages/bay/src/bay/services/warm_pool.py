@@ -2,8 +2,9 @@
 
 Members are ordinary sandbox rows owned by `warm-pool` with `is_warm_pool` set, each with a
 managed cargo and a running session whose kernel is already started. A claim is one
-conditional UPDATE (safe with several Bay replicas on one database); the refill runs under a
-database lease, on a timer and right after each claim.
+conditional UPDATE of a row it locked skipping those other claimers hold (PostgreSQL), so
+replicas on one database never hand out one member twice; the refill runs under a database
+lease, renewed while it runs, on a timer and right after each claim.
 """
 
 import asyncio
@@ -35,7 +36,7 @@ POOL_OWNER = "warm-pool"
 WARMING, AVAILABLE, CLAIMED, RETIRING = "warming", "available", "claimed", "retiring"
 CLAIM_ATTEMPTS = 5
 LEASE = "warm-pool"
-LEASE_S = 600
+LEASE_S = 60
 
 CargoFactory = Callable[[DbSession], CargoService]
 
@@ -110,6 +111,7 @@ class WarmPool:
                 .where(*_available(profile_id))
                 .order_by(Sandbox.warm_ready_at, Sandbox.id)
                 .limit(1)
+                .with_for_update(skip_locked=True)
             )
             if candidate is None:
                 return None
@@ -191,17 +193,14 @@ class WarmPool:
 
     async def refill(self, check_sessions: bool = True) -> None:
         """Retire dead, stale and surplus members, then warm new ones up to each depth."""
-        async with self._refilling:
-            holder = self._rt.instance_id
-            if not await leases.acquire(
-                self._rt.sessionmaker, LEASE, holder, self._clock(), LEASE_S
-            ):
-                return
-            try:
+        rt = self._rt
+        lease = leases.held(
+            rt.sessionmaker, LEASE, rt.instance_id, self._clock(), self._clock, LEASE_S
+        )
+        async with self._refilling, lease as ours:
+            if ours:
                 live = await self._retire_unfit(await self._members(), check_sessions)
                 await self._top_up(live)
-            finally:
-                await leases.release(self._rt.sessionmaker, LEASE, holder)
 
     async def _members(self) -> list[_Member]:
         async with self._rt.sessionmaker() as db:

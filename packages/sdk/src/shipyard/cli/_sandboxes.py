@@ -5,6 +5,7 @@ from typing import Annotated, Any
 import typer
 
 from shipyard.cli._common import Json, Profile, SandboxId, connect, emit, emit_table
+from shipyard.cli._profiles import describe_network
 
 sandbox_app = typer.Typer(help="Create, inspect, stop and delete sandboxes.", no_args_is_help=True)
 
@@ -92,7 +93,15 @@ def get(ctx: typer.Context, sandbox_id: SandboxId, as_json: Json = False) -> Non
     """Show one sandbox."""
     with connect(ctx) as client:
         info = client.sandboxes.get(sandbox_id).info
-    emit(as_json, info)
+    if as_json or info.network is None:
+        return emit(as_json, info)
+    fields = info.model_dump(mode="json")
+    network = info.network
+    cap = f", capped at {network.bandwidth_mbit:g} Mbit/s" if network.bandwidth_mbit else ""
+    fields["network"] = (
+        f"{describe_network(network)} ({network.bytes_in} B in, {network.bytes_out} B out{cap})"
+    )
+    emit(False, fields)
 
 
 @sandbox_app.command("stop")
