@@ -15,7 +15,8 @@ export BAY_DRIVER__LOCAL__SHIP_VENV ?= $(SHIP_VENV)
 
 RUN := $(UV) run --no-sync
 
-.PHONY: help run test lint fmt typecheck unit integration sync bwrap rootfs image test-docker bench
+.PHONY: help run test lint fmt typecheck unit integration sync bwrap rootfs image test-docker bench \
+	deploy-images
 
 help:
 	@echo "make run    start Bay on 127.0.0.1:8114 (local driver, SQLite under ./.bay)"
@@ -23,6 +24,7 @@ help:
 	@echo "make fmt    format the code"
 	@echo "make rootfs build the sandbox environment for the local driver (skipped when current)"
 	@echo "make image  build the Ship image for the docker driver from that same environment"
+	@echo "make deploy-images  build deploy/compose.yaml's images (docs/deployment.md)"
 	@echo "make bench  the benchmark harness (SCENARIO=tti,exec,... runs some; see bench/README.md)"
 
 $(CURDIR)/.tools/bin/uv:
@@ -68,6 +70,10 @@ integration: sync bwrap rootfs
 
 image: sync bwrap
 	@UV=$(UV) $(PYTHON) scripts/sandbox_env.py image
+
+# Bay, PostgreSQL and the proxy for deploy/compose.yaml, on the same base (and the Ship image).
+deploy-images: sync bwrap
+	@UV=$(UV) $(PYTHON) scripts/deploy_images.py
 
 test-docker: sync image
 	$(RUN) pytest -m docker tests/integration
