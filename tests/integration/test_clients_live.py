@@ -229,6 +229,23 @@ class TestCliTerminal:
         assert output.endswith(b"logout\r\n")
         assert b"hi-42\r\n" in output
 
+    @pytest.mark.parametrize("source", ["file", "devnull"])
+    def test_input_from_a_file_or_devnull_is_typed_then_ends(
+        self, bay: BayProcess, sandbox: Sandbox, tmp_path: Path, source: str
+    ) -> None:
+        """epoll cannot watch a file or /dev/null (EPERM): a script's `< input.txt`, cron."""
+        typed = tmp_path / "input.txt"
+        typed.write_bytes(b"echo hi-$((40+2))\n")
+        stdin = typed if source == "file" else Path(os.devnull)
+        with (
+            stdin.open("rb") as given,
+            cli(bay, "terminal", "-s", sandbox.id, stdin=given, stdout=subprocess.PIPE) as process,
+        ):
+            output, _ = process.communicate(timeout=30)
+        assert process.returncode == 0, output
+        assert output.endswith(b"logout\r\n")
+        assert (b"hi-42\r\n" in output) == (source == "file")
+
 
 def window_seen(master: int, size: bytes) -> bool:
     """Whether `stty size` shows `size`; the window change races the typed line, so a

@@ -4,6 +4,7 @@ import asyncio
 import codecs
 import os
 import signal
+import stat
 import sys
 import termios
 import tty
@@ -77,16 +78,35 @@ async def relay(shell: AsyncTerminal, stdin: int, stdout: int) -> None:
     exits."""
     loop = asyncio.get_running_loop()
     keys: asyncio.Queue[Key] = asyncio.Queue()
-    loop.add_reader(stdin, _read_key, loop, stdin, keys)
+    watched = _watchable(stdin)
+    if watched:
+        loop.add_reader(stdin, _read_key, loop, stdin, keys)
+    else:  # a file or /dev/null: epoll cannot watch it, and reading it never blocks
+        keys.put_nowait(_read_all(stdin))
+        keys.put_nowait(b"")
     loop.add_signal_handler(signal.SIGWINCH, lambda: keys.put_nowait(window_size(stdout)))
     typing = asyncio.create_task(_type(shell, keys))
     try:
         async for chunk in shell:
             _write(stdout, chunk)
     finally:
-        loop.remove_reader(stdin)
+        if watched:
+            loop.remove_reader(stdin)
         loop.remove_signal_handler(signal.SIGWINCH)
         typing.cancel()
+
+
+def _watchable(fd: int) -> bool:
+    """A terminal, pipe or socket; not a regular file or a device such as /dev/null."""
+    mode = os.fstat(fd).st_mode
+    return os.isatty(fd) or stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _read_key(loop: asyncio.AbstractEventLoop, fd: int, keys: "asyncio.Queue[Key]") -> None:
