@@ -1,6 +1,7 @@
 """`shipyard sandbox create|list|get|stop|delete`."""
 
 import json
+import re
 import socket
 
 from typer.testing import CliRunner
@@ -91,3 +92,9 @@ def test_no_bay_names_the_url_tried_and_the_setting() -> None:
     assert result.exit_code == 1
     assert result.stderr.startswith(f"Error: cannot reach Bay at {url}")
     assert "SHIPYARD_ENDPOINT" in result.stderr
+
+
+def test_version_needs_no_bay(shipyard: Shipyard) -> None:
+    result = shipyard("--version")
+    assert result.exit_code == 0
+    assert re.fullmatch(r"shipyard \d+\.\d+\.\d+\S*\n", result.stdout), result.stdout

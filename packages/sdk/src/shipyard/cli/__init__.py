@@ -1,6 +1,7 @@
 """The `shipyard` command line over the SDK: sandboxes, execs, files, cargos, background
 processes, the terminal, sandbox ports and profiles."""
 
+from importlib import metadata
 from typing import Annotated
 
 import typer
@@ -32,6 +33,12 @@ app.command("port-url")(port_url)
 app.command("profiles")(profiles)
 
 
+def _print_version(given: bool) -> None:
+    if given:
+        typer.echo(f"shipyard {metadata.version('shipyard-sdk')}")
+        raise typer.Exit()
+
+
 @app.callback()
 def connection(
     ctx: typer.Context,
@@ -42,9 +49,12 @@ def connection(
         str | None,
         typer.Option(envvar="SHIPYARD_API_KEY", help="API key.", show_default=False),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version."
+        ),
+    ] = False,
 ) -> None:
     """Where Bay is and how to sign in (flags or SHIPYARD_ENDPOINT / SHIPYARD_API_KEY)."""
     ctx.obj = Connection(endpoint, api_key)
-
-
-__all__ = ["app"]
