@@ -93,7 +93,9 @@ def tool(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("tool")
     env = dict(os.environ, UV_TOOL_DIR=str(home / "tools"), UV_TOOL_BIN_DIR=str(home / "bin"))
     env.pop("VIRTUAL_ENV", None)
-    run(UV, "tool", "install", f"{ROOT / 'packages/sdk'}[cli]", cwd=home, env=env)
+    # Our packages are rebuilt from the tree, never taken from uv's cache of an older build.
+    fresh = [arg for package in OURS for arg in ("--refresh-package", package)]
+    run(UV, "tool", "install", *fresh, f"{ROOT / 'packages/sdk'}[cli]", cwd=home, env=env)
     return home / "bin/shipyard"
 
 

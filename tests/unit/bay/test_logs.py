@@ -3,10 +3,12 @@
 import io
 import json
 import logging
+import logging.config
 from collections.abc import Iterator
 
 import pytest
 import structlog
+import uvicorn.config
 from structlog.contextvars import bound_contextvars
 
 from bay import logs
@@ -63,3 +65,16 @@ def test_a_token_in_a_server_line_is_redacted(json_logs: io.StringIO) -> None:
     logging.getLogger("uvicorn.error").info('%s - "WebSocket %s"', "a", "/t?token=sk-123456789")
     (line,) = lines(json_logs)
     assert line["event"] == 'a - "WebSocket /t?token=[redacted]"'
+
+
+def test_uvicorn_lines_reach_the_format_whatever_uvicorn_configured(
+    json_logs: io.StringIO,
+) -> None:
+    """uvicorn's own logging config (an in-process server with `log_level`) gives its loggers a
+    handler, a level and no propagation; `configure` takes them back."""
+    logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG | {"disable_existing_loggers": False})
+    logging.getLogger("uvicorn").setLevel(logging.WARNING)
+    logs.configure(LoggingSettings(format="json"), json_logs)
+    logging.getLogger("uvicorn.error").info("Started server process")
+    logging.getLogger("uvicorn.access").info("GET /")
+    assert [line["event"] for line in lines(json_logs)] == ["Started server process", "GET /"]

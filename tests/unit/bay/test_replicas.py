@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from bay.config import ProfileSettings, Settings
-from bay.db.models import ApiKey, IdempotencyKey, Lease, Session
+from bay.db.models import ApiKey, IdempotencyKey, Lease, Sandbox, Session
 from bay.drivers.fake import FakeDriver
 from bay.services import leases
 from bay.services.clock import utcnow
@@ -52,6 +52,20 @@ async def execute(bay: Bay, sandbox_id: str, code: str = "1 + 1") -> None:
         f"/v1/sandboxes/{sandbox_id}/python/exec", json={"code": code}, headers=AUTH
     )
     assert response.status_code == 200, response.text
+
+
+async def lock_waits(bay: Bay, until: int) -> None:
+    """Until `until` statements of this database wait on a row lock."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE wait_event_type = 'Lock' AND datname = current_database()"
+    )
+    async with asyncio.timeout(60):
+        while True:
+            async with bay.state["bay"]["sessionmaker"]() as db:
+                if await db.scalar(query) >= until:
+                    return
+            await asyncio.sleep(0.02)
 
 
 async def sessions(bay: Bay) -> list[Session]:
@@ -105,6 +119,38 @@ class TestSessions:
             await asyncio.gather(*(execute(bay, sandbox_id) for bay in (a, b, a, b, a, b)))
             assert len(a.driver.started) == 1
             assert len(await sessions(a)) == 1
+
+    async def test_a_start_waited_for_under_the_lock_is_seen_whole(
+        self, tmp_path: Path, database: str, clock: FakeClock
+    ) -> None:
+        """bay-b's call waits on the sandbox's row lock while bay-a writes a new session row;
+        once bay-a commits, bay-b must see that row, not begin a second session."""
+        async with replicas(tmp_path, database, clock) as (a, b):
+            sandbox_id = await a.sandbox()
+            await execute(a, sandbox_id)
+            (first,) = await sessions(a)
+            async with a.state["bay"]["sessionmaker"]() as db, db.begin():
+                locked = select(Sandbox).where(Sandbox.id == sandbox_id).with_for_update()
+                sandbox = await db.scalar(locked)
+                assert sandbox is not None
+                second = Session(
+                    id="sess-written-under-the-lock",
+                    sandbox_id=sandbox_id,
+                    profile_id=first.profile_id,
+                    desired_state="running",
+                    observed_state="running",
+                    instance_id="bay-a",
+                    driver_ref=first.driver_ref,
+                    endpoint=first.endpoint,
+                    created_at=clock.now,
+                )
+                db.add(second)
+                await db.flush()
+                sandbox.current_session_id = second.id
+                waiting = asyncio.create_task(execute(b, sandbox_id))
+                await lock_waits(b, until=1)
+            await waiting
+        assert len(a.driver.started) == 1
 
     async def test_a_gone_replicas_dead_sessions_are_reaped_and_live_ones_adopted(
         self, tmp_path: Path, database: str, clock: FakeClock

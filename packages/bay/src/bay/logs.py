@@ -88,6 +88,16 @@ def configure(settings: LoggingSettings | None = None, stream: TextIO | None = N
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
+    _take_back_server_loggers()
     # Alembic says "Context impl SQLiteImpl" and each revision it applies at INFO, on every
     # command; its warnings and errors still show.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+def _take_back_server_loggers() -> None:
+    """uvicorn's own logging config (when something applied it) gives its loggers their own
+    handler and no propagation: they would bypass the format and the redaction."""
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers, logger.propagate = [], True
+        logger.setLevel(logging.NOTSET)

@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from structlog.contextvars import bind_contextvars
@@ -365,20 +365,15 @@ async def _locked_sandbox(db: DbSession, sandbox_id: str, include_deleted: bool 
     return sandbox
 
 
-_WITH_SESSION = (
-    select(Sandbox, Session)
-    .outerjoin(Session, Session.id == Sandbox.current_session_id)
-    .where(Sandbox.id == bindparam("id"))
-    .with_for_update(of=Sandbox)
-)
-
-
 async def _locked_with_session(db: DbSession, sandbox_id: str) -> tuple[Sandbox, Session | None]:
-    """The sandbox (locked) and its current session in one query: every call asks for both."""
-    found = (await db.execute(_WITH_SESSION, {"id": sandbox_id})).first()
-    if found is None or found[0].deleted_at is not None:
-        raise NotFoundError(f"Sandbox not found: {sandbox_id}")
-    return found[0], found[1]
+    """The sandbox (locked), then its current session in a statement of its own.
+
+    Not one join: on PostgreSQL a `FOR UPDATE` that waited for another start re-reads the
+    locked sandbox row but keeps the session side of the join from before the wait, so it
+    would miss the session that start just wrote and begin a second one.
+    """
+    sandbox = await _locked_sandbox(db, sandbox_id)
+    return sandbox, await _session(db, sandbox.current_session_id)
 
 
 async def _session(db: DbSession, session_id: str | None) -> Session | None:
