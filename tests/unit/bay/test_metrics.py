@@ -103,7 +103,8 @@ class TestCounts:
         with pytest.raises(ShipUnreachableError):
             await ship.health("unix:/nonexistent/ship.sock")
         got = await scrape(bay)
-        assert got[("bay_ship_call_errors_total", (("error", "ShipUnreachableError"),))] == 1
+        # No connection at all: the call provably never reached Ship.
+        assert got[("bay_ship_call_errors_total", (("error", "ShipRefusedError"),))] == 1
 
 
 def test_label_values_never_hold_ids() -> None:

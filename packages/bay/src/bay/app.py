@@ -167,6 +167,7 @@ async def _start(
         on_error=lambda exc: meters.ship_call_errors.labels(type(exc).__name__).inc(),
     )
     profiles = ProfileCatalog(settings.profiles, driver.enforcement().runtimes)
+    write_turn = asyncio.Lock() if settings.database_url.startswith("sqlite") else None
     runtime = SessionRuntime(
         sessionmaker=sessionmaker,
         driver=driver,
@@ -177,6 +178,7 @@ async def _start(
         metrics=meters,
         ship_env={"SHIP_OUTPUT_LIMIT": str(settings.ship.output_limit_bytes)},
         orphan_grace_s=settings.ship.orphan_grace_seconds,
+        write_turn=write_turn,
     )
     await _rejoin(settings, runtime, clock)
     sessions = SessionService(runtime, clock)
@@ -185,7 +187,6 @@ async def _start(
     retention = Retention(
         history.max_field_bytes, history.max_rows_per_sandbox, history.max_age_days
     )
-    write_turn = asyncio.Lock() if settings.database_url.startswith("sqlite") else None
     records = Records(sessionmaker, retention, write_turn)
     gc = GcService(runtime, sessions, settings.gc, clock, pool, records)
     if settings.gc.run_on_startup:

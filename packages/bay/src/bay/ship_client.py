@@ -16,7 +16,7 @@ from websockets.asyncio.client import connect, unix_connect
 from websockets.exceptions import InvalidStatus, WebSocketException
 from websockets.typing import Subprotocol
 
-from bay.ship_wire import AnswerTooLarge, ShipWire, WireError
+from bay.ship_wire import AnswerTooLarge, RefusedError, ShipWire, WireError
 from shipyard_protocol.errors import ErrorBody, ErrorCode
 from shipyard_protocol.ship import (
     Activity,
@@ -85,6 +85,10 @@ class ShipUnreachableError(ShipCallError):
         super().__init__(ErrorCode.SHIP_ERROR, message)
 
 
+class ShipRefusedError(ShipUnreachableError):
+    """No connection to Ship was made: the request provably never reached it."""
+
+
 class ShipTimedOutError(ShipCallError):
     def __init__(self, message: str) -> None:
         super().__init__(ErrorCode.TIMEOUT, message)
@@ -149,6 +153,7 @@ class ShipClient:
         self._on_error = on_error
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._wires: dict[str, ShipWire] = {}
+        self._suspects: set[str] = set()
         self._port_clients: dict[str, httpx.AsyncClient] = {}
 
     def _client(self, endpoint: str) -> httpx.AsyncClient:
@@ -180,6 +185,7 @@ class ShipClient:
 
     async def forget(self, endpoint: str) -> None:
         """Close the pooled clients of an endpoint whose session ended."""
+        self._suspects.discard(endpoint)
         wire = self._wires.pop(endpoint, None)
         if wire is not None:
             wire.close()
@@ -328,7 +334,7 @@ class ShipClient:
         request = client.build_request(
             method, target, headers=headers, content=body, timeout=timeout
         )
-        with _mapped_transport_errors():
+        with self._reported(endpoint), _mapped_transport_errors():
             response = await client.send(request, stream=True)
         if SHIP_ERROR_HEADER in response.headers:
             raise _error_from(response.status_code, await _capped_body(response))
@@ -359,6 +365,12 @@ class ShipClient:
             "subprotocols": [Subprotocol(p) for p in subprotocols] if subprotocols else None,
             "compression": None if port else "deflate",
         }
+        with self._reported(endpoint):
+            return await self._connected(endpoint, target, what, options)
+
+    async def _connected(
+        self, endpoint: str, target: str, what: str, options: dict[str, Any]
+    ) -> ClientConnection:
         try:
             if endpoint.startswith("unix:"):
                 path = endpoint.removeprefix("unix:")
@@ -389,7 +401,7 @@ class ShipClient:
         client = self._client(endpoint)
         timeout = httpx.Timeout(FILE_TIMEOUT_S, read=None)
         request = client.build_request(method, path, timeout=timeout, **kwargs)
-        with self._reported():
+        with self._reported(endpoint):
             with _mapped_transport_errors():
                 response = await client.send(request, stream=True)
             if response.status_code >= 400:
@@ -398,13 +410,23 @@ class ShipClient:
         return response
 
     @contextmanager
-    def _reported(self) -> Iterator[None]:
+    def _reported(self, endpoint: str) -> Iterator[None]:
         try:
             yield
         except ShipCallError as exc:
+            if isinstance(exc, ShipUnreachableError):
+                self._suspects.add(endpoint)
             if self._on_error is not None and (exc.status is None or exc.status >= 500):
                 self._on_error(exc)
             raise
+
+    def suspect(self, endpoint: str) -> bool:
+        """Whether a call to the endpoint found Ship unreachable since the last `cleared`:
+        Bay trusts a running session until then, and checks its instance after."""
+        return endpoint in self._suspects
+
+    def cleared(self, endpoint: str) -> None:
+        self._suspects.discard(endpoint)
 
     async def _call(
         self,
@@ -416,7 +438,7 @@ class ShipClient:
         **kwargs: Any,
     ) -> Model:
         wire = self._wire(endpoint)
-        with self._reported():
+        with self._reported(endpoint):
             if wire is not None and "content" not in kwargs:
                 status, body = await _wire_call(wire, method, path, timeout, **kwargs)
             else:
@@ -455,6 +477,8 @@ async def _wire_call(
         raise ShipTimedOutError(f"Ship did not answer in {timeout:g} s") from exc
     except AnswerTooLarge as exc:
         raise ShipUnreachableError(str(exc)) from exc
+    except RefusedError as exc:
+        raise ShipRefusedError(f"Ship could not be reached: {exc}") from exc
     except WireError as exc:
         raise ShipUnreachableError(f"Ship could not be reached: {exc}") from exc
     return answer.status, answer.body
@@ -513,8 +537,12 @@ def _base_url(endpoint: str) -> str:
 def _mapped_transport_errors() -> Iterator[None]:
     try:
         yield
+    except httpx.ConnectTimeout as exc:
+        raise ShipRefusedError(f"Ship could not be reached: {exc!r}") from exc
     except httpx.TimeoutException as exc:
         raise ShipTimedOutError(f"Ship did not answer in time: {exc!r}") from exc
+    except httpx.ConnectError as exc:
+        raise ShipRefusedError(f"Ship could not be reached: {exc!r}") from exc
     except httpx.HTTPError as exc:
         raise ShipUnreachableError(f"Ship could not be reached: {exc!r}") from exc
 

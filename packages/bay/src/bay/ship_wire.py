@@ -17,11 +17,17 @@ MAX_HEAD_BYTES = 64 * 1024
 IDLE_KEPT = 8
 # Ship's server closes a connection idle for 5 s; reusing one near that races its close.
 IDLE_EXPIRY_S = 4.0
+# A connection is made in well under a second or not at all (a gone container's address).
+CONNECT_TIMEOUT_S = 5.0
 _HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class WireError(ConnectionError):
     """The call failed on the way: no connection, a cut one, or an answer that is not HTTP."""
+
+
+class RefusedError(WireError):
+    """No connection was made: the request never reached Ship."""
 
 
 class AnswerTooLarge(WireError):
@@ -100,15 +106,21 @@ class ShipWire:
 
     async def _connect(self) -> _Connection:
         try:
-            if self._endpoint.startswith("unix:"):
-                path = self._endpoint.removeprefix("unix:")
-                reader, writer = await asyncio.open_unix_connection(path, limit=MAX_HEAD_BYTES)
-            else:
-                url = urlsplit(self._endpoint)
-                host, port = url.hostname or "", url.port or 80
-                reader, writer = await asyncio.open_connection(host, port, limit=MAX_HEAD_BYTES)
+            async with asyncio.timeout(CONNECT_TIMEOUT_S):
+                return await self._open()
+        except TimeoutError as exc:
+            raise RefusedError(f"cannot connect in {CONNECT_TIMEOUT_S:g} s") from exc
         except OSError as exc:
-            raise WireError(f"cannot connect: {exc}") from exc
+            raise RefusedError(f"cannot connect: {exc}") from exc
+
+    async def _open(self) -> _Connection:
+        if self._endpoint.startswith("unix:"):
+            path = self._endpoint.removeprefix("unix:")
+            reader, writer = await asyncio.open_unix_connection(path, limit=MAX_HEAD_BYTES)
+        else:
+            url = urlsplit(self._endpoint)
+            host, port = url.hostname or "", url.port or 80
+            reader, writer = await asyncio.open_connection(host, port, limit=MAX_HEAD_BYTES)
         return _Connection(reader, writer)
 
     def _request(self, method: str, path: str, body: bytes | None) -> bytes:

@@ -25,6 +25,19 @@ if TYPE_CHECKING:
     from ship.bay_lease import BayLease
 
 
+class _ShipTransport(httpx.AsyncBaseTransport):
+    """The in-process Ship, until its instance crashes: then no connection, as a dead one."""
+
+    def __init__(self, app: object) -> None:
+        self._app = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        self.crashed = False
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.crashed:
+            raise httpx.ConnectError("connection refused", request=request)
+        return await self._app.handle_async_request(request)
+
+
 class FakeDriver:
     """Sessions are Ship apps in this process; cargos are plain directories."""
 
@@ -72,7 +85,7 @@ class FakeDriver:
         endpoint = f"fake:{ref}"
         self._stacks[ref] = stack
         self._labels[ref] = spec.labels
-        self.transports[endpoint] = httpx.ASGITransport(app=app)
+        self.transports[endpoint] = _ShipTransport(app)
         self.started.append(spec)
         return Instance(ref=ref, endpoint=endpoint, labels=spec.labels)
 
@@ -94,8 +107,11 @@ class FakeDriver:
             await stack.aclose()
 
     def crash(self, ref: str) -> None:
-        """Simulate an instance dying behind Bay's back."""
+        """Simulate an instance dying behind Bay's back: its Ship refuses connections."""
         self._exited.add(ref)
+        transport = self.transports.get(f"fake:{ref}")
+        if isinstance(transport, _ShipTransport):
+            transport.crashed = True
 
     async def inspect(self, ref: str) -> InstanceState:
         if ref in self._exited:

@@ -4,7 +4,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import Executable, update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from structlog.contextvars import bind_contextvars
 
@@ -18,7 +18,7 @@ from bay.services.profiles import ProfileCatalog
 from bay.services.records import Records, fits
 from bay.services.sessions import LEASE_SLACK_S, Ready, SessionService
 from bay.services.ship_errors import mapped_ship_errors
-from bay.ship_client import ShipClient
+from bay.ship_client import ShipClient, ShipRefusedError
 from shipyard_protocol.api import (
     PythonExec,
     PythonExecData,
@@ -38,6 +38,15 @@ MAX_COMMAND_BYTES = 128 * 1024 - 1
 @dataclass(frozen=True)
 class ExecLimits:
     max_code_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Opened:
+    """An execution about to reach Ship: its session, its history row open, and whether the
+    variables of the sandbox's previous Python execution are gone."""
+
+    ready: Ready
+    lost: bool
 
 
 class ExecService:
@@ -72,53 +81,89 @@ class ExecService:
         return result
 
     async def _run(self, sandbox: Sandbox, request: ExecRequest) -> ExecResult:
-        run = ship_run(request, new_id("exec"), self._limits.max_code_bytes)
-        execution_id = run.execution_id or ""
+        """Warm: one transaction finds the session and opens the history row, Ship runs the
+        code, one transaction completes the row."""
+        execution_id = new_id("exec")
+        run = ship_run(request, execution_id, self._limits.max_code_bytes)
         bind_contextvars(execution_id=execution_id)
         started = time.monotonic()
-        ready = await self._sessions.ensure_running(sandbox.id, isinstance(run, PythonRun))
-        lost = await kernel_lost(self._records, sandbox.id, ready, run)
-        row = history_row(sandbox, ready.session_id, request, execution_id, self._clock())
-        await self._records.open(row)
+        opened = await begin(self._sessions, self._records, sandbox, request, run, self._clock)
         try:
             with mapped_ship_errors():
-                outcome = await self._call(ready.endpoint, run)
+                opened, outcome = await self._call(sandbox, request, run, opened)
         except BayError:
             await self._records.forget(execution_id)  # no outcome, no history (contract §1.6)
             raise
         kind = "python" if isinstance(run, PythonRun) else "shell"
         latency = self._metrics.exec_latency.labels(kind, self._metrics.driver)
         latency.observe(time.monotonic() - started)
-        result = exec_result(request, outcome, run, _ms_since(started), lost)
-        await self._records.close(execution_id, outcome_values(result))
-        if time.monotonic() - started > LEASE_SLACK_S:
-            await self._renew(sandbox)
+        result = exec_result(request, outcome, execution_id, _ms_since(started), opened.lost)
+        long = time.monotonic() - started > LEASE_SLACK_S
+        await self._records.close(
+            execution_id, outcome_values(result), self._renewal(sandbox) if long else None
+        )
         return result
 
-    async def _call(self, endpoint: str, run: PythonRun | ShellRun) -> PythonOutcome | ShellOutcome:
+    async def _call(
+        self, sandbox: Sandbox, request: ExecRequest, run: PythonRun | ShellRun, opened: Opened
+    ) -> tuple[Opened, PythonOutcome | ShellOutcome]:
+        """Run on the session found; if its Ship could not even be reached, the code never
+        started: once the driver says that session is gone, run it in a new one."""
+        try:
+            return opened, await self._send(opened.ready.endpoint, run)
+        except ShipRefusedError:
+            await self._records.forget(run.execution_id or "")
+            again = await begin(self._sessions, self._records, sandbox, request, run, self._clock)
+            if again.ready.session_id == opened.ready.session_id:
+                raise  # the session still runs: the refusal stands
+            return again, await self._send(again.ready.endpoint, run)
+
+    async def _send(self, endpoint: str, run: PythonRun | ShellRun) -> PythonOutcome | ShellOutcome:
         if isinstance(run, PythonRun):
             return await self._ship.python(endpoint, run)
         return await self._ship.shell(endpoint, run)
 
-    async def _renew(self, sandbox: Sandbox) -> None:
+    def _renewal(self, sandbox: Sandbox) -> Executable:
         """A finished exec is activity too: a long run must not leave the lease nearly spent."""
         now = self._clock()
         idle = timedelta(seconds=self._profiles.get(sandbox.profile_id).idle_timeout)
-        await self._db.execute(
+        return (
             update(Sandbox)
             .where(Sandbox.id == sandbox.id, Sandbox.current_session_id.is_not(None))
             .values(last_active_at=now, idle_expires_at=now + idle)
         )
 
 
+async def begin(
+    sessions: SessionService,
+    records: Records,
+    sandbox: Sandbox,
+    request: ExecRequest,
+    run: PythonRun | ShellRun,
+    clock: Clock,
+) -> Opened:
+    """The session (started if need be) and the history row, in the transaction that finds
+    the session running: a warm execution's one write before Ship."""
+    lost = False
+
+    async def opening(db: DbSession, ready: Ready) -> None:
+        nonlocal lost
+        lost = await kernel_lost(records, db, sandbox.id, ready, run)
+        execution_id = run.execution_id or ""
+        records.add(db, history_row(sandbox, ready.session_id, request, execution_id, clock()))
+
+    ready = await sessions.ensure_running(sandbox.id, isinstance(run, PythonRun), opening)
+    return Opened(ready, lost)
+
+
 async def kernel_lost(
-    records: Records, sandbox_id: str, ready: Ready, run: PythonRun | ShellRun
+    records: Records, db: DbSession, sandbox_id: str, ready: Ready, run: PythonRun | ShellRun
 ) -> bool:
     """Whether the variables of the sandbox's previous Python execution are gone before this
     one starts: its session died, or it ran in an earlier session (stop, idle reclaim)."""
     if not isinstance(run, PythonRun):
         return False
-    return ready.state_lost or await records.python_ran_before(sandbox_id, ready.session_id)
+    return ready.state_lost or await records.python_ran_before(db, sandbox_id, ready.session_id)
 
 
 def ship_run(request: ExecRequest, execution_id: str, max_code_bytes: int) -> PythonRun | ShellRun:
@@ -145,12 +190,11 @@ def _check_size(field: str, text: str, limit: int) -> None:
 def exec_result(
     request: ExecRequest,
     outcome: PythonOutcome | ShellOutcome,
-    run: PythonRun | ShellRun,
+    execution_id: str,
     elapsed_ms: int,
     state_lost: bool,
 ) -> ExecResult:
     """The public result of a finished execution, with the code echoed when asked."""
-    execution_id = run.execution_id or new_id("exec")
     if isinstance(outcome, PythonOutcome):
         python = _python_result(outcome, execution_id, elapsed_ms, state_lost)
         python.code = (

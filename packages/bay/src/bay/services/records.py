@@ -7,13 +7,15 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import Executable, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bay.db.models import ExecutionHistory
 
 MARKER = "\n…[{0} characters cut]…\n"
+# Sessions remembered to have run Python here; an older one forgotten costs one query.
+RECENT_SESSIONS = 4096
 
 
 @dataclass(frozen=True)
@@ -54,17 +56,27 @@ class Records:
         self._sessionmaker = sessionmaker
         self._retention = retention
         self._turn = turn
+        self._ran_python = _Recent(RECENT_SESSIONS)
 
     async def open(self, row: ExecutionHistory) -> None:
+        async with self._writing() as db:
+            self.add(db, row)
+
+    def add(self, db: DbSession, row: ExecutionHistory) -> None:
+        """Open the row in the caller's transaction (the one that found the session ready)."""
         row.status = "running"
         limit = self._retention.max_field_bytes
         row.code = clip(row.code, limit) or ""
         row.output, row.error = clip(row.output, limit), clip(row.error, limit)
-        async with self._writing() as db:
-            db.add(row)
+        db.add(row)
+        if row.exec_type == "python" and row.session_id is not None:
+            self._ran_python.add(row.session_id)
 
-    async def close(self, execution_id: str, values: Mapping[str, object]) -> None:
-        """Complete the row if it is still running (a second close changes nothing)."""
+    async def close(
+        self, execution_id: str, values: Mapping[str, object], also: Executable | None = None
+    ) -> None:
+        """Complete the row if it is still running (a second close changes nothing); `also`
+        is written in the same transaction (an idle lease moved on)."""
         limit = self._retention.max_field_bytes
         clipped = {k: clip(v, limit) if isinstance(v, str) else v for k, v in values.items()}
         async with self._writing() as db:
@@ -73,19 +85,23 @@ class Records:
                 .where(ExecutionHistory.id == execution_id, ExecutionHistory.status == "running")
                 .values(**clipped, status="finished")
             )
+            if also is not None:
+                await db.execute(also)
 
     async def forget(self, execution_id: str) -> None:
         async with self._writing() as db:
             await db.execute(delete(ExecutionHistory).where(ExecutionHistory.id == execution_id))
 
-    async def python_ran_before(self, sandbox_id: str, session_id: str) -> bool:
-        """Whether the sandbox ran Python in an earlier session, and not yet in `session_id`."""
+    async def python_ran_before(self, db: DbSession, sandbox_id: str, session_id: str) -> bool:
+        """Whether the sandbox ran Python in an earlier session, and not yet in `session_id`
+        (known without a query once this process opened a Python row in the session)."""
+        if session_id in self._ran_python:
+            return False
         history = ExecutionHistory
         python = (history.sandbox_id == sandbox_id) & (history.exec_type == "python")
         earlier = exists().where(python, history.session_id != session_id)
         here = exists().where(python, history.session_id == session_id)
-        async with self._sessionmaker() as db:
-            return bool(await db.scalar(select(earlier & ~here)))
+        return bool(await db.scalar(select(earlier & ~here)))
 
     @contextlib.asynccontextmanager
     async def _writing(self) -> AsyncIterator[DbSession]:
@@ -115,6 +131,22 @@ class Records:
             if self._retention.max_rows_per_sandbox is not None:
                 deleted += await _trim(db, self._retention.max_rows_per_sandbox)
         return deleted
+
+
+class _Recent:
+    """A set of at most `size` strings that forgets the oldest first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._items: dict[str, None] = {}
+
+    def __contains__(self, item: str) -> bool:
+        return item in self._items
+
+    def add(self, item: str) -> None:
+        self._items[item] = None
+        if len(self._items) > self._size:
+            del self._items[next(iter(self._items))]
 
 
 async def _trim(db: DbSession, keep: int) -> int:

@@ -4,7 +4,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -58,6 +58,11 @@ class Ready:
     state_lost: bool = False
 
 
+# Work a caller adds to the transaction that finds the session ready (an execution's history
+# row), so a warm call writes once before it reaches Ship.
+Then = Callable[[DbSession, Ready], Awaitable[None]]
+
+
 @dataclass(frozen=True)
 class _Begun:
     """A session row written `starting` under the row lock: this caller starts it."""
@@ -80,6 +85,8 @@ class SessionRuntime:
     ship_env: dict[str, str]
     metrics: Metrics
     orphan_grace_s: float | None = None  # see ShipSettings.orphan_grace_seconds
+    # SQLite lets one writer in at a time: writers in this process take turns (see get_db).
+    write_turn: asyncio.Lock | None = None
     recent: RecentSandboxes = field(default_factory=RecentSandboxes)  # port relays' memory
     run_id: str = field(default_factory=lambda: new_id("run"))  # this process's run
 
@@ -95,33 +102,44 @@ class SessionService:
         self._clock = clock
 
     @asynccontextmanager
-    async def _unit(self) -> AsyncIterator[DbSession]:
-        async with self._rt.sessionmaker() as db, db.begin():
+    async def _unit(self, writing: bool = False) -> AsyncIterator[DbSession]:
+        turn = self._rt.write_turn if writing else None
+        async with turn or nullcontext(), self._rt.sessionmaker() as db, db.begin():
             yield db
 
     def hold(self, sandbox_id: str) -> AbstractAsyncContextManager[None]:
         """The per-sandbox lock, for rules that must not race a start or a stop."""
         return self._rt.locks.hold(sandbox_id)
 
-    async def ensure_running(self, sandbox_id: str, kernel: bool = False) -> Ready:
+    async def ensure_running(
+        self, sandbox_id: str, kernel: bool = False, then: Then | None = None
+    ) -> Ready:
         """Return a ready session for the sandbox, starting one if needed; one start at a time.
 
         One start per sandbox across replicas too: the decision to start is taken, and the
         session row that says so written, under the sandbox's row lock; a replica that finds
         another's start under way waits for it. `kernel`: the caller runs Python, so a session
         started now boots its kernel at once (while Ship itself starts) instead of at the
-        first execution.
+        first execution. `then` runs in the transaction that finds the session running (a
+        warm call's only one before Ship), or in one of its own after a start.
+
+        A running session is trusted without asking the driver, until a call finds its Ship
+        unreachable (`ShipClient.suspect`): then the driver says whether it still runs.
         """
         async with self._rt.locks.hold(sandbox_id):
             while True:
-                step = await self._current_or_begin(sandbox_id, kernel)
+                step = await self._current_or_begin(sandbox_id, kernel, then)
                 if isinstance(step, Ready):
                     bind_contextvars(session_id=step.session_id)
                     return step
                 if isinstance(step, _Begun):
                     bind_contextvars(session_id=step.session_id)
                     endpoint = await self._start(step.session_id, step.spec)
-                    return Ready(step.session_id, endpoint, state_lost=step.lost)
+                    ready = Ready(step.session_id, endpoint, state_lost=step.lost)
+                    if then is not None:
+                        async with self._unit(writing=True) as db:
+                            await then(db, ready)
+                    return ready
                 await asyncio.sleep(START_POLL_S)  # another replica is starting it
 
     async def touch_running(self, sandbox_id: str) -> Ready | None:
@@ -140,13 +158,17 @@ class SessionService:
             return None
         return session.endpoint
 
-    async def _current_or_begin(self, sandbox_id: str, kernel: bool) -> "Ready | _Begun | None":
+    async def _current_or_begin(
+        self, sandbox_id: str, kernel: bool, then: Then | None
+    ) -> "Ready | _Begun | None":
         """Under the row lock: the live session, a new one to start, or None while another
         replica starts one."""
-        async with self._unit() as db:
+        async with self._unit(writing=then is not None) as db:
             sandbox, session = await _locked_with_session(db, sandbox_id)
             ready, lost = await self._live(db, sandbox, session)
             if ready is not None:
+                if then is not None:
+                    await then(db, ready)
                 return ready
             if session is not None and not lost:
                 if await self._starting_elsewhere(db, session):
@@ -166,13 +188,18 @@ class SessionService:
         """The running session (renewing the idle lease), or whether a dead one was ended."""
         if session is None or session.observed_state != RUNNING or not session.endpoint:
             return None, False
-        state = await self._rt.driver.inspect(session.driver_ref or "")
-        if state == InstanceState.RUNNING:
-            self._touch(sandbox)
-            return Ready(session.id, session.endpoint), False
-        log.warning("session %s of %s is %s; starting a new one", session.id, sandbox.id, state)
-        await self._discard(db, sandbox, session, drain_logs=False)
-        return None, True
+        ship = self._rt.ship
+        if ship.suspect(session.endpoint):
+            state = await self._rt.driver.inspect(session.driver_ref or "")
+            if state != InstanceState.RUNNING:
+                log.warning(
+                    "session %s of %s is %s; starting a new one", session.id, sandbox.id, state
+                )
+                await self._discard(db, sandbox, session, drain_logs=False)
+                return None, True
+            ship.cleared(session.endpoint)
+        self._touch(sandbox)
+        return Ready(session.id, session.endpoint), False
 
     async def _starting_elsewhere(self, db: DbSession, session: Session) -> bool:
         """A start under way on a live replica. This replica's own never is: its starts run

@@ -17,9 +17,8 @@ from bay.services.clock import Clock
 from bay.services.execs import (
     ExecLimits,
     ExecRequest,
+    begin,
     exec_result,
-    history_row,
-    kernel_lost,
     outcome_values,
     settled_values,
     ship_run,
@@ -66,13 +65,11 @@ class StreamService:
 
     async def start(self, sandbox: Sandbox, request: ExecRequest) -> AsyncIterator[EventOrBeat]:
         """Start an execution and return its live events; errors before the first event raise."""
-        run = ship_run(request, new_id("exec"), self._limits.max_code_bytes)
-        execution_id = run.execution_id or ""
+        execution_id = new_id("exec")
+        run = ship_run(request, execution_id, self._limits.max_code_bytes)
         bind_contextvars(execution_id=execution_id)
-        ready = await self._sessions.ensure_running(sandbox.id, isinstance(run, PythonRun))
-        lost = await kernel_lost(self._records, sandbox.id, ready, run)
-        row = history_row(sandbox, ready.session_id, request, execution_id, self._clock())
-        await self._records.open(row)
+        opened = await begin(self._sessions, self._records, sandbox, request, run, self._clock)
+        ready, lost = opened.ready, opened.lost
         try:
             with mapped_ship_errors():
                 stream = await self._rt.ship.stream(ready.endpoint, run)
@@ -146,7 +143,7 @@ class StreamService:
                 return
             if state.outcome is not None:
                 elapsed = int((time.monotonic() - started) * 1000)
-                result = exec_result(request, state.outcome, run, elapsed, lost)
+                result = exec_result(request, state.outcome, execution_id, elapsed, lost)
                 await self._records.close(execution_id, outcome_values(result))
                 return
         log.warning("history of %s not recorded: it never ended", execution_id)
