@@ -147,12 +147,10 @@ async def get_sandboxes(
 Sandboxes = Annotated[SandboxService, Depends(get_sandboxes)]
 
 
-async def get_execs(request: HTTPConnection, db: Db, sessions: Sessions) -> ExecService:
+async def get_execs(request: HTTPConnection, sessions: Sessions) -> ExecService:
     state = bay_state(request)
     return ExecService(
-        db,
         sessions,
-        state["ship"],
         state["profiles"],
         state["clock"],
         state["records"],
@@ -165,7 +163,7 @@ Execs = Annotated[ExecService, Depends(get_execs)]
 
 
 async def get_files(request: HTTPConnection, sessions: Sessions) -> FileService:
-    return FileService(sessions, bay_state(request)["ship"])
+    return FileService(sessions)
 
 
 Files = Annotated[FileService, Depends(get_files)]
@@ -242,14 +240,14 @@ Streams = Annotated[StreamService, Depends(get_streams)]
 
 
 async def get_terminals(request: HTTPConnection, sessions: Sessions) -> TerminalService:
-    return TerminalService(sessions, bay_state(request)["ship"])
+    return TerminalService(sessions)
 
 
 Terminals = Annotated[TerminalService, Depends(get_terminals)]
 
 
 async def get_processes(request: HTTPConnection, sessions: Sessions) -> ProcessService:
-    return ProcessService(sessions, bay_state(request)["ship"])
+    return ProcessService(sessions)
 
 
 Processes = Annotated[ProcessService, Depends(get_processes)]

@@ -17,8 +17,7 @@ from bay.services.paths import normalize_path
 from bay.services.profiles import ProfileCatalog
 from bay.services.records import Records, fits
 from bay.services.sessions import LEASE_SLACK_S, Ready, SessionService
-from bay.services.ship_errors import mapped_ship_errors
-from bay.ship_client import ShipClient, ShipRefusedError
+from bay.ship_session import SessionShip, ShipNotReachedError
 from shipyard_protocol.api import (
     PythonExec,
     PythonExecData,
@@ -52,18 +51,14 @@ class Opened:
 class ExecService:
     def __init__(
         self,
-        db: DbSession,
         sessions: SessionService,
-        ship: ShipClient,
         profiles: ProfileCatalog,
         clock: Clock,
         records: Records,
         limits: ExecLimits,
         metrics: Metrics,
     ) -> None:
-        self._db = db
         self._sessions = sessions
-        self._ship = ship
         self._profiles = profiles
         self._clock = clock
         self._records = records
@@ -89,8 +84,7 @@ class ExecService:
         started = time.monotonic()
         opened = await begin(self._sessions, self._records, sandbox, request, run, self._clock)
         try:
-            with mapped_ship_errors():
-                opened, outcome = await self._call(sandbox, request, run, opened)
+            opened, outcome = await self._call(sandbox, request, run, opened)
         except BayError:
             await self._records.forget(execution_id)  # no outcome, no history (contract §1.6)
             raise
@@ -110,18 +104,13 @@ class ExecService:
         """Run on the session found; if its Ship could not even be reached, the code never
         started: once the driver says that session is gone, run it in a new one."""
         try:
-            return opened, await self._send(opened.ready.endpoint, run)
-        except ShipRefusedError:
+            return opened, await _send(opened.ready.ship, run)
+        except ShipNotReachedError:
             await self._records.forget(run.execution_id or "")
             again = await begin(self._sessions, self._records, sandbox, request, run, self._clock)
             if again.ready.session_id == opened.ready.session_id:
                 raise  # the session still runs: the refusal stands
-            return again, await self._send(again.ready.endpoint, run)
-
-    async def _send(self, endpoint: str, run: PythonRun | ShellRun) -> PythonOutcome | ShellOutcome:
-        if isinstance(run, PythonRun):
-            return await self._ship.python(endpoint, run)
-        return await self._ship.shell(endpoint, run)
+            return again, await _send(again.ready.ship, run)
 
     def _renewal(self, sandbox: Sandbox) -> Executable:
         """A finished exec is activity too: a long run must not leave the lease nearly spent."""
@@ -132,6 +121,12 @@ class ExecService:
             .where(Sandbox.id == sandbox.id, Sandbox.current_session_id.is_not(None))
             .values(last_active_at=now, idle_expires_at=now + idle)
         )
+
+
+async def _send(ship: SessionShip, run: PythonRun | ShellRun) -> PythonOutcome | ShellOutcome:
+    if isinstance(run, PythonRun):
+        return await ship.python(run)
+    return await ship.shell(run)
 
 
 async def begin(

@@ -4,8 +4,7 @@ from bay.db.models import Sandbox
 from bay.errors import NotFoundError
 from bay.services.paths import normalize_path
 from bay.services.sessions import SessionService
-from bay.services.ship_errors import mapped_ship_errors
-from bay.ship_client import ShipClient
+from bay.ship_session import SessionShip
 from shipyard_protocol.api import KernelControl, ProcessCreate
 from shipyard_protocol.ship import ProcessInfo, ProcessList, ProcessLogs, ProcessStart
 
@@ -13,65 +12,51 @@ GONE = "no such process in the sandbox's current session (processes end with the
 
 
 class ProcessService:
-    def __init__(self, sessions: SessionService, ship: ShipClient) -> None:
+    def __init__(self, sessions: SessionService) -> None:
         self._sessions = sessions
-        self._ship = ship
 
     async def start(self, sandbox: Sandbox, request: ProcessCreate) -> ProcessInfo:
         cwd = normalize_path(request.cwd, "cwd") if request.cwd is not None else "."
         ready = await self._sessions.ensure_running(sandbox.id)
         start = ProcessStart(command=request.command, cwd=cwd, env=request.env)
-        with mapped_ship_errors():
-            return await self._ship.start_process(ready.endpoint, start)
+        return await ready.ship.start_process(start)
 
     async def listing(self, sandbox: Sandbox) -> ProcessList:
-        endpoint = await self._sessions.running_endpoint(sandbox.id)
-        if endpoint is None:
+        ship = await self._sessions.running_ship(sandbox.id)
+        if ship is None:
             return ProcessList(processes=[])
-        with mapped_ship_errors():
-            return await self._ship.processes(endpoint)
+        return await ship.processes()
 
     async def get(self, sandbox: Sandbox, process_id: str) -> ProcessInfo:
-        endpoint = await self._endpoint(sandbox)
-        with mapped_ship_errors():
-            return await self._ship.process(endpoint, process_id)
+        return await (await self._running(sandbox)).process(process_id)
 
     async def logs(
         self, sandbox: Sandbox, process_id: str, stream: str, offset: int, limit: int
     ) -> ProcessLogs:
-        endpoint = await self._endpoint(sandbox)
-        with mapped_ship_errors():
-            return await self._ship.process_logs(endpoint, process_id, stream, offset, limit)
+        ship = await self._running(sandbox)
+        return await ship.process_logs(process_id, stream, offset, limit)
 
     async def wait(self, sandbox: Sandbox, process_id: str, timeout: float) -> ProcessInfo:
-        endpoint = await self._endpoint(sandbox)
-        with mapped_ship_errors():
-            return await self._ship.wait_process(endpoint, process_id, timeout)
+        return await (await self._running(sandbox)).wait_process(process_id, timeout)
 
     async def signal(self, sandbox: Sandbox, process_id: str, signal: str) -> ProcessInfo:
-        endpoint = await self._endpoint(sandbox)
-        with mapped_ship_errors():
-            return await self._ship.signal_process(endpoint, process_id, signal)
+        return await (await self._running(sandbox)).signal_process(process_id, signal)
 
     async def kill(self, sandbox: Sandbox, process_id: str) -> ProcessInfo:
-        endpoint = await self._endpoint(sandbox)
-        with mapped_ship_errors():
-            return await self._ship.kill_process(endpoint, process_id)
+        return await (await self._running(sandbox)).kill_process(process_id)
 
     async def interrupt(self, sandbox: Sandbox) -> KernelControl:
         ready = await self._sessions.ensure_running(sandbox.id)
-        with mapped_ship_errors():
-            state = await self._ship.interrupt(ready.endpoint)
+        state = await ready.ship.interrupt()
         return KernelControl(kernel_generation=state.kernel_generation, restarted=state.restarted)
 
     async def restart(self, sandbox: Sandbox) -> KernelControl:
         ready = await self._sessions.ensure_running(sandbox.id)
-        with mapped_ship_errors():
-            state = await self._ship.restart(ready.endpoint)
+        state = await ready.ship.restart()
         return KernelControl(kernel_generation=state.kernel_generation, restarted=state.restarted)
 
-    async def _endpoint(self, sandbox: Sandbox) -> str:
-        endpoint = await self._sessions.running_endpoint(sandbox.id)
-        if endpoint is None:
+    async def _running(self, sandbox: Sandbox) -> SessionShip:
+        ship = await self._sessions.running_ship(sandbox.id)
+        if ship is None:
             raise NotFoundError(GONE)
-        return endpoint
+        return ship

@@ -33,6 +33,7 @@ from bay.services.profiles import ProfileCatalog
 from bay.services.recent_sandboxes import RecentSandboxes
 from bay.services.ship_logs import relay
 from bay.ship_client import ShipCallError, ShipClient
+from bay.ship_session import SessionShip
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +55,12 @@ class Ready:
     """A running session: where Ship answers, and whether an earlier session died under us."""
 
     session_id: str
-    endpoint: str
+    ship: SessionShip
     state_lost: bool = False
+
+    @property
+    def endpoint(self) -> str:
+        return self.ship.endpoint
 
 
 # Work a caller adds to the transaction that finds the session ready (an execution's history
@@ -135,7 +140,8 @@ class SessionService:
                 if isinstance(step, _Begun):
                     bind_contextvars(session_id=step.session_id)
                     endpoint = await self._start(step.session_id, step.spec)
-                    ready = Ready(step.session_id, endpoint, state_lost=step.lost)
+                    ship = SessionShip(self._rt.ship, endpoint)
+                    ready = Ready(step.session_id, ship, state_lost=step.lost)
                     if then is not None:
                         async with self._unit(writing=True) as db:
                             await then(db, ready)
@@ -148,6 +154,11 @@ class SessionService:
             sandbox, session = await _locked_with_session(db, sandbox_id)
             ready, _ = await self._live(db, sandbox, session)
             return ready
+
+    async def running_ship(self, sandbox_id: str) -> SessionShip | None:
+        """The running session's Ship; never starts one."""
+        endpoint = await self.running_endpoint(sandbox_id)
+        return SessionShip(self._rt.ship, endpoint) if endpoint is not None else None
 
     async def running_endpoint(self, sandbox_id: str) -> str | None:
         """Ship's endpoint if the sandbox has a running session; never starts one."""
@@ -199,7 +210,7 @@ class SessionService:
                 return None, True
             ship.cleared(session.endpoint)
         self._touch(sandbox)
-        return Ready(session.id, session.endpoint), False
+        return Ready(session.id, SessionShip(ship, session.endpoint)), False
 
     async def _starting_elsewhere(self, db: DbSession, session: Session) -> bool:
         """A start under way on a live replica. This replica's own never is: its starts run

@@ -26,9 +26,9 @@ from bay.services.execs import (
 from bay.services.ids import new_id
 from bay.services.records import Records
 from bay.services.sessions import SessionRuntime, SessionService
-from bay.services.ship_errors import mapped_ship_errors
 from bay.services.tasks import Tasks
 from bay.ship_client import ExecEventModel, ShipCallError, ShipStream
+from bay.ship_session import SessionShip
 from shipyard_protocol.api import ExecutionStatus
 from shipyard_protocol.ship import EndEvent, ExecutionState, PythonOutcome, PythonRun, ShellRun
 
@@ -71,8 +71,7 @@ class StreamService:
         opened = await begin(self._sessions, self._records, sandbox, request, run, self._clock)
         ready, lost = opened.ready, opened.lost
         try:
-            with mapped_ship_errors():
-                stream = await self._rt.ship.stream(ready.endpoint, run)
+            stream = await ready.ship.stream(run)
         except BayError:
             await self._records.forget(execution_id)
             raise
@@ -86,9 +85,8 @@ class StreamService:
         self, sandbox: Sandbox, execution_id: str, after: int
     ) -> AsyncIterator[EventOrBeat]:
         """Events with id > after, from the session that runs (or ran) the execution."""
-        endpoint = await self._live_endpoint(sandbox, execution_id)
-        with mapped_ship_errors():
-            stream = await self._rt.ship.events(endpoint, execution_id, after)
+        ship = await self._live_ship(sandbox, execution_id)
+        stream = await ship.events(execution_id, after)
         return with_heartbeats(stream, self._settings.heartbeat_s)
 
     async def status(self, sandbox: Sandbox, execution_id: str) -> ExecutionStatus:
@@ -101,13 +99,13 @@ class StreamService:
                 return _status_from_ship(state)
         return await self._status_from_history(sandbox, execution_id)
 
-    async def _live_endpoint(self, sandbox: Sandbox, execution_id: str) -> str:
-        endpoint = await self._sessions.running_endpoint(sandbox.id)
-        if endpoint is None:
+    async def _live_ship(self, sandbox: Sandbox, execution_id: str) -> SessionShip:
+        ship = await self._sessions.running_ship(sandbox.id)
+        if ship is None:
             raise NotFoundError(
                 f"Events of {execution_id} are gone: they live only as long as the session"
             )
-        return endpoint
+        return ship
 
     async def _status_from_history(self, sandbox: Sandbox, execution_id: str) -> ExecutionStatus:
         async with self._rt.sessionmaker() as db:

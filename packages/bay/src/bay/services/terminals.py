@@ -3,8 +3,7 @@
 from bay.db.models import Sandbox
 from bay.errors import InvalidRequestError
 from bay.services.sessions import SessionService
-from bay.services.ship_errors import mapped_ship_errors
-from bay.ship_client import ClientConnection, ShipClient
+from bay.ship_client import ClientConnection
 
 MAX_TERMINAL_SIZE = 1000
 
@@ -24,12 +23,10 @@ def terminal_size(cols: str, rows: str) -> tuple[int, int]:
 
 
 class TerminalService:
-    def __init__(self, sessions: SessionService, ship: ShipClient) -> None:
+    def __init__(self, sessions: SessionService) -> None:
         self._sessions = sessions
-        self._ship = ship
 
     async def open(self, sandbox: Sandbox, cols: int, rows: int) -> ClientConnection:
         """Start the session if needed and connect to its terminal; an open one is activity."""
         ready = await self._sessions.ensure_running(sandbox.id)
-        with mapped_ship_errors():
-            return await self._ship.terminal(ready.endpoint, cols, rows)
+        return await ready.ship.terminal(cols, rows)
