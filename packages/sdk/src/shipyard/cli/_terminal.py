@@ -82,7 +82,9 @@ async def relay(shell: AsyncTerminal, stdin: int, stdout: int) -> None:
     if watched:
         loop.add_reader(stdin, _read_key, loop, stdin, keys)
     else:  # a file or /dev/null: epoll cannot watch it, and reading it never blocks
-        keys.put_nowait(_read_all(stdin))
+        typed = _read_all(stdin)
+        if typed:  # an empty key is the end of input, which is typed once
+            keys.put_nowait(typed)
         keys.put_nowait(b"")
     loop.add_signal_handler(signal.SIGWINCH, lambda: keys.put_nowait(window_size(stdout)))
     typing = asyncio.create_task(_type(shell, keys))
