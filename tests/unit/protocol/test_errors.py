@@ -1,7 +1,10 @@
-"""The one error table: each code's HTTP status, the statuses refined from them, the body."""
+"""The one error table: each code's HTTP status, the statuses refined from them, the body;
+and Bay's and Ship's errors answer what it says."""
 
 import pytest
 
+from bay import errors as bay_errors
+from ship import errors as ship_errors
 from shipyard_protocol.errors import (
     REFINED_STATUSES,
     STATUS_BY_CODE,
@@ -39,6 +42,25 @@ class TestStatuses:
     def test_a_refined_status_is_no_codes_own(self) -> None:
         """Else an answer without a code would have two readings."""
         assert not set(REFINED_STATUSES) & set(STATUS_BY_CODE.values())
+
+
+ERRORS = [
+    value
+    for module in (bay_errors, ship_errors)
+    for value in vars(module).values()
+    if isinstance(value, type) and issubclass(value, (bay_errors.BayError, ship_errors.ShipError))
+]
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda error: f"{error.__module__}.{error.__name__}")
+def test_every_bay_and_ship_error_answers_its_codes_status_or_a_refinement_of_it(
+    error: type[bay_errors.BayError | ship_errors.ShipError],
+) -> None:
+    status = error("x").status
+    if error.refined_status is None:
+        assert status == status_of(error.code)
+    else:
+        assert REFINED_STATUSES[status] == error.code
 
 
 class TestCodeOfStatus:
