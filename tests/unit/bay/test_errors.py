@@ -80,3 +80,23 @@ async def test_unexpected_crash_is_a_json_500_with_request_id(bay: Bay) -> None:
         }
     }
     assert response.headers["x-request-id"] == "req-500"
+
+
+async def test_a_wrong_method_is_405_validation_error_with_request_id(bay: Bay) -> None:
+    response = await bay.client.delete("/health", headers={"X-Request-Id": "req-405"})
+    error = response.json()["error"]
+    assert (response.status_code, error["code"], error["request_id"]) == (
+        405,
+        "validation_error",
+        "req-405",
+    )
+    assert response.headers["allow"] == "GET"
+
+
+async def test_a_refusal_before_the_app_has_the_same_shape(bay: Bay) -> None:
+    """The auth gate answers before any route, through the same renderer."""
+    response = await bay.client.get("/v1/sandboxes", headers={"X-Request-Id": "req-401"})
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthorized"
+    assert response.json()["error"]["request_id"] == "req-401"
+    assert response.headers["x-request-id"] == "req-401"
