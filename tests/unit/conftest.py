@@ -1,8 +1,12 @@
 """Fixtures for every unit test."""
 
+import errno
+import os
 from pathlib import Path
 
 import pytest
+
+from ship.files import Workspace, os_errors
 
 
 @pytest.fixture(autouse=True)
@@ -14,3 +18,14 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.mkdir()
     monkeypatch.setenv("HOME", str(path))
     return path
+
+
+@pytest.fixture
+def full_disk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ship's text writes meet ENOSPC, as on a full cargo (which no test can fill)."""
+
+    def full(self: Workspace, rel: str, content: str) -> int:
+        with os_errors(rel):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Workspace, "write_text", full)

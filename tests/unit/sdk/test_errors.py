@@ -20,9 +20,9 @@ from shipyard import (
     ShipyardError,
     UnauthorizedError,
 )
-from shipyard.errors import error_class
-from shipyard_protocol.errors import ErrorCode
-from tests.unit.bay.conftest import Bay
+from shipyard.errors import QuotaExceededError, error_class
+from shipyard_protocol.errors import REFINED_STATUSES, STATUS_BY_CODE, ErrorCode, code_of, status_of
+from tests.unit.bay.conftest import ADMIN_KEY, Bay
 
 
 def answering(response: httpx.Response) -> Client:
@@ -50,6 +50,23 @@ class TestClasses:
     def test_missing_code_falls_back_to_status(self, status: int, expected: type) -> None:
         assert error_class(None, status) is expected
         assert error_class("no_such_code", status) is expected
+
+    @pytest.mark.parametrize("status", sorted({*STATUS_BY_CODE.values(), *REFINED_STATUSES}))
+    def test_a_status_without_a_code_is_the_code_the_table_gives_it(self, status: int) -> None:
+        assert error_class(None, status).code == code_of(status)
+
+
+@pytest.mark.parametrize("code", list(ErrorCode))
+def test_each_code_answered_with_its_status_raises_its_class(code: ErrorCode) -> None:
+    status = status_of(code)
+    body = {"error": {"code": code.value, "message": "m"}}
+    with (
+        answering(httpx.Response(status, json=body)) as client,
+        pytest.raises(ShipyardError) as caught,
+    ):
+        client.profiles.list()
+    assert (type(caught.value).code, caught.value.status) == (code, status)
+    assert type(caught.value) is error_class(code.value, status)
 
 
 class TestBodies:
@@ -104,6 +121,17 @@ class TestBodies:
         with answering(httpx.Response(502)) as client, pytest.raises(ShipyardError) as caught:
             client.profiles.list()
         assert caught.value.message == "Bad Gateway"
+
+
+@pytest.mark.usefixtures("full_disk")
+async def test_a_full_cargo_raises_quota_exceeded_with_the_tables_status(bay_app: Bay) -> None:
+    transport = bay_app.client._transport
+    once = Retries(attempts=0)  # 429 is retried, and the disk stays full
+    async with AsyncClient("http://bay", ADMIN_KEY, retries=once, transport=transport) as client:
+        sandbox = await client.sandboxes.create()
+        with pytest.raises(QuotaExceededError) as caught:
+            await sandbox.files.write("a.txt", "x")
+    assert caught.value.status == status_of(ErrorCode.QUOTA_EXCEEDED)
 
 
 async def test_missing_key_is_unauthorized(bay_app: Bay, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,9 +1,26 @@
-"""Every error Ship answers is an ErrorBody, including validation and unexpected failures."""
+"""Every error Ship answers is an ErrorBody, with the protocol's status for its code."""
 
 import httpx
+import pytest
 
 from ship.app import create_app
 from ship.config import ShipConfig
+from shipyard_protocol.errors import ErrorCode, status_of
+
+
+@pytest.mark.usefixtures("full_disk")
+async def test_a_full_disk_is_quota_exceeded_with_the_tables_status(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.put("/files", json={"path": "a.txt", "content": "x"})
+    assert response.status_code == status_of(ErrorCode.QUOTA_EXCEEDED)
+    assert response.json()["error"]["code"] == "quota_exceeded"
+
+
+async def test_a_wrong_method_is_405_validation_error(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/health")
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "validation_error"
 
 
 async def test_invalid_request_is_422_validation_error(client: httpx.AsyncClient) -> None:

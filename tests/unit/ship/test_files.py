@@ -250,5 +250,5 @@ def test_no_space_is_quota_exceeded(code: int) -> None:
     with pytest.raises(QuotaExceededError) as caught, os_errors("big.bin"):
         raise OSError(code, os.strerror(code))
 
-    assert caught.value.status == 507
+    assert caught.value.status == 429
     assert caught.value.body()["error"]["code"] == "quota_exceeded"

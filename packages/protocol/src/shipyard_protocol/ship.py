@@ -40,9 +40,9 @@ the stream would have collected (capped; the stream itself is not).
   Ship's own refusals (502 ship_error: nothing listens; 400: a bad port) carry an
   `x-ship-error` header, which a relayed answer never does
 
-Errors are `ErrorBody` with a matching status: 404 file_not_found, 400 invalid_path
-(the path resolves outside the workspace), 400 validation_error (a directory where a
-file is expected, text that is not UTF-8), 507 quota_exceeded (no space left).
+Errors are `ErrorBody` with the status `errors.STATUS_BY_CODE` gives: 404 file_not_found,
+400 invalid_path (the path resolves outside the workspace), 400 validation_error (a directory
+where a file is expected, text that is not UTF-8), 429 quota_exceeded (no space left).
 """
 
 from typing import Annotated, Any, Literal

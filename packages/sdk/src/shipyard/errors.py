@@ -4,7 +4,7 @@ from typing import Any
 
 import httpx
 
-from shipyard_protocol.errors import ErrorCode
+from shipyard_protocol.errors import ErrorCode, code_of
 
 
 class ShipyardError(Exception):
@@ -149,27 +149,10 @@ class StreamInterruptedError(Exception):
 
 _BY_CODE: dict[str, type[ShipyardError]] = {cls.code: cls for cls in ShipyardError.__subclasses__()}
 
-# Bodies without a known code (plain-text 500s, FastAPI's 422, proxies) map by status.
-_CODE_BY_STATUS: dict[int, ErrorCode] = {
-    400: ErrorCode.VALIDATION_ERROR,
-    401: ErrorCode.UNAUTHORIZED,
-    403: ErrorCode.FORBIDDEN,
-    404: ErrorCode.NOT_FOUND,
-    409: ErrorCode.CONFLICT,
-    422: ErrorCode.VALIDATION_ERROR,
-    423: ErrorCode.CONFLICT,
-    429: ErrorCode.QUOTA_EXCEEDED,
-    502: ErrorCode.SHIP_ERROR,
-    503: ErrorCode.SESSION_NOT_READY,
-    504: ErrorCode.TIMEOUT,
-}
-
 
 def error_class(code: object, status: int) -> type[ShipyardError]:
-    """The class of a wire code; an unknown or missing code falls back to the HTTP status."""
+    """The class of a wire code; an unknown or missing code (a plain-text 500, FastAPI's 422,
+    a proxy's page) falls back to the code the protocol's table gives the HTTP status."""
     if isinstance(code, str) and code in _BY_CODE:
         return _BY_CODE[code]
-    fallback = _CODE_BY_STATUS.get(status)
-    if fallback is None:
-        fallback = ErrorCode.VALIDATION_ERROR if status < 500 else ErrorCode.INTERNAL_ERROR
-    return _BY_CODE[fallback]
+    return _BY_CODE[code_of(status)]

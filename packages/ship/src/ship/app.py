@@ -41,7 +41,7 @@ from ship.ports import SHIP_ERROR_HEADER, Ports
 from ship.processes import Processes
 from ship.shell import Shell
 from ship.terminal import Terminals
-from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
+from shipyard_protocol.errors import ErrorCode, code_of, error_body, status_of
 
 logger = logging.getLogger(__name__)
 _VERSION = version("shipyard-ship")
@@ -148,24 +148,18 @@ async def _ship_error(request: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for it only
     errors = jsonable_encoder(exc.errors())
-    body = _body(ErrorCode.VALIDATION_ERROR, "the request is not valid", {"errors": errors})
+    body = error_body(ErrorCode.VALIDATION_ERROR, "the request is not valid", {"errors": errors})
     return JSONResponse(body, status_code=422)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for it only
-    code = ErrorCode.NOT_FOUND if exc.status_code == 404 else ErrorCode.VALIDATION_ERROR
-    if exc.status_code >= 500:
-        code = ErrorCode.INTERNAL_ERROR
-    body = _body(code, str(exc.detail))
+    body = error_body(code_of(exc.status_code), str(exc.detail))
     return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
 
 
 async def _unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     logger.error("unexpected error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(_body(ErrorCode.INTERNAL_ERROR, "internal error in ship"), status_code=500)
-
-
-def _body(code: ErrorCode, message: str, details: dict[str, object] | None = None) -> object:
-    detail = ErrorDetail(code=code, message=message, details=details or {})
-    return ErrorBody(error=detail).to_json_dict()
+    crash = ErrorCode.INTERNAL_ERROR
+    body = error_body(crash, "internal error in ship")
+    return JSONResponse(body, status_code=status_of(crash))

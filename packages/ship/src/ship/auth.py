@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
-from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
+from shipyard_protocol.errors import ErrorCode, error_body, status_of
 
 # Liveness stays open for probes; it tells only Ship's version and kernel generation.
 OPEN_PATHS = frozenset({"/health"})
@@ -57,6 +57,6 @@ def bearer_token(headers: list[tuple[bytes, bytes]]) -> bytes | None:
 
 
 def _refusal() -> JSONResponse:
-    detail = ErrorDetail(code=ErrorCode.UNAUTHORIZED, message="missing or wrong bearer token")
-    body = ErrorBody(error=detail).to_json_dict()
-    return JSONResponse(body, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    body = error_body(ErrorCode.UNAUTHORIZED, "missing or wrong bearer token")
+    status = status_of(ErrorCode.UNAUTHORIZED)
+    return JSONResponse(body, status_code=status, headers={"WWW-Authenticate": "Bearer"})

@@ -1,92 +1,86 @@
-"""Ship's error tree: each class carries its wire code and HTTP status."""
+"""Ship's error tree: each class names its wire code; the protocol's table gives the status."""
 
 import errno
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, ClassVar
 
-from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
+from shipyard_protocol.errors import ErrorCode, error_body, status_of
 
 
 class ShipError(Exception):
     """An expected failure that Ship answers as an `ErrorBody`."""
 
     code: ClassVar[ErrorCode] = ErrorCode.INTERNAL_ERROR
-    status: ClassVar[int] = 500
+    # One of the protocol's REFINED_STATUSES for this code, or None for the code's own status.
+    refined_status: ClassVar[int | None] = None
 
     def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
 
+    @property
+    def status(self) -> int:
+        return self.refined_status or status_of(self.code)
+
     def body(self) -> dict[str, Any]:
-        detail = ErrorDetail(code=self.code, message=self.message, details=self.details)
-        return ErrorBody(error=detail).to_json_dict()
+        return error_body(self.code, self.message, self.details)
 
 
 class PathNotFoundError(ShipError):
     code = ErrorCode.FILE_NOT_FOUND
-    status = 404
 
 
 class InvalidPathError(ShipError):
     code = ErrorCode.INVALID_PATH
-    status = 400
 
 
 class InvalidFileError(ShipError):
     """A directory where a file is expected (or the reverse), or text that is not UTF-8."""
 
     code = ErrorCode.VALIDATION_ERROR
-    status = 400
 
 
 class PermissionDeniedError(ShipError):
     code = ErrorCode.FORBIDDEN
-    status = 403
 
 
 class QuotaExceededError(ShipError):
     code = ErrorCode.QUOTA_EXCEEDED
-    status = 507
 
 
 class KernelStartError(ShipError):
     code = ErrorCode.INTERNAL_ERROR
-    status = 500
 
 
 class NotFoundError(ShipError):
     """An execution or a background process Ship does not know (or no longer keeps)."""
 
     code = ErrorCode.NOT_FOUND
-    status = 404
 
 
 class EventsGoneError(ShipError):
     """The events asked for fell out of the bounded event log."""
 
     code = ErrorCode.NOT_FOUND
-    status = 410
+    refined_status = 410
 
 
 class ConflictError(ShipError):
     """An execution with this id already exists."""
 
     code = ErrorCode.CONFLICT
-    status = 409
 
 
 class InvalidCommandError(ShipError):
     """A command no process can be started with: a NUL byte, or longer than an argument."""
 
     code = ErrorCode.VALIDATION_ERROR
-    status = 400
 
 
 class InvalidSignalError(ShipError):
     code = ErrorCode.VALIDATION_ERROR
-    status = 400
 
 
 # Linux's MAX_ARG_STRLEN: the most one argument (here `bash -lc COMMAND`) may hold, NUL included.
@@ -109,11 +103,9 @@ def spawn_errors() -> Iterator[None]:
 
 class InvalidPortError(ShipError):
     code = ErrorCode.VALIDATION_ERROR
-    status = 400
 
 
 class PortClosedError(ShipError):
     """Nothing accepted a connection on the sandbox port (or it did not answer HTTP)."""
 
     code = ErrorCode.SHIP_ERROR
-    status = 502

@@ -2,6 +2,7 @@
 
 import logging
 import math
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
@@ -11,29 +12,29 @@ from starlette.exceptions import HTTPException
 
 from bay import __version__
 from bay.drivers.base import DriverError
-from bay.errors import BayError
-from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
+from bay.errors import BayError, SessionNotReadyError
+from shipyard_protocol.errors import ErrorCode, code_of, error_body
 
 log = logging.getLogger(__name__)
 
-_CODES_BY_STATUS = {
-    400: ErrorCode.VALIDATION_ERROR,
-    401: ErrorCode.UNAUTHORIZED,
-    403: ErrorCode.FORBIDDEN,
-    404: ErrorCode.NOT_FOUND,
-    405: ErrorCode.VALIDATION_ERROR,
-    409: ErrorCode.CONFLICT,
-    413: ErrorCode.VALIDATION_ERROR,
-}
-
 
 def error_response(
-    status: int, code: ErrorCode, message: str, request_id: str | None, details: dict[str, object]
+    status: int,
+    code: ErrorCode,
+    message: str,
+    request_id: str | None,
+    details: Mapping[str, object] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
-    body = ErrorBody(
-        error=ErrorDetail(code=code, message=message, request_id=request_id, details=details)
-    )
-    return JSONResponse(body.to_json_dict(), status_code=status)
+    """Every Bay error body is built here (FastAPI's 422 for a schema violation aside)."""
+    body = error_body(code, message, details, request_id)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def bay_error_response(
+    exc: BayError, request_id: str | None, headers: Mapping[str, str] | None = None
+) -> JSONResponse:
+    return error_response(exc.status, exc.code, exc.message, request_id, exc.details, headers)
 
 
 def _request_id(request: Request) -> str | None:
@@ -44,12 +45,11 @@ async def bay_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, BayError)  # noqa: S101 - registered for BayError only
     if exc.status >= 500:
         log.warning("%s: %s", exc.code, exc.message)
-    return error_response(exc.status, exc.code, exc.message, _request_id(request), exc.details)
+    return bay_error_response(exc, _request_id(request))
 
 
 async def http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for HTTPException only
-    code = _CODES_BY_STATUS.get(exc.status_code, ErrorCode.INTERNAL_ERROR)
     message = str(exc.detail)
     details: dict[str, object] = {}
     if exc.status_code == 404 and "route" not in request.scope:
@@ -59,10 +59,9 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
             f"(version {__version__}); GET /openapi.json lists the routes it has"
         )
         details = {"route": request.url.path, "bay_version": __version__}
-    response = error_response(exc.status_code, code, message, _request_id(request), details)
-    if exc.headers:
-        response.headers.update(exc.headers)
-    return response
+    code = code_of(exc.status_code)
+    request_id = _request_id(request)
+    return error_response(exc.status_code, code, message, request_id, details, exc.headers)
 
 
 async def validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -88,8 +87,8 @@ def json_safe(value: object) -> object:
 async def driver_error(request: Request, exc: Exception) -> JSONResponse:
     """The engine itself failed (dockerd down, bwrap gone): the session is not available."""
     log.warning("driver error: %s", exc)
-    message = f"The sandbox runtime is unavailable: {exc}"
-    return error_response(503, ErrorCode.SESSION_NOT_READY, message, _request_id(request), {})
+    unavailable = SessionNotReadyError(f"The sandbox runtime is unavailable: {exc}")
+    return bay_error_response(unavailable, _request_id(request))
 
 
 def install(app: FastAPI) -> None:

@@ -1,6 +1,5 @@
 """Request ids, authentication before any body is read, and a JSON 500 for the unexpected."""
 
-import json
 import logging
 import re
 import uuid
@@ -9,11 +8,11 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
+from bay.api.handlers import bay_error_response
 from bay.api.state import State
 from bay.errors import BayError, PayloadTooLargeError, UnauthorizedError
 from bay.services.keys import KeyService, Principal, hash_key
 from bay.services.port_headers import port_token
-from shipyard_protocol.errors import ErrorBody, ErrorCode, ErrorDetail
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,8 @@ class RequestIdMiddleware:
             log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
             if started:
                 raise
-            await _send_500(send, request_id)
+            crash = BayError("Internal server error")
+            await bay_error_response(crash, request_id)(scope, receive, send_with_id)
 
 
 PUBLIC = ("/v1/profiles",)
@@ -83,7 +83,7 @@ class AuthGate:
         try:
             state["principal"] = await authenticate(state["bay"], _headers(scope))
         except BayError as exc:
-            await _send_error(send, exc, state.get("request_id"))
+            await bay_error_response(exc, state.get("request_id"))(scope, receive, send)
             return
         bind_contextvars(owner=state["principal"].owner)
         await self.app(scope, receive, send)
@@ -109,7 +109,8 @@ class BodyLimit:
         cap = state["bay"]["settings"].limits.max_body_bytes
         declared = _headers(scope).get("content-length", "")
         if declared.isdigit() and int(declared) > cap:
-            await _send_error(send, _too_large(cap), state.get("request_id"))
+            refusal = bay_error_response(_too_large(cap), state.get("request_id"))
+            await refusal(scope, receive, send)
             return
         received = 0
 
@@ -167,16 +168,6 @@ def _headers(scope: Scope) -> dict[str, str]:
     return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope.get("headers", [])}
 
 
-async def _send_error(send: Send, exc: BayError, request_id: str | None) -> None:
-    detail = ErrorDetail(
-        code=exc.code, message=exc.message, request_id=request_id, details=exc.details
-    )
-    body = json.dumps(ErrorBody(error=detail).to_json_dict()).encode()
-    headers = [(b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": exc.status, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 SANDBOX_PATH = re.compile(r"/v1/sandboxes/([A-Za-z0-9_-]{1,64})(/|$)")
 
 
@@ -195,13 +186,3 @@ def _incoming(scope: Scope) -> str | None:
 
 def _header(request_id: str) -> tuple[bytes, bytes]:
     return (b"x-request-id", request_id.encode("latin-1"))
-
-
-async def _send_500(send: Send, request_id: str) -> None:
-    detail = ErrorDetail(
-        code=ErrorCode.INTERNAL_ERROR, message="Internal server error", request_id=request_id
-    )
-    body = ErrorBody(error=detail).model_dump_json(exclude={"error": {"details"}}).encode()
-    headers = [(b"content-type", b"application/json"), _header(request_id)]
-    await send({"type": "http.response.start", "status": 500, "headers": headers})
-    await send({"type": "http.response.body", "body": body})

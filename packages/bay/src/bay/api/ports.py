@@ -16,7 +16,7 @@ from starlette.requests import HTTPConnection
 
 from bay.api import websockets
 from bay.api.deps import Caller, Db, Ports, PublicUrl, get_principal
-from bay.api.handlers import error_response
+from bay.api.handlers import bay_error_response
 from bay.errors import BayError
 from bay.services import port_headers
 from bay.services.ports import PortService, Relay, port_number
@@ -152,4 +152,4 @@ def _client(connection: HTTPConnection) -> str | None:
 
 def _refusal(websocket: WebSocket, exc: BayError) -> Response:
     request_id = getattr(websocket.state, "request_id", None)
-    return error_response(exc.status, exc.code, exc.message, request_id, exc.details)
+    return bay_error_response(exc, request_id)

@@ -11,7 +11,7 @@ router = APIRouter()
 _ERRORS: dict[int | str, dict[str, str]] = {
     400: {"description": "invalid_path or validation_error"},
     404: {"description": "file_not_found"},
-    507: {"description": "quota_exceeded"},
+    429: {"description": "quota_exceeded"},
 }
 
 
