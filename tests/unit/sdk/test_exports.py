@@ -11,12 +11,14 @@ from shipyard import (
     _async_execs,
     _async_sandbox,
     _async_skills,
-    _events,
+    _async_stream,
+    _async_terminal,
     _sync,
     _sync_execs,
     _sync_sandbox,
     _sync_skills,
-    _terminal,
+    _sync_stream,
+    _sync_terminal,
 )
 
 
@@ -42,14 +44,13 @@ MODULES = (
     (_async_sandbox, _sync_sandbox),
     (_async_execs, _sync_execs),
     (_async_skills, _sync_skills),
+    (_async_stream, _sync_stream),
+    (_async_terminal, _sync_terminal),
 )
 TWINS = [
     (async_cls, _classes(sync_module)[name.removeprefix("Async")])
     for async_module, sync_module in MODULES
     for name, async_cls in _classes(async_module).items()
-] + [
-    (_events.AsyncExecStream, _events.ExecStream),
-    (_terminal.AsyncTerminal, _terminal.Terminal),
 ]
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from shipyard import _endpoints as req
-from shipyard._events import ExecStream
+from shipyard._sync_stream import ExecStream
 from shipyard_protocol import api, ship
 
 if TYPE_CHECKING:
