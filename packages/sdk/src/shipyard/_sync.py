@@ -1,3 +1,4 @@
+# generated from _async.py by scripts/unasync.py; do not edit
 """`Client` and its account-wide resources: they only send what the builder makes."""
 
 import builtins

@@ -1,3 +1,4 @@
+# generated from _async_execs.py by scripts/unasync.py; do not edit
 """`sandbox.python`, `sandbox.shell`, `sandbox.executions` and `sandbox.processes` (sync)."""
 
 import builtins

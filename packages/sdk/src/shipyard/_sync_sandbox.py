@@ -1,3 +1,4 @@
+# generated from _async_sandbox.py by scripts/unasync.py; do not edit
 """`Sandbox`: a handle on one sandbox, with its python, shell, files, history,
 executions, processes and terminal."""
 

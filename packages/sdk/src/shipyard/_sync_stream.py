@@ -1,3 +1,4 @@
+# generated from _async_stream.py by scripts/unasync.py; do not edit
 """`ExecStream`: one execution's events, read by `for` and resumed when cut."""
 
 from collections.abc import Generator

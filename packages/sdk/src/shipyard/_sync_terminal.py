@@ -1,3 +1,4 @@
+# generated from _async_terminal.py by scripts/unasync.py; do not edit
 """`Terminal`: bash in the sandbox over a WebSocket, used with `with`."""
 
 from contextlib import ExitStack
