@@ -53,6 +53,7 @@ run: sync bwrap rootfs
 	@$(WITH_ROOTFS) exec $(RUN) bay serve
 
 fmt: sync
+	$(RUN) python scripts/unasync.py
 	$(RUN) ruff format .
 	$(RUN) ruff check --fix .
 
@@ -61,6 +62,7 @@ lint: sync
 	$(RUN) ruff check .
 	$(RUN) mypy packages tests bench scripts
 	$(RUN) lint-imports
+	$(RUN) python scripts/unasync.py --check
 
 unit: sync
 	$(RUN) pytest tests/unit

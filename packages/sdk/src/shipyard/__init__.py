@@ -2,11 +2,13 @@
 
 from shipyard._async import AsyncClient
 from shipyard._async_sandbox import AsyncSandbox
-from shipyard._events import AsyncExecStream, ExecStream
+from shipyard._async_stream import AsyncExecStream
+from shipyard._async_terminal import AsyncTerminal
 from shipyard._requests import Retries
 from shipyard._sync import Client
 from shipyard._sync_sandbox import Sandbox
-from shipyard._terminal import AsyncTerminal, Terminal
+from shipyard._sync_stream import ExecStream
+from shipyard._sync_terminal import Terminal
 from shipyard._transfer import Progress, Source, Target
 from shipyard.errors import (
     BayUnreachableError,

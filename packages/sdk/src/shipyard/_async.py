@@ -13,7 +13,8 @@ from shipyard import _endpoints as req
 from shipyard import _requests
 from shipyard._async_sandbox import AsyncSandbox
 from shipyard._async_skills import AsyncSkills
-from shipyard._events import AsyncExecStream, Tracker
+from shipyard._async_stream import AsyncExecStream
+from shipyard._events import Tracker
 from shipyard._transfer import Progress, Receiver, Target, open_target
 from shipyard.errors import ShipyardError
 from shipyard_protocol import api
@@ -26,7 +27,8 @@ class AsyncClient:
     """Async client for Bay; use it as `async with AsyncClient() as client:`.
 
     `endpoint` and `api_key` fall back to `SHIPYARD_ENDPOINT` and `SHIPYARD_API_KEY`. Safe
-    calls are retried per `retries`; `transport` is passed to `httpx.AsyncClient`.
+    calls are retried per `retries`; `transport` is passed to `httpx.AsyncClient`. Both
+    clients share one request builder and differ only in how they send.
     """
 
     def __init__(

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from shipyard import _endpoints as req
-from shipyard._events import AsyncExecStream
+from shipyard._async_stream import AsyncExecStream
 from shipyard_protocol import api, ship
 
 if TYPE_CHECKING:

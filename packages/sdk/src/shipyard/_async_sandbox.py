@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Self
 
 from shipyard import _endpoints as req
 from shipyard._async_execs import AsyncExecutions, AsyncProcesses, AsyncPython, AsyncShell
-from shipyard._terminal import AsyncTerminal, TerminalTarget
+from shipyard._async_terminal import AsyncTerminal
+from shipyard._terminal import TerminalTarget
 from shipyard._transfer import Progress, Source, Target, open_source
 from shipyard_protocol import api
 

@@ -1,3 +1,4 @@
+# generated from _async.py by scripts/unasync.py; do not edit
 """`Client` and its account-wide resources: they only send what the builder makes."""
 
 import builtins
@@ -11,9 +12,10 @@ import httpx
 
 from shipyard import _endpoints as req
 from shipyard import _requests
-from shipyard._events import ExecStream, Tracker
+from shipyard._events import Tracker
 from shipyard._sync_sandbox import Sandbox
 from shipyard._sync_skills import Skills
+from shipyard._sync_stream import ExecStream
 from shipyard._transfer import Progress, Receiver, Target, open_target
 from shipyard.errors import ShipyardError
 from shipyard_protocol import api
@@ -26,8 +28,8 @@ class Client:
     """Synchronous client for Bay; use it as `with Client() as client:`.
 
     `endpoint` and `api_key` fall back to `SHIPYARD_ENDPOINT` and `SHIPYARD_API_KEY`. Safe
-    calls are retried per `retries`; `transport` is passed to `httpx.Client`. It shares
-    the async client's request builder and differs only in how it sends.
+    calls are retried per `retries`; `transport` is passed to `httpx.Client`. Both
+    clients share one request builder and differ only in how they send.
     """
 
     def __init__(

@@ -1,3 +1,4 @@
+# generated from _async_execs.py by scripts/unasync.py; do not edit
 """`sandbox.python`, `sandbox.shell`, `sandbox.executions` and `sandbox.processes` (sync)."""
 
 import builtins
@@ -6,7 +7,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from shipyard import _endpoints as req
-from shipyard._events import ExecStream
+from shipyard._sync_stream import ExecStream
 from shipyard_protocol import api, ship
 
 if TYPE_CHECKING:

@@ -1,3 +1,4 @@
+# generated from _async_sandbox.py by scripts/unasync.py; do not edit
 """`Sandbox`: a handle on one sandbox, with its python, shell, files, history,
 executions, processes and terminal."""
 
@@ -7,7 +8,8 @@ from typing import TYPE_CHECKING, Self
 
 from shipyard import _endpoints as req
 from shipyard._sync_execs import Executions, Processes, Python, Shell
-from shipyard._terminal import Terminal, TerminalTarget
+from shipyard._sync_terminal import Terminal
+from shipyard._terminal import TerminalTarget
 from shipyard._transfer import Progress, Source, Target, open_source
 from shipyard_protocol import api
 

@@ -1,3 +1,4 @@
+# generated from _async_skills.py by scripts/unasync.py; do not edit
 """`Skills`: `client.skills`, the skills lifecycle (payloads, candidates, releases)."""
 
 import builtins
