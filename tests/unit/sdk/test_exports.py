@@ -1,9 +1,10 @@
-"""The public surface: `__all__` is exactly what `shipyard` exposes, each part documented.
-
-That the sync twins match the async classes is scripts/unasync.py's job (test_unasync.py)."""
+"""The public surface: `__all__` is exactly what `shipyard` exposes, each part documented, and
+the twins match (scripts/unasync.py writes them; this checks what its rules produce)."""
 
 import inspect
 from types import ModuleType
+
+import pytest
 
 import shipyard
 from shipyard import (
@@ -53,6 +54,30 @@ MODULES = (
     _sync_stream,
     _sync_terminal,
 )
+
+TWINS = [
+    (async_cls, _classes(sync_module)[name.removeprefix("Async")])
+    for async_module, sync_module in zip(MODULES[:6], MODULES[6:], strict=True)
+    for name, async_cls in _classes(async_module).items()
+]
+
+
+def _plain(doc: str | None) -> str:
+    """A docstring with the async wording taken out."""
+    return (doc or "").replace("async ", "").replace("Async", "")
+
+
+@pytest.mark.parametrize(("async_cls", "sync_cls"), TWINS, ids=lambda c: c.__name__)
+def test_sync_twin_has_the_same_methods_and_parameters(async_cls: type, sync_cls: type) -> None:
+    renamed = {"aclose": "close"}
+    for name, method in vars(async_cls).items():
+        if name.startswith("_") or not callable(method):
+            continue
+        twin = getattr(sync_cls, renamed.get(name, name))
+        assert (
+            inspect.signature(twin).parameters.keys() == inspect.signature(method).parameters.keys()
+        )
+        assert _plain(twin.__doc__) == _plain(method.__doc__)
 
 
 def test_every_public_method_has_a_docstring() -> None:
