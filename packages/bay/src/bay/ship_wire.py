@@ -1,25 +1,29 @@
-"""A lean HTTP/1.1 client for Ship's one-answer calls (an execution, a file, a health check).
+"""Bay's HTTP/1.1 client for Ship's one-answer calls (an execution, a file, a health check).
 
 Every warm execution crosses Bay -> Ship once; through httpx that hop cost Bay about two
 milliseconds of CPU (a fifth of its work per call). These calls need little of httpx: one
-request with a small body, one answer with a length, on a kept-alive connection over a Unix
-socket or TCP. Streams (events, downloads, uploads) stay on httpx.
+request with a small body, one answer, on a kept-alive connection over a Unix socket or TCP.
+The bytes are read and written by h11 (the parser under httpcore); this module only moves
+them. Streams (events, downloads, uploads) stay on httpx.
 """
 
 import asyncio
-import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+import h11
+
+from shipyard_protocol.ship import KEEP_ALIVE_S
+
 MAX_HEAD_BYTES = 64 * 1024
+READ_BYTES = 64 * 1024
 IDLE_KEPT = 8
-# Ship's server closes a connection idle for 5 s; reusing one near that races its close.
-IDLE_EXPIRY_S = 4.0
+# Ship closes a connection idle for KEEP_ALIVE_S; one idle for nearly that long races its close.
+IDLE_EXPIRY_S = KEEP_ALIVE_S - 1.0
 # A connection is made in well under a second or not at all (a gone container's address).
 CONNECT_TIMEOUT_S = 5.0
-_HEX = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
 class WireError(ConnectionError):
@@ -46,6 +50,9 @@ class _Connection:
     reader: asyncio.StreamReader
     writer: asyncio.StreamWriter
     idle_since: float = 0.0
+    http: h11.Connection = field(
+        default_factory=lambda: h11.Connection(h11.CLIENT, max_incomplete_event_size=MAX_HEAD_BYTES)
+    )
 
     def reusable(self) -> bool:
         fresh = time.monotonic() - self.idle_since < IDLE_EXPIRY_S
@@ -60,7 +67,7 @@ class ShipWire:
 
     def __init__(self, endpoint: str, headers: Mapping[str, str] | None = None) -> None:
         self._endpoint = endpoint
-        self._head = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
+        self._headers = list((headers or {}).items())
         self._idle: list[_Connection] = []
         self._closed = False
 
@@ -73,14 +80,15 @@ class ShipWire:
             async with asyncio.timeout(timeout):
                 connection = self._reused() or await self._connect()
                 try:
-                    connection.writer.write(request)
-                    answer, keep = await _read_answer(connection.reader, cap)
+                    answer, keep = await _exchange(connection, request, body, cap)
                 except BaseException:
                     connection.close()
                     raise
         except (WireError, TimeoutError):
             raise
-        except (OSError, EOFError, ValueError, asyncio.LimitOverrunError) as exc:
+        except h11.ProtocolError as exc:
+            raise WireError(f"Ship answered something that is not HTTP: {exc}") from exc
+        except (OSError, EOFError, ValueError) as exc:
             # A reset, a broken pipe, or an answer only a broken (or replaced) Ship would send.
             raise WireError(f"the call failed on the way: {exc!r}") from exc
         if keep and not self._closed and len(self._idle) < IDLE_KEPT:
@@ -123,85 +131,62 @@ class ShipWire:
             reader, writer = await asyncio.open_connection(host, port, limit=MAX_HEAD_BYTES)
         return _Connection(reader, writer)
 
-    def _request(self, method: str, path: str, body: bytes | None) -> bytes:
+    def _request(self, method: str, path: str, body: bytes | None) -> h11.Request:
         if not path.startswith("/") or any(c in path for c in " \r\n"):
             raise WireError(f"not a request path: {path[:80]!r}")  # callers quote their paths
-        head = f"{method} {path} HTTP/1.1\r\nhost: ship\r\n{self._head}"
+        headers = [("host", "ship"), *self._headers]
         if body is not None:
-            head += f"content-type: application/json\r\ncontent-length: {len(body)}\r\n"
-        return (head + "\r\n").encode("latin-1") + (body or b"")
+            headers += [("content-type", "application/json"), ("content-length", str(len(body)))]
+        return h11.Request(method=method, target=path, headers=headers)
 
 
-async def _read_answer(reader: asyncio.StreamReader, cap: int) -> tuple[Answer, bool]:
-    """The answer, and whether its connection may carry another request."""
-    try:
-        head = await reader.readuntil(b"\r\n\r\n")
-    except asyncio.LimitOverrunError as exc:
-        raise WireError("Ship's answer head is too large") from exc
-    except asyncio.IncompleteReadError as exc:
-        raise WireError("Ship closed the connection without answering") from exc
-    status, headers = _parse_head(head)
-    keep = headers.get("connection", "").lower() != "close"
-    try:
-        if "content-length" in headers:
-            body = await _fixed(reader, headers["content-length"], cap)
-        elif headers.get("transfer-encoding", "").lower() == "chunked":
-            body = await _chunked(reader, cap)
-        else:
-            body, keep = await _until_eof(reader, cap), False
-    except asyncio.IncompleteReadError as exc:
-        raise WireError("Ship cut its answer short") from exc
-    return Answer(status, headers, body), keep
-
-
-def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-        raise WireError(f"Ship answered something that is not HTTP: {lines[0][:80]!r}")
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    return int(parts[1]), headers
-
-
-async def _fixed(reader: asyncio.StreamReader, length: str, cap: int) -> bytes:
-    if not length.isdigit():
-        raise WireError(f"Ship sent a bad content-length: {length[:40]!r}")
-    if int(length) > cap:
+async def _exchange(
+    connection: _Connection, request: h11.Request, body: bytes | None, cap: int
+) -> tuple[Answer, bool]:
+    """Send the request, read its answer; and whether the connection may carry another."""
+    http = connection.http
+    data = http.send(request) or b""
+    if body:
+        data += http.send(h11.Data(data=body)) or b""
+    connection.writer.write(data + (http.send(h11.EndOfMessage()) or b""))
+    response = await _next(connection, "Ship closed the connection without answering")
+    assert isinstance(response, h11.Response)  # noqa: S101 - the only other events end a body
+    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in response.headers}
+    length = headers.get("content-length", "0")
+    if length.isdigit() and int(length) > cap:
         raise AnswerTooLarge(f"Ship's answer exceeded {cap} bytes")
-    return await reader.readexactly(int(length))
-
-
-async def _chunked(reader: asyncio.StreamReader, cap: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
+    while not isinstance(
+        event := await _next(connection, "Ship cut its answer short"), h11.EndOfMessage
+    ):
+        assert isinstance(event, h11.Data)  # noqa: S101 - a body is data, then its end
+        size += len(event.data)
+        if size > cap:
+            raise AnswerTooLarge(f"Ship's answer exceeded {cap} bytes")
+        chunks.append(bytes(event.data))
+    keep = http.our_state is h11.DONE and http.their_state is h11.DONE
+    if keep:
+        http.start_next_cycle()
+    return Answer(response.status_code, headers, b"".join(chunks)), keep
+
+
+async def _next(connection: _Connection, cut: str) -> h11.Event:
+    """The next event of the answer (informational answers skipped); `cut` names a close
+    before it."""
+    http = connection.http
     while True:
-        line = await reader.readuntil(b"\r\n")
-        digits = line.split(b";", 1)[0].strip()
-        if not _HEX.fullmatch(digits):
-            raise WireError(f"Ship sent a bad chunk size: {digits[:20]!r}")
-        length = int(digits, 16)
-        size += length
-        if size > cap:
-            raise AnswerTooLarge(f"Ship's answer exceeded {cap} bytes")
-        if length == 0:
-            while await reader.readuntil(b"\r\n") != b"\r\n":
-                pass  # trailers, which nothing here uses
-            return b"".join(chunks)
-        chunks.append(await reader.readexactly(length))
-        if await reader.readexactly(2) != b"\r\n":
-            raise WireError("Ship sent a chunk longer than it said")
-
-
-async def _until_eof(reader: asyncio.StreamReader, cap: int) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    while chunk := await reader.read(64 * 1024):
-        size += len(chunk)
-        if size > cap:
-            raise AnswerTooLarge(f"Ship's answer exceeded {cap} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        try:
+            event = http.next_event()
+        except h11.RemoteProtocolError as exc:
+            if http.their_state is h11.ERROR and connection.reader.at_eof():
+                raise WireError(cut) from exc
+            raise
+        if event is h11.NEED_DATA:
+            http.receive_data(await connection.reader.read(READ_BYTES))
+        elif isinstance(event, h11.ConnectionClosed):
+            raise WireError(cut)
+        elif event is h11.PAUSED:
+            raise WireError("Ship answered beyond the end of its answer")
+        elif isinstance(event, h11.Event) and not isinstance(event, h11.InformationalResponse):
+            return event

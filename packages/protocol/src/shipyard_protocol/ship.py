@@ -49,6 +49,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+# Seconds Ship keeps an idle connection from Bay open; Bay stops reusing one a second before.
+KEEP_ALIVE_S = 5
+
 SHIP_API_VERSION = "1"
 DEFAULT_OUTPUT_LIMIT = 1024 * 1024
 

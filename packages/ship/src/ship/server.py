@@ -51,17 +51,25 @@ async def _serve(
     from ship.app import ReadyServer, create_app
     from ship.bay_lease import BayLease
     from ship.kernel import kernel_for
+    from shipyard_protocol.ship import KEEP_ALIVE_S
 
     lease = BayLease(config.orphan_after) if config.orphan_after else None
     app = create_app(config, kernel_for(config, launched), lease, buffer)
     # No access log: Ship's log may be a host file, and Bay logs every request already.
     if config.socket is not None:
         sockets = [_bind_unix(str(config.socket))]
-        server_config = uvicorn.Config(app, log_config=None, access_log=False)
+        server_config = uvicorn.Config(
+            app, log_config=None, access_log=False, timeout_keep_alive=KEEP_ALIVE_S
+        )
     else:
         sockets = None
         server_config = uvicorn.Config(
-            app, host=config.host, port=config.port, log_config=None, access_log=False
+            app,
+            host=config.host,
+            port=config.port,
+            log_config=None,
+            access_log=False,
+            timeout_keep_alive=KEEP_ALIVE_S,
         )
     server = ReadyServer(server_config, config)
     async with _ended_when_orphaned(server, lease):
