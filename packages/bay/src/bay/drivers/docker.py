@@ -8,13 +8,14 @@ import os
 import re
 import shutil
 import stat
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiodocker
 import aiohttp
+import httpx
 from pydantic import SecretStr
 
 from bay.config import DockerDriverSettings
@@ -143,6 +144,11 @@ class DockerDriver:
             with contextlib.suppress(KeyError):
                 found.append(self._info({key: container[key] for key in _LISTED}))
         return sorted(found, key=lambda info: info.ref)
+
+    @property
+    def transports(self) -> Mapping[str, httpx.AsyncBaseTransport]:
+        """Read at startup: none, Ship answers on a Unix socket or the container's address."""
+        return {}
 
     def ship_token(self, endpoint: str) -> str | None:
         """Called by ShipClient for each endpoint it connects to: the bearer token a

@@ -108,6 +108,9 @@ class FakeDriver:
             for ref, labels in self._labels.items()
         ]
 
+    def ship_token(self, endpoint: str) -> str | None:
+        return None  # an in-process transport: nothing to authenticate
+
     def traffic(self, ref: str) -> Traffic | None:
         return None  # in-process Ship: no network of its own to count
 

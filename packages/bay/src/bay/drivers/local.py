@@ -9,10 +9,12 @@ import re
 import shutil
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+
+import httpx
 
 from bay.config import LocalDriverSettings
 from bay.drivers import bwrap, cgroups, idmap, rootfs, seccomp
@@ -163,6 +165,15 @@ class LocalDriver:
             labels = Labels.from_dict(record.labels)
             found.append(InstanceInfo(run.name, _state(run, record), labels, record.endpoint))
         return found
+
+    @property
+    def transports(self) -> Mapping[str, httpx.AsyncBaseTransport]:
+        """Read at startup: none, Ship answers on a Unix socket."""
+        return {}
+
+    def ship_token(self, endpoint: str) -> str | None:
+        """Called by ShipClient: none, Ship answers on a socket in the session's run dir."""
+        return None
 
     def traffic(self, ref: str) -> Traffic | None:
         """Called when a sandbox's detail is read: its proxy's counters, if it has one."""
