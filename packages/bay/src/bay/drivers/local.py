@@ -407,10 +407,6 @@ class LocalDriver:
         target.mkdir(mode=0o700)  # the session id is the claim
         (run / "sock").symlink_to(target)
 
-    def _give(self, path: Path) -> None:
-        if self._host_uid is not None:
-            os.chown(path, self._host_uid, self._host_uid)
-
     def _log_enforcement(self) -> None:
         enforced = self.enforcement()
         logger.info(
