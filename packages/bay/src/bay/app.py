@@ -162,8 +162,8 @@ async def _start(
     driver = driver_factory(settings)
     _log_enforcement(driver)
     ship = ShipClient(
-        getattr(driver, "transports", None),
-        getattr(driver, "ship_token", None),
+        driver.transports,
+        driver.ship_token,
         on_error=lambda exc: meters.ship_call_errors.labels(type(exc).__name__).inc(),
     )
     profiles = ProfileCatalog(settings.profiles, driver.enforcement().runtimes)

@@ -5,6 +5,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
+import httpx
+
 from bay.egress.launch import Egress
 from bay.egress.stats import Traffic
 from shipyard_protocol.api import NetworkPolicy
@@ -198,6 +200,18 @@ class Driver(Protocol):
 
     async def list_instances(self) -> list[InstanceInfo]:
         """Every instance this Bay instance owns. Called by reconcile at startup and by GC."""
+        ...
+
+    @property
+    def transports(self) -> Mapping[str, httpx.AsyncBaseTransport]:
+        """Ship's transport for each endpoint that is not a socket or an address, kept current
+        as sessions start and stop (the fake driver's in-process Ships); empty for the others.
+        Read once at startup and handed to `ShipClient`."""
+        ...
+
+    def ship_token(self, endpoint: str) -> str | None:
+        """The bearer token Ship at `endpoint` wants, None where it wants none. Called by
+        `ShipClient` for each endpoint it connects to."""
         ...
 
     def traffic(self, ref: str) -> Traffic | None:

@@ -10,15 +10,14 @@ import asyncio
 import contextlib
 import logging
 import os
-import re
 import shutil
 from pathlib import Path
 
-from bay.drivers.base import CargoStorage, DriverError
+from bay.drivers.base import CargoSpec, CargoStorage, DriverError, InstanceStartError
+from bay.drivers.host_dirs import NAME, mapped
 
 logger = logging.getLogger(__name__)
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _TOOLS = ("mkfs.ext4", "mount", "umount")
 
 
@@ -31,14 +30,36 @@ class CargoStore:
         self._owner_uid = owner_uid
         self.quota, self.reason = _quota_support(want_quota)
 
+    async def create_cargo(self, spec: CargoSpec) -> str:
+        """The `create_cargo` verb of the drivers that keep cargos here."""
+        with mapped(DriverError, f"create cargo {spec.cargo_id}"):
+            return str(await self.create(spec.cargo_id, spec.size_limit_mb))
+
+    async def delete_cargo(self, driver_ref: str) -> None:
+        """The `delete_cargo` verb: only directories under the cargos root go."""
+        with mapped(DriverError, f"delete cargo {driver_ref}"):
+            await self.delete(driver_ref)
+
+    async def list_cargos(self) -> list[CargoStorage]:
+        """The `list_cargos` verb: every cargo directory, with its creation time."""
+        with mapped(DriverError, "list cargos"):
+            return self.storages()
+
+    def existing(self, driver_ref: str) -> Path:
+        """The directory a session binds at /workspace; InstanceStartError if it is not ours."""
+        cargo = Path(driver_ref)
+        if cargo.parent != self.root or not cargo.is_dir():
+            raise InstanceStartError(f"not a cargo of this driver: {driver_ref}")
+        return cargo
+
     def path(self, cargo_id: str) -> Path:
-        if not _NAME.fullmatch(cargo_id):
+        if not NAME.fullmatch(cargo_id):
             raise DriverError(f"not a cargo id: {cargo_id!r}")
         return self.root / cargo_id
 
     def owns(self, driver_ref: str) -> Path:
         path = Path(driver_ref)
-        if path.parent != self.root or not _NAME.fullmatch(path.name):
+        if path.parent != self.root or not NAME.fullmatch(path.name):
             raise DriverError(f"not a cargo of this driver: {driver_ref}")
         return path
 
@@ -78,7 +99,7 @@ class CargoStore:
         return [
             CargoStorage(entry.name, str(entry), entry.stat().st_mtime)
             for entry in sorted(self.root.iterdir())
-            if entry.is_dir() and _NAME.fullmatch(entry.name)
+            if entry.is_dir() and NAME.fullmatch(entry.name)
         ]
 
     async def _make_image(self, cargo_id: str, size_mb: int) -> None:

@@ -5,20 +5,19 @@ import contextlib
 import json
 import logging
 import os
-import re
 import shutil
-import stat
-from collections.abc import Coroutine, Iterator
+from collections.abc import Coroutine, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiodocker
 import aiohttp
+import httpx
 from pydantic import SecretStr
 
 from bay.config import DockerDriverSettings
-from bay.drivers import bwrap, docker_network, inotify
+from bay.drivers import bwrap, docker_network, host_dirs, inotify
 from bay.drivers.base import (
     CargoSpec,
     CargoStorage,
@@ -48,8 +47,6 @@ from bay.egress.stats import Traffic
 logger = logging.getLogger(__name__)
 
 CONTAINER_PREFIX = "shipyard-"
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-_SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 _UNREACHABLE = 900  # the status aiodocker gives a DockerError when it cannot connect at all
 _LISTED = ("Labels", "State", "HostConfig", "NetworkSettings")
 
@@ -67,43 +64,38 @@ class DockerDriver:
         self._settings = settings
         self._instance_id = instance_id
         self._store = CargoStore(data_dir, SANDBOX_UID)
-        self._cargos = self._store.root
         self._runs = settings.run_dir.absolute()
         # The proxies' counters and logs: not in the run dirs, which containers see.
         self._egress = data_dir.absolute() / "egress"
         self._docker: aiodocker.Docker | None = None
         self._networks = SandboxNetworks(settings)
         with _mapped(DriverError, "docker driver setup"):
-            for directory in (self._cargos, self._runs, self._egress):
+            for directory in (self._store.root, self._runs, self._egress):
                 directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             # Loaded in socket mode too: sessions started in container_ip mode keep working.
             self._tokens = ShipTokens.load(ship_secret, data_dir.absolute())
 
     async def create_cargo(self, spec: CargoSpec) -> str:
         """Called by the cargo service; the directory is bind-mounted at /workspace."""
-        with _mapped(DriverError, f"create cargo {spec.cargo_id}"):
-            return str(await self._store.create(spec.cargo_id, spec.size_limit_mb))
+        return await self._store.create_cargo(spec)
 
     async def delete_cargo(self, driver_ref: str) -> None:
-        """Called on cargo deletion and by GC; only directories under the cargos root go."""
-        with _mapped(DriverError, f"delete cargo {driver_ref}"):
-            await self._store.delete(driver_ref)
+        """Called on cargo deletion and by GC."""
+        await self._store.delete_cargo(driver_ref)
 
     async def list_cargos(self) -> list[CargoStorage]:
-        """Called by the orphan-cargo GC: every cargo directory, with its creation time."""
-        with _mapped(DriverError, "list cargos"):
-            return self._store.storages()
+        """Called by the orphan-cargo GC."""
+        return await self._store.list_cargos()
 
     async def start(self, spec: SessionSpec) -> Instance:
         """Called by `ensure_running`; returns once Ship answers, else leaves nothing behind."""
         session_id = _checked(spec.labels.session_id)
         run = self._runs / session_id
-        socket = run / SOCKET_NAME
-        if not self._tcp and len(os.fsencode(socket)) > _SOCKET_PATH_MAX:
-            raise InstanceStartError(f"socket path too long for a Unix socket: {socket}")
+        if not self._tcp:
+            host_dirs.check_socket_path(run / SOCKET_NAME)
         with _mapped(InstanceStartError, f"start {session_id}"):
-            await self._store.ensure_mounted(self._checked_cargo(spec.cargo_ref))
-            run.mkdir(mode=0o700)  # the claim: a session that already has a run dir keeps it
+            await self._store.ensure_mounted(self._store.existing(spec.cargo_ref))
+            host_dirs.claim(run)
             # Ship (uid 1000) binds its socket here; _seal takes the dir back once it has.
             os.chown(run, SANDBOX_UID, SANDBOX_UID)
         try:
@@ -143,6 +135,11 @@ class DockerDriver:
             with contextlib.suppress(KeyError):
                 found.append(self._info({key: container[key] for key in _LISTED}))
         return sorted(found, key=lambda info: info.ref)
+
+    @property
+    def transports(self) -> Mapping[str, httpx.AsyncBaseTransport]:
+        """Read at startup: none, Ship answers on a Unix socket or the container's address."""
+        return {}
 
     def ship_token(self, endpoint: str) -> str | None:
         """Called by ShipClient for each endpoint it connects to: the bearer token a
@@ -194,12 +191,6 @@ class DockerDriver:
         ip = docker_network.container_ip(container, networks)
         endpoint = docker_network.tcp_endpoint(found.session_id, ip) if ip else None
         return InstanceInfo(found.session_id, state, found, endpoint)
-
-    def _checked_cargo(self, cargo_ref: str) -> Path:
-        cargo = Path(cargo_ref)
-        if cargo.parent != self._cargos or not cargo.is_dir():
-            raise InstanceStartError(f"not a cargo of this driver: {cargo_ref}")
-        return cargo
 
     async def _launch(self, spec: SessionSpec, run: Path) -> str:
         """Create and start the container; return Ship's endpoint once it answers there."""
@@ -353,21 +344,13 @@ def _seal(run: Path, socket: bool = True) -> None:
     """
     os.chown(run, 0, 0)
     run.chmod(0o755)
-    if socket and not _is_socket(run / SOCKET_NAME):
-        raise InstanceStartError(f"{run.name}: Ship's socket is not a socket")
-
-
-def _is_socket(path: Path) -> bool:
-    """True for a socket itself; a symlink to one does not count."""
-    try:
-        return stat.S_ISSOCK(path.lstat().st_mode)
-    except FileNotFoundError:
-        return False
+    if socket:
+        host_dirs.require_socket(run / SOCKET_NAME, run.name)
 
 
 async def _answers(socket: Path) -> bool:
     """Ship accepts connections on its socket (it wrote its ready file after listening)."""
-    if not _is_socket(socket):
+    if not host_dirs.is_socket(socket):
         return False
     try:
         _, writer = await asyncio.open_unix_connection(str(socket))
@@ -411,9 +394,7 @@ def _mapped(error: type[DriverError], what: str) -> Iterator[None]:
 
 
 def _checked(name: str) -> str:
-    if not _NAME.fullmatch(name):
-        raise DriverError(f"invalid name for a docker driver resource: {name!r}")
-    return name
+    return host_dirs.checked(name, "docker")
 
 
 def _remove_tree(path: Path) -> None:

@@ -1,6 +1,5 @@
 """A driver for unit tests only: Ship runs in-process behind an ASGI transport, no isolation."""
 
-import shutil
 import time
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -19,6 +18,7 @@ from bay.drivers.base import (
     Labels,
     SessionSpec,
 )
+from bay.drivers.cargo_store import CargoStore
 from bay.egress.stats import Traffic
 
 if TYPE_CHECKING:
@@ -42,7 +42,8 @@ class FakeDriver:
     """Sessions are Ship apps in this process; cargos are plain directories."""
 
     def __init__(self, data_dir: Path) -> None:
-        self._cargo_root = data_dir / "fake-cargos"
+        # The real drivers' cargo store, as plain directories: no quota, no owner to give them.
+        self._store = CargoStore(data_dir, owner_uid=None, want_quota=False)
         self.transports: dict[str, httpx.AsyncBaseTransport] = {}
         self._stacks: dict[str, AsyncExitStack] = {}
         self._labels: dict[str, Labels] = {}
@@ -54,20 +55,14 @@ class FakeDriver:
         self.lease_clock: Callable[[], float] = time.monotonic
 
     async def create_cargo(self, spec: CargoSpec) -> str:
-        path = self._cargo_root / spec.cargo_id
-        path.mkdir(parents=True, exist_ok=True)
-        return str(path)
+        self._store.root.mkdir(parents=True, exist_ok=True)
+        return await self._store.create_cargo(spec)
 
     async def delete_cargo(self, driver_ref: str) -> None:
-        shutil.rmtree(driver_ref, ignore_errors=True)
+        await self._store.delete_cargo(driver_ref)
 
     async def list_cargos(self) -> list[CargoStorage]:
-        if not self._cargo_root.exists():
-            return []
-        return [
-            CargoStorage(path.name, str(path), path.stat().st_mtime)
-            for path in sorted(self._cargo_root.iterdir())
-        ]
+        return await self._store.list_cargos()
 
     async def start(self, spec: SessionSpec) -> Instance:
         from ship.app import create_app
@@ -123,6 +118,9 @@ class FakeDriver:
             InstanceInfo(ref=ref, state=await self.inspect(ref), labels=labels)
             for ref, labels in self._labels.items()
         ]
+
+    def ship_token(self, endpoint: str) -> str | None:
+        return None  # an in-process transport: nothing to authenticate
 
     def traffic(self, ref: str) -> Traffic | None:
         return None  # in-process Ship: no network of its own to count

@@ -5,17 +5,17 @@ import contextlib
 import json
 import logging
 import os
-import re
 import shutil
-import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
+
 from bay.config import LocalDriverSettings
-from bay.drivers import bwrap, cgroups, idmap, rootfs, seccomp
+from bay.drivers import bwrap, cgroups, host_dirs, idmap, rootfs, seccomp
 from bay.drivers.base import (
     CargoSpec,
     CargoStorage,
@@ -34,9 +34,6 @@ from bay.egress import launch, stats
 from bay.egress.stats import Traffic
 
 logger = logging.getLogger(__name__)
-
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-_SOCKET_PATH_MAX = 107  # sun_path is 108 bytes including the terminating NUL
 
 
 @dataclass
@@ -68,14 +65,13 @@ class LocalDriver:
         self._instance_id = instance_id
         self._host_uid = settings.host_uid if root else None
         self._store = CargoStore(data_dir, self._host_uid)
-        self._cargos = self._store.root
         self._runs = data_dir.absolute() / "run"
         self._tools = bwrap.find_tools(settings.bwrap, root)
         self._filter = seccomp.bpf()
-        with _mapped(DriverError, "local driver setup"):
+        with host_dirs.mapped(DriverError, "local driver setup"):
             self._root = _root(settings, data_dir.absolute())
             self._sockets = _socket_dir(settings.socket_dir) if root else None
-            for directory in (self._cargos, self._runs):
+            for directory in (self._store.root, self._runs):
                 self._make_root(directory)
             self._cgroups = cgroups.Cgroups.detect(settings.cgroup_name)
         self._uid_note = "every sandbox runs as Bay's own uid (Bay is not root)"
@@ -96,31 +92,27 @@ class LocalDriver:
 
     async def create_cargo(self, spec: CargoSpec) -> str:
         """Called by the cargo service; the directory is bound at /workspace in each session."""
-        with _mapped(DriverError, f"create cargo {spec.cargo_id}"):
-            return str(await self._store.create(spec.cargo_id, spec.size_limit_mb))
+        return await self._store.create_cargo(spec)
 
     async def delete_cargo(self, driver_ref: str) -> None:
-        """Called on cargo deletion and by GC; only directories under the cargos root go."""
-        with _mapped(DriverError, f"delete cargo {driver_ref}"):
-            await self._store.delete(driver_ref)
+        """Called on cargo deletion and by GC."""
+        await self._store.delete_cargo(driver_ref)
 
     async def list_cargos(self) -> list[CargoStorage]:
-        """Called by the orphan-cargo GC: every cargo directory, with its creation time."""
-        with _mapped(DriverError, "list cargos"):
-            return self._store.storages()
+        """Called by the orphan-cargo GC."""
+        return await self._store.list_cargos()
 
     async def start(self, spec: SessionSpec) -> Instance:
         """Called by `ensure_running`; returns once Ship wrote `ready`, else leaves nothing."""
         if spec.runtime:
             raise InstanceStartError(f"the local driver has no runtime {spec.runtime}")
         labels = spec.labels
-        run = self._runs / _checked(labels.session_id)
+        run = self._run(labels.session_id)
         socket = run / "sock" / bwrap.SOCKET_NAME
-        if len(os.fsencode(socket)) > _SOCKET_PATH_MAX:
-            raise InstanceStartError(f"socket path too long for a Unix socket: {socket}")
+        host_dirs.check_socket_path(socket)
         record = _Record(labels.as_dict(), f"unix:{socket}", [], bwrap.boot_ticks(), _utc_now())
-        with _mapped(InstanceStartError, f"start {run.name}"):
-            run.mkdir(mode=0o700)  # the claim: a session that already has a run dir keeps it
+        with host_dirs.mapped(InstanceStartError, f"start {run.name}"):
+            host_dirs.claim(run)
         try:
             record.uid = self._ids.claim(run) if self._ids else self._host_uid
             await self._store.ensure_mounted(self._store.owns(spec.cargo_ref))
@@ -135,10 +127,10 @@ class LocalDriver:
 
     async def stop(self, ref: str) -> None:
         """Called by stop, delete, idle GC and reconcile; kills every process of the session."""
-        run = self._runs / _checked(ref)
+        run = self._run(ref)
         record = _read_record(run)
         if record is None:
-            with _mapped(DriverError, f"stop {ref}"):
+            with host_dirs.mapped(DriverError, f"stop {ref}"):
                 _clear_run(run)
             return
         _find_pids(run, record)
@@ -146,7 +138,7 @@ class LocalDriver:
 
     async def inspect(self, ref: str) -> InstanceState:
         """Called by `ensure_running` before it trusts a session row."""
-        run = self._runs / _checked(ref)
+        run = self._run(ref)
         if not run.is_dir():
             return InstanceState.MISSING
         record = _read_record(run)
@@ -164,9 +156,18 @@ class LocalDriver:
             found.append(InstanceInfo(run.name, _state(run, record), labels, record.endpoint))
         return found
 
+    @property
+    def transports(self) -> Mapping[str, httpx.AsyncBaseTransport]:
+        """Read at startup: none, Ship answers on a Unix socket."""
+        return {}
+
+    def ship_token(self, endpoint: str) -> str | None:
+        """Called by ShipClient: none, Ship answers on a socket in the session's run dir."""
+        return None
+
     def traffic(self, ref: str) -> Traffic | None:
         """Called when a sandbox's detail is read: its proxy's counters, if it has one."""
-        return stats.read(self._runs / _checked(ref) / "egress.json")
+        return stats.read(self._run(ref) / "egress.json")
 
     def enforcement(self) -> Enforcement:
         """Called once at startup to log which limits hold on this host."""
@@ -186,12 +187,15 @@ class LocalDriver:
     async def close(self) -> None:
         """Nothing to release: sessions are detached processes that keep running."""
 
+    def _run(self, session_id: str) -> Path:
+        return self._runs / host_dirs.checked(session_id, "local")
+
     async def _launch(self, spec: SessionSpec, run: Path, record: _Record) -> None:
-        with _mapped(InstanceStartError, f"start {run.name}"):
+        with host_dirs.mapped(InstanceStartError, f"start {run.name}"):
             self._fill_run_dir(run, record.uid)
-        with _mapped(InstanceStartError, f"mount the cargo of {run.name}"):
+        with host_dirs.mapped(InstanceStartError, f"mount the cargo of {run.name}"):
             await asyncio.to_thread(self._mount_cargo, spec.cargo_ref, run, record.uid)
-        with _mapped(InstanceStartError, f"start {run.name}"):
+        with host_dirs.mapped(InstanceStartError, f"start {run.name}"):
             # The cpu limit waits for Ship to be ready: until then only Ship's own start-up
             # runs, and its web stack and its kernel boot in parallel on every core.
             dirs = self._cgroups.create(run.name, replace(spec.limits, cpus=0))
@@ -217,7 +221,7 @@ class LocalDriver:
         _write_record(run, record)
         if not ready or not record.processes():
             raise InstanceStartError(f"Ship did not become ready in {run.name}: {log.text()}")
-        with _mapped(InstanceStartError, f"start {run.name}"):
+        with host_dirs.mapped(InstanceStartError, f"start {run.name}"):
             self._cgroups.limit_cpu(dirs, spec.limits.cpus)
         self._seal_socket(run)
         if not spec.egress.offline:
@@ -245,11 +249,10 @@ class LocalDriver:
         Bay connects to this path as root; a symlink planted there would point Bay at any
         socket on the host.
         """
-        with _mapped(InstanceStartError, f"start {run.name}"):
+        with host_dirs.mapped(InstanceStartError, f"start {run.name}"):
             if self._host_uid is not None:
                 (run / "sock").chmod(0o750)
-            if not stat.S_ISSOCK((run / "sock" / bwrap.SOCKET_NAME).lstat().st_mode):
-                raise InstanceStartError(f"{run.name}: Ship's socket is not a socket")
+            host_dirs.require_socket(run / "sock" / bwrap.SOCKET_NAME, run.name)
 
     async def _spawn(
         self,
@@ -262,7 +265,7 @@ class LocalDriver:
     ) -> int:
         """Run the launcher; its exit code (0: the sandbox is forked off and starting)."""
         flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC
-        with _mapped(InstanceStartError, f"start {run.name}"):
+        with host_dirs.mapped(InstanceStartError, f"start {run.name}"):
             info_fd = os.open(run / "info.json", flags, 0o600)
             seccomp_fd = bwrap.memory_file("seccomp", self._filter)
             events = self._cgroups.oom_counter(dirs)
@@ -285,7 +288,7 @@ class LocalDriver:
     ) -> list[str]:
         ready_fd, info_fd, seccomp_fd = fds
         session = bwrap.Session(
-            cargo=run / "cargo" if self._ids else self._cargo(spec.cargo_ref),
+            cargo=run / "cargo" if self._ids else self._store.existing(spec.cargo_ref),
             sock_dir=run / "sock",
             etc_dir=run / "etc",
             ready_fd=ready_fd,
@@ -297,17 +300,11 @@ class LocalDriver:
         env = bwrap.sandbox_env(self._root, spec, session)
         return bwrap.sandbox_args(self._tools, self._root, session, env)
 
-    def _cargo(self, ref: str) -> Path:
-        cargo = Path(ref)
-        if cargo.parent != self._cargos or not cargo.is_dir():
-            raise InstanceStartError(f"not a cargo of this driver: {ref}")
-        return cargo
-
     def _mount_cargo(self, cargo_ref: str, run: Path, uid: int | None) -> None:
         """With a uid of its own, the session sees the cargo through an idmapped mount: files
         owned by `host_uid` on disk are its own, and what it writes is `host_uid`'s."""
         if self._ids is not None and uid is not None:
-            self._bind_as(self._cargo(cargo_ref), run, uid)
+            self._bind_as(self._store.existing(cargo_ref), run, uid)
 
     def _bind_as(self, source: Path, run: Path, uid: int) -> None:
         """Mount `source` at `run`/cargo, its `host_uid` files shown as `uid`'s."""
@@ -342,7 +339,7 @@ class LocalDriver:
     async def _teardown(self, run: Path, record: _Record) -> None:
         dirs = [Path(d) for d in record.cgroups]
         victims = [pid for pid, start in record.processes() if bwrap.alive(pid, start)]
-        with _mapped(DriverError, f"stop {run.name}"):
+        with host_dirs.mapped(DriverError, f"stop {run.name}"):
             for _ in range(50):
                 for pid in victims:
                     bwrap.kill(pid)
@@ -396,10 +393,6 @@ class LocalDriver:
         target.mkdir(mode=0o700)  # the session id is the claim
         (run / "sock").symlink_to(target)
 
-    def _give(self, path: Path) -> None:
-        if self._host_uid is not None:
-            os.chown(path, self._host_uid, self._host_uid)
-
     def _log_enforcement(self) -> None:
         enforced = self.enforcement()
         logger.info(
@@ -414,15 +407,6 @@ class LocalDriver:
             logger.warning("local driver: sandboxes start without some limits: %s", enforced.notes)
 
 
-@contextlib.contextmanager
-def _mapped(error: type[DriverError], what: str) -> Iterator[None]:
-    """Translate OS failures into the driver's error tree at the boundary."""
-    try:
-        yield
-    except OSError as exc:
-        raise error(f"{what}: {exc}") from exc
-
-
 def _root(settings: LocalDriverSettings, data_dir: Path) -> rootfs.Root:
     """The sandbox environment when one is set; else the host's /usr and Ship's venv."""
     if settings.rootfs is not None:
@@ -431,12 +415,6 @@ def _root(settings: LocalDriverSettings, data_dir: Path) -> rootfs.Root:
     root = rootfs.host_root(venv, data_dir)
     logger.warning("%s", root.warning)
     return root
-
-
-def _checked(name: str) -> str:
-    if not _NAME.fullmatch(name):
-        raise DriverError(f"invalid name for a local driver resource: {name!r}")
-    return name
 
 
 def _socket_dir(path: Path) -> Path:

@@ -279,7 +279,6 @@ class SandboxService:
 _SESSION_STATUS = {
     RUNNING: SandboxStatus.READY,
     STARTING: SandboxStatus.STARTING,
-    "pending": SandboxStatus.STARTING,
     "failed": SandboxStatus.FAILED,
 }
 

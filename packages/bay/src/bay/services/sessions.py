@@ -39,7 +39,6 @@ log = logging.getLogger(__name__)
 
 RUNNING = "running"
 STARTING = "starting"
-STOPPED = "stopped"
 FAILED = "failed"
 # A lease renewed less than this long ago is not written again: a burst of calls would
 # otherwise take the database's write lock once each just to move it by milliseconds.
