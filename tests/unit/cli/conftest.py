@@ -15,8 +15,14 @@ Shipyard = Callable[..., Result]
 
 
 @pytest.fixture(scope="package")
-def live_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with serve_bay(tmp_path_factory.mktemp("bay")) as url:
+def live_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data dir of the Bay at `live_url`."""
+    return tmp_path_factory.mktemp("bay")
+
+
+@pytest.fixture(scope="package")
+def live_url(live_dir: Path) -> Iterator[str]:
+    with serve_bay(live_dir) as url:
         yield url
 
 

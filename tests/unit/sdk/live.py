@@ -20,6 +20,13 @@ def _fake_driver(settings: Settings) -> FakeDriver:
     return FakeDriver(settings.data_dir)
 
 
+def refuse_every_ship(data_dir: Path) -> None:
+    """Every session's Ship of the Bay on `data_dir` becomes unreachable, as when its
+    instance died: its socket is gone (the fake driver's server runs in Bay's thread)."""
+    for path in FakeDriver.sockets(data_dir).glob("*.sock"):
+        path.unlink()
+
+
 @contextmanager
 def serve_bay(data_dir: Path, **overrides: Any) -> Iterator[str]:
     """Run Bay (fake driver, real Ship in-process) until the block ends; yields its URL.

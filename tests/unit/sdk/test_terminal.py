@@ -1,13 +1,15 @@
 """`sandbox.terminal()`: where it connects, and Bay's refusals as SDK errors.
 
-The fake driver has no terminals (Bay closes with 4502); the terminal itself is tested
-live on the local driver (tests/integration/test_clients_live.py)."""
+The terminal itself is tested live on the local driver (tests/integration/test_clients_live.py)."""
+
+from pathlib import Path
 
 import httpx
 import pytest
 
 from shipyard import AsyncClient, AsyncSandbox, Client, ShipError, UnauthorizedError
 from shipyard._terminal import TerminalTarget
+from tests.unit.sdk.live import refuse_every_ship
 
 
 def test_target_keeps_the_base_path_and_the_key() -> None:
@@ -20,13 +22,12 @@ def test_target_keeps_the_base_path_and_the_key() -> None:
     assert target.headers == {"Authorization": "Bearer k"}
 
 
-def test_sync_terminal_refused_by_the_driver(client: Client) -> None:
-    with (
-        client.sandboxes.create() as sandbox,
-        sandbox.terminal() as terminal,
-        pytest.raises(ShipError) as caught,
-    ):
-        terminal.recv(timeout=30)
+def test_sync_terminal_refused_by_the_driver(client: Client, live_dir: Path) -> None:
+    with client.sandboxes.create() as sandbox:
+        sandbox.shell.run("true")  # a running session, whose Ship then dies
+        refuse_every_ship(live_dir)
+        with sandbox.terminal() as terminal, pytest.raises(ShipError) as caught:
+            terminal.recv(timeout=30)
     assert caught.value.status == 502
 
 

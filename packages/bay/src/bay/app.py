@@ -162,8 +162,7 @@ async def _start(
     driver = driver_factory(settings)
     _log_enforcement(driver)
     ship = ShipClient(
-        driver.transports,
-        driver.ship_token,
+        token_for=driver.ship_token,
         on_error=lambda exc: meters.ship_call_errors.labels(type(exc).__name__).inc(),
     )
     profiles = ProfileCatalog(settings.profiles, driver.enforcement().runtimes)

@@ -381,7 +381,9 @@ class ShipClient:
                 return await connect(url, additional_headers=headers, **options)
         except InvalidStatus as exc:
             raise _error_from(exc.response.status_code, bytes(exc.response.body or b"")) from exc
-        except (OSError, WebSocketException) as exc:
+        except OSError as exc:  # no connection was made
+            raise ShipRefusedError(f"Ship's {what} could not be reached: {exc!r}") from exc
+        except WebSocketException as exc:
             raise ShipUnreachableError(f"Ship's {what} could not be reached: {exc!r}") from exc
         raise ShipUnreachableError(f"this session's driver offers no {what} ({endpoint})")
 

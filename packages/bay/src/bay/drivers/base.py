@@ -5,8 +5,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-import httpx
-
 from bay.egress.launch import Egress
 from bay.egress.stats import Traffic
 from shipyard_protocol.api import NetworkPolicy
@@ -200,13 +198,6 @@ class Driver(Protocol):
 
     async def list_instances(self) -> list[InstanceInfo]:
         """Every instance this Bay instance owns. Called by reconcile at startup and by GC."""
-        ...
-
-    @property
-    def transports(self) -> Mapping[str, httpx.AsyncBaseTransport]:
-        """Ship's transport for each endpoint that is not a socket or an address, kept current
-        as sessions start and stop (the fake driver's in-process Ships); empty for the others.
-        Read once at startup and handed to `ShipClient`."""
         ...
 
     def ship_token(self, endpoint: str) -> str | None:

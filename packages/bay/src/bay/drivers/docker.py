@@ -6,14 +6,13 @@ import json
 import logging
 import os
 import shutil
-from collections.abc import Coroutine, Iterator, Mapping
+from collections.abc import Coroutine, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiodocker
 import aiohttp
-import httpx
 from pydantic import SecretStr
 
 from bay.config import DockerDriverSettings
@@ -135,11 +134,6 @@ class DockerDriver:
             with contextlib.suppress(KeyError):
                 found.append(self._info({key: container[key] for key in _LISTED}))
         return sorted(found, key=lambda info: info.ref)
-
-    @property
-    def transports(self) -> Mapping[str, httpx.AsyncBaseTransport]:
-        """Read at startup: none, Ship answers on a Unix socket or the container's address."""
-        return {}
 
     def ship_token(self, endpoint: str) -> str | None:
         """Called by ShipClient for each endpoint it connects to: the bearer token a

@@ -1,12 +1,16 @@
-"""A driver for unit tests only: Ship runs in-process behind an ASGI transport, no isolation."""
+"""A driver for unit tests only: Ship runs in this process, no isolation, served by uvicorn on
+a Unix socket as in a sandbox, so Bay reaches it by its production client."""
 
+import shutil
+import socket
+import tempfile
 import time
 from collections.abc import Callable
-from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import httpx
+import uvicorn
 
 from bay.drivers.base import (
     CargoSpec,
@@ -25,17 +29,55 @@ if TYPE_CHECKING:
     from ship.bay_lease import BayLease
 
 
-class _ShipTransport(httpx.AsyncBaseTransport):
-    """The in-process Ship, until its instance crashes: then no connection, as a dead one."""
+# A socket's path has room for 107 bytes; a session's file name takes 23 of them.
+MAX_SOCKET_DIR = 80
 
-    def __init__(self, app: object) -> None:
-        self._app = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-        self.crashed = False
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if self.crashed:
-            raise httpx.ConnectError("connection refused", request=request)
-        return await self._app.handle_async_request(request)
+@dataclass
+class _Served:
+    """One session's Ship: uvicorn's server, without its signal handling and polling loop."""
+
+    server: uvicorn.Server
+    listening: socket.socket
+    path: Path
+
+    @classmethod
+    async def start(cls, app: object, path: Path) -> "_Served":
+        from shipyard_protocol.ship import KEEP_ALIVE_S
+
+        config = uvicorn.Config(
+            app,  # type: ignore[arg-type]
+            log_config=None,
+            access_log=False,
+            timeout_keep_alive=KEEP_ALIVE_S,
+        )
+        config.load()
+        listening = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listening.bind(str(path))
+        server = uvicorn.Server(config)
+        # What `Server.serve` does, less its signal handlers and its 0.1 s polling loop.
+        server.lifespan = config.lifespan_class(config)
+        try:
+            await server.startup(sockets=[listening])
+        except SystemExit as exc:  # uvicorn's answer to an app whose startup failed
+            listening.close()
+            raise RuntimeError(f"Ship did not start on {path}") from exc
+        return cls(server, listening, path)
+
+    def refuse(self) -> None:
+        """Stop listening and drop every connection, as a dead instance's socket does."""
+        for server in self.server.servers:
+            server.close()
+        self.listening.close()
+        for connection in list(self.server.server_state.connections):
+            connection.shutdown()
+        self.path.unlink(missing_ok=True)
+
+    async def end(self) -> None:
+        self.refuse()
+        for task in list(self.server.server_state.tasks):
+            task.cancel()
+        await self.server.lifespan.shutdown()
 
 
 class FakeDriver:
@@ -44,8 +86,9 @@ class FakeDriver:
     def __init__(self, data_dir: Path) -> None:
         # The real drivers' cargo store, as plain directories: no quota, no owner to give them.
         self._store = CargoStore(data_dir, owner_uid=None, want_quota=False)
-        self.transports: dict[str, httpx.AsyncBaseTransport] = {}
-        self._stacks: dict[str, AsyncExitStack] = {}
+        self._sockets = self.sockets(data_dir)
+        self._sockets.mkdir(parents=True, exist_ok=True)
+        self._served: dict[str, _Served] = {}
         self._labels: dict[str, Labels] = {}
         self._exited: set[str] = set()
         self.started: list[SessionSpec] = []
@@ -53,6 +96,15 @@ class FakeDriver:
         # nothing here ends a session whose lease ran out.
         self.leases: dict[str, BayLease] = {}
         self.lease_clock: Callable[[], float] = time.monotonic
+
+    @staticmethod
+    def sockets(data_dir: Path) -> Path:
+        """Where Ships listen: under the data dir, or a temp dir where that path is too long
+        for a socket's."""
+        under = data_dir / "ships"
+        if len(str(under)) <= MAX_SOCKET_DIR:
+            return under
+        return Path(tempfile.mkdtemp(prefix="fake-ships-"))
 
     async def create_cargo(self, spec: CargoSpec) -> str:
         self._store.root.mkdir(parents=True, exist_ok=True)
@@ -74,15 +126,11 @@ class FakeDriver:
         config = ShipConfig(workspace=Path(spec.cargo_ref), output_limit=limit, kernel=kernel)
         ref = spec.labels.session_id
         lease = self._lease(ref, spec.env.get("SHIP_ORPHAN_AFTER_S"))
-        app = create_app(config, None, lease)
-        stack = AsyncExitStack()
-        await stack.enter_async_context(app.router.lifespan_context(app))
-        endpoint = f"fake:{ref}"
-        self._stacks[ref] = stack
+        path = self._sockets / f"{ref}.sock"
+        self._served[ref] = await _Served.start(create_app(config, None, lease), path)
         self._labels[ref] = spec.labels
-        self.transports[endpoint] = _ShipTransport(app)
         self.started.append(spec)
-        return Instance(ref=ref, endpoint=endpoint, labels=spec.labels)
+        return Instance(ref=ref, endpoint=f"unix:{path}", labels=spec.labels)
 
     def _lease(self, ref: str, after: str | None) -> "BayLease | None":
         from ship.bay_lease import BayLease
@@ -94,24 +142,27 @@ class FakeDriver:
 
     async def stop(self, ref: str) -> None:
         self.leases.pop(ref, None)
-        stack = self._stacks.pop(ref, None)
+        served = self._served.pop(ref, None)
         self._labels.pop(ref, None)
         self._exited.discard(ref)
-        self.transports.pop(f"fake:{ref}", None)
-        if stack is not None:
-            await stack.aclose()
+        if served is not None:
+            await served.end()
 
     def crash(self, ref: str) -> None:
         """Simulate an instance dying behind Bay's back: its Ship refuses connections."""
         self._exited.add(ref)
-        transport = self.transports.get(f"fake:{ref}")
-        if isinstance(transport, _ShipTransport):
-            transport.crashed = True
+        self.refuse(ref)
+
+    def refuse(self, ref: str) -> None:
+        """Ship stops answering while the instance still runs as far as the driver knows."""
+        served = self._served.get(ref)
+        if served is not None:
+            served.refuse()
 
     async def inspect(self, ref: str) -> InstanceState:
         if ref in self._exited:
             return InstanceState.EXITED
-        return InstanceState.RUNNING if ref in self._stacks else InstanceState.MISSING
+        return InstanceState.RUNNING if ref in self._served else InstanceState.MISSING
 
     async def list_instances(self) -> list[InstanceInfo]:
         return [
@@ -120,7 +171,7 @@ class FakeDriver:
         ]
 
     def ship_token(self, endpoint: str) -> str | None:
-        return None  # an in-process transport: nothing to authenticate
+        return None  # a socket only this process knows: nothing to authenticate
 
     def traffic(self, ref: str) -> Traffic | None:
         return None  # in-process Ship: no network of its own to count
@@ -136,5 +187,6 @@ class FakeDriver:
         )
 
     async def close(self) -> None:
-        for ref in list(self._stacks):
+        for ref in list(self._served):
             await self.stop(ref)
+        shutil.rmtree(self._sockets, ignore_errors=True)

@@ -7,12 +7,9 @@ import logging
 import os
 import shutil
 import sys
-from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-
-import httpx
 
 from bay.config import LocalDriverSettings
 from bay.drivers import bwrap, cgroups, host_dirs, idmap, rootfs, seccomp
@@ -155,11 +152,6 @@ class LocalDriver:
             labels = Labels.from_dict(record.labels)
             found.append(InstanceInfo(run.name, _state(run, record), labels, record.endpoint))
         return found
-
-    @property
-    def transports(self) -> Mapping[str, httpx.AsyncBaseTransport]:
-        """Read at startup: none, Ship answers on a Unix socket."""
-        return {}
 
     def ship_token(self, endpoint: str) -> str | None:
         """Called by ShipClient: none, Ship answers on a socket in the session's run dir."""
