@@ -79,11 +79,13 @@ test-docker: sync image
 	$(RUN) pytest -m docker tests/integration
 
 # Bay's suites again with every Bay on PostgreSQL (a throwaway server the tests start and stop
-# by pid): Bay's unit tests, the black-box contract suite, and the integration and security
-# suites that run real Bays on the local driver. The Docker-driver Bays, the egress network
-# lab, the drivers, Ship, the SDK and the sandbox environment use Bay's database no differently
-# and run once; so do the replica and migration tests, which run on PostgreSQL anyway.
-POSTGRES_SUITES := tests/unit/bay tests/contract \
+# by pid): Bay's unit tests, the `bay` command run as a process, the black-box contract suite,
+# and the integration and security suites that run real Bays on the local driver. The
+# Docker-driver Bays, the egress network lab, the drivers, Ship, the SDK and the sandbox
+# environment use Bay's database no differently and run once; so do the replica and migration
+# tests, which run on PostgreSQL anyway.
+POSTGRES_SUITES := tests/unit/bay tests/cli/test_bay.py tests/cli/test_bay_key_printing.py \
+	tests/contract \
 	tests/integration/test_bay_local.py tests/integration/test_orphan_sessions.py \
 	tests/integration/test_warm_pool.py tests/integration/test_streaming.py \
 	tests/integration/test_clients_live.py tests/integration/test_ports.py \
