@@ -62,8 +62,13 @@ lint: sync
 	$(RUN) mypy packages tests bench scripts
 	$(RUN) lint-imports
 
+# The unit suite is in-process only (no engines, fixed ports or shared files), so its modules
+# spread over one worker per core; a module stays on one worker, with its module-wide Bay, and
+# the PostgreSQL server that the replica and migration tests start comes up on one or two.
+PARALLEL := -n auto --dist loadfile
+
 unit: sync
-	$(RUN) pytest tests/unit
+	$(RUN) pytest $(PARALLEL) tests/unit
 
 integration: sync bwrap rootfs
 	$(RUN) pytest tests/integration
@@ -93,11 +98,14 @@ POSTGRES_SUITES := tests/unit/bay tests/cli/test_bay.py tests/cli/test_bay_key_p
 	tests/integration/test_observability.py tests/security/test_crash.py \
 	tests/security/test_api_abuse.py
 
+# Every test once: the unit suite in parallel, then the rest (real engines, dockerd, network
+# namespaces, fixed resources) one at a time; the same split on PostgreSQL.
 test: lint bwrap rootfs
-	$(RUN) pytest
-	$(RUN) pytest --database=postgres --deselect tests/unit/bay/test_replicas.py \
-		--deselect tests/unit/bay/test_migrations.py \
-		-m "not docker" $(POSTGRES_SUITES)
+	$(RUN) pytest $(PARALLEL) tests/unit
+	$(RUN) pytest --ignore=tests/unit
+	$(RUN) pytest --database=postgres $(PARALLEL) --deselect tests/unit/bay/test_replicas.py \
+		--deselect tests/unit/bay/test_migrations.py $(filter tests/unit/%,$(POSTGRES_SUITES))
+	$(RUN) pytest --database=postgres -m "not docker" $(filter-out tests/unit/%,$(POSTGRES_SUITES))
 
 # Docker scenarios are skipped (and say so) when dockerd or the image is missing.
 bench: sync bwrap rootfs
