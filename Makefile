@@ -62,10 +62,10 @@ lint: sync
 	$(RUN) mypy packages tests bench scripts
 	$(RUN) lint-imports
 
-# The unit suite is in-process only (no engines, fixed ports or shared files), so its modules
-# spread over one worker per core; a module stays on one worker, with its module-wide Bay, and
-# the PostgreSQL server that the replica and migration tests start comes up on one or two.
-PARALLEL := -n auto --dist loadfile
+# The unit suite is in-process only (no engines, fixed ports or shared files), so its tests
+# spread over one worker per core; the replica and migration tests keep to one worker (their
+# xdist_group), so one PostgreSQL server starts for them.
+PARALLEL := -n auto --dist loadgroup
 
 unit: sync
 	$(RUN) pytest $(PARALLEL) tests/unit
