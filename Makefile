@@ -64,8 +64,13 @@ lint: sync
 	$(RUN) lint-imports
 	$(RUN) python scripts/unasync.py --check
 
+# The unit suite is in-process only (no engines, fixed ports or shared files), so its tests
+# spread over one worker per core; the replica and migration tests keep to one worker (their
+# xdist_group), so one PostgreSQL server starts for them.
+PARALLEL := -n auto --dist loadgroup
+
 unit: sync
-	$(RUN) pytest tests/unit
+	$(RUN) pytest $(PARALLEL) tests/unit
 
 integration: sync bwrap rootfs
 	$(RUN) pytest tests/integration
@@ -81,11 +86,13 @@ test-docker: sync image
 	$(RUN) pytest -m docker tests/integration
 
 # Bay's suites again with every Bay on PostgreSQL (a throwaway server the tests start and stop
-# by pid): Bay's unit tests, the black-box contract suite, and the integration and security
-# suites that run real Bays on the local driver. The Docker-driver Bays, the egress network
-# lab, the drivers, Ship, the SDK and the sandbox environment use Bay's database no differently
-# and run once; so do the replica and migration tests, which run on PostgreSQL anyway.
-POSTGRES_SUITES := tests/unit/bay tests/contract \
+# by pid): Bay's unit tests, the `bay` command run as a process, the black-box contract suite,
+# and the integration and security suites that run real Bays on the local driver. The
+# Docker-driver Bays, the egress network lab, the drivers, Ship, the SDK and the sandbox
+# environment use Bay's database no differently and run once; so do the replica and migration
+# tests, which run on PostgreSQL anyway.
+POSTGRES_SUITES := tests/unit/bay tests/cli/test_bay.py tests/cli/test_bay_key_printing.py \
+	tests/contract \
 	tests/integration/test_bay_local.py tests/integration/test_orphan_sessions.py \
 	tests/integration/test_warm_pool.py tests/integration/test_streaming.py \
 	tests/integration/test_clients_live.py tests/integration/test_ports.py \
@@ -93,11 +100,14 @@ POSTGRES_SUITES := tests/unit/bay tests/contract \
 	tests/integration/test_observability.py tests/security/test_crash.py \
 	tests/security/test_api_abuse.py
 
+# Every test once: the unit suite in parallel, then the rest (real engines, dockerd, network
+# namespaces, fixed resources) one at a time; the same split on PostgreSQL.
 test: lint bwrap rootfs
-	$(RUN) pytest
-	$(RUN) pytest --database=postgres --deselect tests/unit/bay/test_replicas.py \
-		--deselect tests/unit/bay/test_migrations.py \
-		-m "not docker" $(POSTGRES_SUITES)
+	$(RUN) pytest $(PARALLEL) tests/unit
+	$(RUN) pytest --ignore=tests/unit
+	$(RUN) pytest --database=postgres $(PARALLEL) --deselect tests/unit/bay/test_replicas.py \
+		--deselect tests/unit/bay/test_migrations.py $(filter tests/unit/%,$(POSTGRES_SUITES))
+	$(RUN) pytest --database=postgres -m "not docker" $(filter-out tests/unit/%,$(POSTGRES_SUITES))
 
 # Docker scenarios are skipped (and say so) when dockerd or the image is missing.
 bench: sync bwrap rootfs

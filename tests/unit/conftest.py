@@ -2,11 +2,23 @@
 
 import errno
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ship.files import Workspace, os_errors
+from tests.unit.bay.conftest import TEMPLATE_ENV, migrate_template
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One SQLite database migrated per session (per xdist worker), copied for every Bay."""
+    path = tmp_path_factory.mktemp("template") / "bay.db"
+    migrate_template(path)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(TEMPLATE_ENV, str(path))
+        yield path
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,9 @@
 """Bay's app in-process with the fake driver (Ship in-process too) and a temp SQLite (or
 PostgreSQL under `pytest --database=postgres`)."""
 
+import asyncio
+import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
@@ -14,7 +17,7 @@ from fastapi import FastAPI
 
 from bay.app import create_app
 from bay.config import ProfileSettings, Settings
-from bay.db.engine import alembic_config
+from bay.db.engine import alembic_config, make_engine, migrate
 from bay.drivers.fake import FakeDriver
 from bay.services.clock import Clock, utcnow
 from bay.services.gc import GcService
@@ -22,6 +25,10 @@ from tests import postgres
 
 ADMIN_KEY = "sk-test-admin"
 AUTH = {"Authorization": f"Bearer {ADMIN_KEY}"}
+# Set for the session by tests/unit/conftest.py: a SQLite database already migrated to head.
+# Migrating an empty file was most of an in-process Bay's start, so each Bay starts on a copy;
+# test_migrations.py still migrates from nothing.
+TEMPLATE_ENV = "BAY_TEST_SQLITE_TEMPLATE"
 
 
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
@@ -37,6 +44,30 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "gc": {"enabled": False, "run_on_startup": False},
     }
     return Settings(**(values | overrides))
+
+
+def migrate_template(path: Path) -> None:
+    """Create the SQLite database at `path` and migrate it to head, as Bay does at start."""
+
+    async def upgrade() -> None:
+        engine = make_engine(f"sqlite+aiosqlite:///{path}")
+        try:
+            await migrate(engine)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(upgrade())
+
+
+def seed_database(settings: Settings) -> None:
+    """A Bay about to start on a new SQLite file under its data dir gets the template instead
+    (its migrations then find nothing to do); PostgreSQL and existing files are left alone."""
+    template = os.environ.get(TEMPLATE_ENV)
+    database = settings.data_dir / "bay.db"
+    if template is None or settings.database.url is not None or database.exists():
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, database)
 
 
 class Bay:
@@ -80,6 +111,7 @@ async def start_bay(
 ) -> AsyncIterator[Bay]:
     """`driver`: one engine several Bays (replicas) share; default, a new one per Bay."""
     drivers: list[FakeDriver] = []
+    seed_database(settings)
 
     def factory(s: Settings) -> FakeDriver:
         drivers.append(driver or FakeDriver(s.data_dir))

@@ -14,6 +14,9 @@ from bay.db.engine import alembic_config, make_engine, migrate
 from bay.db.models import Base
 from tests import postgres
 
+# One worker runs these, so one PostgreSQL server starts for them (`make test`: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("postgres")
+
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:

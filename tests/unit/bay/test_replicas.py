@@ -19,6 +19,8 @@ from tests import postgres
 from tests.unit.bay.conftest import AUTH, Bay, FakeClock, make_settings, start_bay
 
 LEASE_S = 30.0
+# One worker runs these, so one PostgreSQL server starts for them (`make test`: --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("postgres")
 
 
 @pytest.fixture

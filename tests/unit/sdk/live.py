@@ -13,7 +13,7 @@ import uvicorn
 from bay.app import create_app
 from bay.config import Settings
 from bay.drivers.fake import FakeDriver
-from tests.unit.bay.conftest import make_settings
+from tests.unit.bay.conftest import make_settings, seed_database
 
 
 def _fake_driver(settings: Settings) -> FakeDriver:
@@ -31,7 +31,9 @@ def refuse_every_ship(data_dir: Path) -> None:
 def serve_bay(data_dir: Path, **overrides: Any) -> Iterator[str]:
     """Run Bay (fake driver, real Ship in-process) until the block ends; yields its URL.
     `overrides` replace settings of `make_settings`."""
-    app = create_app(make_settings(data_dir, **overrides), driver_factory=_fake_driver)
+    settings = make_settings(data_dir, **overrides)
+    seed_database(settings)
+    app = create_app(settings, driver_factory=_fake_driver)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -1,18 +1,12 @@
-"""Ship's lease from Bay: it runs out after a quiet spell, never while Bay's request is open."""
+"""Ship's lease from Bay: it runs out after a quiet spell, never while Bay's request is open.
+Ship ending itself when it runs out needs `python -m ship` as a process: tests/cli/test_ship.py."""
 
 import asyncio
 import hashlib
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-import httpx
 
 from ship.bay_lease import BayLease, watch
 
 from .conftest import StartShip
-from .test_main import wait_ready
 
 TOKEN = "d" * 64
 DIGEST = hashlib.sha256(TOKEN.encode()).hexdigest()
@@ -88,59 +82,3 @@ class TestRenewal:
             await client.get("/health", headers={"Authorization": f"Bearer {TOKEN}"})
 
         assert lease.remaining() == 30
-
-
-def test_ship_ends_itself_once_bay_is_silent(tmp_path: Path, workspace: Path) -> None:
-    read_end, write_end = os.pipe()
-    env = {
-        **os.environ,
-        "SHIP_WORKSPACE": str(workspace),
-        "SHIP_SOCKET": str(tmp_path / "ship.sock"),
-        "SHIP_READY_FD": str(write_end),
-        "SHIP_ORPHAN_AFTER_S": "1",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ship"], env=env, pass_fds=(write_end,), stderr=subprocess.PIPE
-    )
-    os.close(write_end)
-    try:
-        assert wait_ready(read_end, 30) == b"ready\n"
-        _, log = process.communicate(timeout=60)
-    finally:
-        os.close(read_end)
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-
-    assert process.returncode == 0, log
-    assert b"no word from Bay for 1 s" in log
-
-
-def test_a_request_longer_than_the_lease_keeps_ship(tmp_path: Path, workspace: Path) -> None:
-    uds = tmp_path / "ship.sock"
-    read_end, write_end = os.pipe()
-    env = {
-        **os.environ,
-        "SHIP_WORKSPACE": str(workspace),
-        "SHIP_SOCKET": str(uds),
-        "SHIP_READY_FD": str(write_end),
-        "SHIP_ORPHAN_AFTER_S": "5",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ship"], env=env, pass_fds=(write_end,), stderr=subprocess.DEVNULL
-    )
-    os.close(write_end)
-    try:
-        assert wait_ready(read_end, 30) == b"ready\n"
-        transport = httpx.HTTPTransport(uds=str(uds))
-        with httpx.Client(transport=transport, base_url="http://ship", timeout=60) as client:
-            long = client.post("/shell/exec", json={"command": "sleep 12", "timeout": 60})
-            assert process.poll() is None
-            after = client.post("/shell/exec", json={"command": "echo still", "timeout": 60})
-    finally:
-        os.close(read_end)
-        process.terminate()
-        process.wait(timeout=30)
-
-    assert long.json()["exit_code"] == 0
-    assert after.json()["stdout"] == "still\n"

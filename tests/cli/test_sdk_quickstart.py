@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.unit.bay.conftest import ADMIN_KEY
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "sdk.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "sdk.md"
 
 
 def quickstart() -> str:

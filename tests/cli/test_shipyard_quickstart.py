@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.unit.bay.conftest import ADMIN_KEY
 
-DOC = Path(__file__).resolve().parents[3] / "docs" / "cli.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
 def test_it_runs_as_written(live_url: str, tmp_path: Path) -> None:
