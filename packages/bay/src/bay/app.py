@@ -161,24 +161,8 @@ async def _start(
         on_keys(provisioned)
     driver = driver_factory(settings)
     _log_enforcement(driver)
-    ship = ShipClient(
-        token_for=driver.ship_token,
-        on_error=lambda exc: meters.ship_call_errors.labels(type(exc).__name__).inc(),
-    )
-    profiles = ProfileCatalog(settings.profiles, driver.enforcement().runtimes)
     write_turn = asyncio.Lock() if settings.database_url.startswith("sqlite") else None
-    runtime = SessionRuntime(
-        sessionmaker=sessionmaker,
-        driver=driver,
-        ship=ship,
-        profiles=profiles,
-        locks=SandboxLocks(),
-        instance_id=settings.instance_id,
-        metrics=meters,
-        ship_env={"SHIP_OUTPUT_LIMIT": str(settings.ship.output_limit_bytes)},
-        orphan_grace_s=settings.ship.orphan_grace_seconds,
-        write_turn=write_turn,
-    )
+    runtime = _runtime(settings, sessionmaker, driver, meters, write_turn)
     await _rejoin(settings, runtime, clock)
     sessions = SessionService(runtime, clock)
     pool = _build_pool(settings, runtime, sessions, clock)
@@ -195,8 +179,8 @@ async def _start(
         engine=engine,
         sessionmaker=sessionmaker,
         driver=driver,
-        ship=ship,
-        profiles=profiles,
+        ship=runtime.ship,
+        profiles=runtime.profiles,
         runtime=runtime,
         clock=clock,
         gc=gc,
@@ -209,6 +193,32 @@ async def _start(
         write_turn=write_turn,
         metrics=meters,
         census=Census(sessionmaker, pool, meters, clock),
+    )
+
+
+def _runtime(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[DbSession],
+    driver: Driver,
+    meters: Metrics,
+    write_turn: asyncio.Lock | None,
+) -> SessionRuntime:
+    """What sessions need, built once: the Ship client, the profiles, the locks."""
+    ship = ShipClient(
+        token_for=driver.ship_token,
+        on_error=lambda exc: meters.ship_call_errors.labels(type(exc).__name__).inc(),
+    )
+    return SessionRuntime(
+        sessionmaker=sessionmaker,
+        driver=driver,
+        ship=ship,
+        profiles=ProfileCatalog(settings.profiles, driver.enforcement().runtimes),
+        locks=SandboxLocks(),
+        instance_id=settings.instance_id,
+        metrics=meters,
+        ship_env={"SHIP_OUTPUT_LIMIT": str(settings.ship.output_limit_bytes)},
+        orphan_grace_s=settings.ship.orphan_grace_seconds,
+        write_turn=write_turn,
     )
 
 

@@ -1,6 +1,7 @@
 """A driver for unit tests only: Ship runs in this process, no isolation, served by uvicorn on
 a Unix socket as in a sandbox, so Bay reaches it by its production client."""
 
+import hashlib
 import shutil
 import socket
 import tempfile
@@ -99,12 +100,13 @@ class FakeDriver:
 
     @staticmethod
     def sockets(data_dir: Path) -> Path:
-        """Where Ships listen: under the data dir, or a temp dir where that path is too long
-        for a socket's."""
+        """Where Ships listen: under the data dir, or, where that path is too long for a
+        socket's, a short one under the temp dir named after it (the same for every call)."""
         under = data_dir / "ships"
         if len(str(under)) <= MAX_SOCKET_DIR:
             return under
-        return Path(tempfile.mkdtemp(prefix="fake-ships-"))
+        digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:16]
+        return Path(tempfile.gettempdir()) / f"fake-ships-{digest}"
 
     async def create_cargo(self, spec: CargoSpec) -> str:
         self._store.root.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,8 @@ def clip(text: str | None, limit: int) -> str | None:
 
 
 class Records:
-    """One transaction per write, apart from the request's, so a record outlives a crash.
+    """Rows committed apart from the request's transaction, so a record outlives a crash: a
+    row opens in the transaction that finds its session (`add`), completes in its own.
 
     On SQLite the writes take `turn`, the lock requests with writes take to commit (see
     `api.deps.get_db`), so a burst of executions does not fall into SQLite's busy polling.
@@ -57,10 +58,6 @@ class Records:
         self._retention = retention
         self._turn = turn
         self._ran_python = _Recent(RECENT_SESSIONS)
-
-    async def open(self, row: ExecutionHistory) -> None:
-        async with self._writing() as db:
-            self.add(db, row)
 
     def add(self, db: DbSession, row: ExecutionHistory) -> None:
         """Open the row in the caller's transaction (the one that found the session ready)."""
