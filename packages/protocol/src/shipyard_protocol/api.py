@@ -315,6 +315,89 @@ class ShellExecResult(BaseModel):
     truncated: bool = False
 
 
+class BrowserExec(BaseModel):
+    """`POST /v1/sandboxes/{id}/browser/exec` body: one agent-browser command."""
+
+    cmd: Command
+    timeout: int = Field(default=30, ge=1, le=300)
+    description: Text | None = None
+    tags: Text | None = None
+    learn: bool = False
+    include_trace: bool = False
+
+
+class BrowserExecResult(BaseModel):
+    """One browser command; `error` is its stderr or null. `trace_ref` only with include_trace."""
+
+    success: bool
+    output: str
+    error: str | None
+    exit_code: int | None
+    execution_id: str
+    execution_time_ms: int
+    trace_ref: str | None = None
+
+
+class BrowserBatchExec(BaseModel):
+    """`POST /v1/sandboxes/{id}/browser/exec_batch` body."""
+
+    commands: list[Command] = Field(min_length=1)
+    timeout: int = Field(default=60, ge=1, le=600)
+    stop_on_error: bool = True
+    description: Text | None = None
+    tags: Text | None = None
+    learn: bool = False
+    include_trace: bool = False
+
+
+class BrowserStepResult(BaseModel):
+    """One step of a batch."""
+
+    cmd: str
+    stdout: str
+    stderr: str
+    exit_code: int
+    step_index: int
+    duration_ms: int
+
+
+class BrowserBatchResult(BaseModel):
+    """A batch; `completed_steps` counts the failing step that stopped it."""
+
+    results: list[BrowserStepResult]
+    total_steps: int
+    completed_steps: int
+    success: bool
+    duration_ms: int
+    execution_id: str
+    execution_time_ms: int
+    trace_ref: str | None = None
+
+
+class SkillRun(BaseModel):
+    """`POST /v1/sandboxes/{id}/browser/skills/{skill_key}/run` body."""
+
+    timeout: int = Field(default=60, ge=1, le=600)
+    stop_on_error: bool = True
+    include_trace: bool = False
+    description: Text | None = None
+    tags: Text | None = None
+
+
+class SkillRunResult(BrowserBatchResult):
+    """A replayed skill release: the batch, plus which release ran."""
+
+    skill_key: str
+    release_id: str
+
+
+class BrowserTrace(BaseModel):
+    """`GET /v1/sandboxes/{id}/browser/traces/{trace_ref}`."""
+
+    trace_ref: str
+    trace: dict[str, Any] | list[Any]
+
+
 class FileContent(BaseModel):
     """`GET …/filesystem/files` answer."""
 

@@ -36,6 +36,8 @@ the stream would have collected (capped; the stream itself is not).
   `TerminalInput` JSON, binary frames out are the terminal's bytes; closing ends the shell
 - `ANY  /ports/{port}/{path}`         -> the answer of the server on 127.0.0.1:{port}, both
   bodies streamed; `WS` on the same path relays messages to its WebSocket
+- `POST /browser/exec`        BrowserRun      -> BrowserStep (one agent-browser command)
+- `POST /browser/exec_batch`  BrowserBatchRun -> BrowserBatch (commands in order, one budget)
 - `WS   /tunnels/{port}`              -> raw TCP to 127.0.0.1:{port} in binary frames
   Ship's own refusals (502 ship_error: nothing listens; 400: a bad port) carry an
   `x-ship-error` header, which a relayed answer never does
@@ -296,3 +298,40 @@ class TerminalInput(BaseModel):
     data: str = ""
     cols: int | None = Field(default=None, ge=1, le=1000)
     rows: int | None = Field(default=None, ge=1, le=1000)
+
+
+class BrowserRun(BaseModel):
+    """One `agent-browser` command, without the `agent-browser` prefix (shlex-split, no shell)."""
+
+    cmd: str = Field(min_length=1)
+    timeout: float = Field(default=30, gt=0, le=600)
+
+
+class BrowserBatchRun(BaseModel):
+    """Commands run in order; each step gets what is left of `timeout`."""
+
+    commands: list[str] = Field(min_length=1)
+    timeout: float = Field(default=60, gt=0, le=600)
+    stop_on_error: bool = True
+
+
+class BrowserStep(BaseModel):
+    """What one browser command did; exit_code -1 with `timed_out` when it ran past its time."""
+
+    cmd: str
+    stdout: str
+    stderr: str
+    exit_code: int
+    step_index: int = 0
+    duration_ms: int
+    timed_out: bool = False
+
+
+class BrowserBatch(BaseModel):
+    """A batch's steps: `completed_steps` counts the failing step that stopped it."""
+
+    results: list[BrowserStep]
+    total_steps: int
+    completed_steps: int
+    success: bool = Field(description="every command ran and exited 0")
+    duration_ms: int
