@@ -83,6 +83,18 @@ class CargoSpec:
 
 
 @dataclass(frozen=True)
+class BrowserSpec:
+    """A browser runtime (Chromium driven by agent-browser) beside Ship in a session.
+
+    The local driver runs it inside the sandbox's own walls (the sandbox's limits hold for
+    both); Docker runs it in a sidecar container that shares the cargo and the network
+    namespace and has `limits` of its own.
+    """
+
+    limits: Limits
+
+
+@dataclass(frozen=True)
 class SessionSpec:
     """Everything a driver needs to start one session of a sandbox."""
 
@@ -93,6 +105,7 @@ class SessionSpec:
     egress: Egress = field(default_factory=lambda: Egress(NetworkPolicy()))
     image: str = "ship:latest"
     runtime: str | None = None
+    browser: BrowserSpec | None = None
 
 
 def network_env(egress: Egress) -> dict[str, str]:
@@ -126,11 +139,14 @@ class Instance:
 
     `endpoint` is `unix:/path/to/ship.sock` or `http://host:port`; a user part
     (`http://name@host:port`) names the session for its bearer token and is never sent.
+    `browser_endpoint` is where the browser runtime's Ship answers (`/browser/*`): None
+    without one, `endpoint` itself where the browser shares Ship's walls.
     """
 
     ref: str
     endpoint: str
     labels: Labels
+    browser_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
