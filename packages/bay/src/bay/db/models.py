@@ -100,6 +100,8 @@ class Session(Base):
 
 class ExecutionHistory(Base):
     __tablename__ = "execution_history"
+    # Browser learning claims the oldest pending rows.
+    __table_args__ = (Index("ix_execution_history_learn", "learn_status", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     owner: Mapped[str] = mapped_column(String(128), index=True)
@@ -118,6 +120,15 @@ class ExecutionHistory(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, index=True)
     # running: written before Ship is called, so a Bay killed meanwhile still has the row.
     status: Mapped[str] = mapped_column(String(16), default="finished", server_default="finished")
+    # A browser trace (`blob:…`) the execution left, and what browser learning made of it:
+    # pending -> processing -> processed | skipped (learn_error says why) | error.
+    payload_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    learn_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    learn_status: Mapped[str] = mapped_column(
+        String(16), default="skipped", server_default="skipped"
+    )
+    learn_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    learn_processed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
 class IdempotencyKey(Base):
