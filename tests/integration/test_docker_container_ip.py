@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from bay.config import DockerDriverSettings
-from bay.drivers.base import Limits
+from bay.drivers.base import BrowserSpec, Limits
 from bay.drivers.docker import DockerDriver
 from bay.ship_client import ShipClient
 from shipyard_protocol.ship import ShellRun
@@ -225,3 +225,36 @@ async def test_a_remote_engine_waits_on_health_and_lists_the_same_endpoint(setup
 def inspect_session(session_id: str) -> dict[str, Any]:
     found: dict[str, Any] = json.loads(docker("inspect", f"shipyard-{session_id}"))[0]
     return found
+
+
+@pytest.mark.parametrize("ready", ["file", "health"])
+async def test_a_browser_sidecar_answers_on_its_own_port_behind_the_same_token(
+    setup: Setup, ready: str
+) -> None:
+    settings = DockerDriverSettings(
+        endpoint="container_ip", ready=ready, network=setup.network, start_timeout_s=60
+    )
+    limits = Limits(1, 256 * 1024**2, 256)
+    with traversable_tmp() as data_dir:
+        driver = DockerDriver(settings, data_dir, INSTANCE_ID)
+        cargo = await new_cargo(driver)
+        spec = new_spec("docker", cargo, limits, browser=BrowserSpec(limits))
+        try:
+            instance = await driver.start(spec)
+            assert instance.browser_endpoint is not None
+            namespaces = ShellRun(command="readlink /proc/self/ns/net")
+            async with ShipClient(token_for=driver.ship_token) as ship:
+                ours = await ship.shell(instance.endpoint, namespaces)
+                theirs = await ship.shell(instance.browser_endpoint, namespaces)
+            unauthorized = httpx.post(
+                instance.browser_endpoint.replace(f"{instance.ref}@", "") + "/shell/exec",
+                json={"command": "id"},
+                timeout=10,
+            )
+        finally:
+            await driver.stop(spec.labels.session_id)
+            await driver.close()
+
+    assert instance.browser_endpoint == instance.endpoint.replace(":8123", ":8124")
+    assert theirs.stdout == ours.stdout
+    assert unauthorized.status_code == 401

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from bay.config import DockerDriverSettings
 from bay.drivers import bwrap, docker_network, host_dirs, inotify
 from bay.drivers.base import (
+    BrowserSpec,
     CargoSpec,
     CargoStorage,
     DriverError,
@@ -32,13 +33,16 @@ from bay.drivers.base import (
 )
 from bay.drivers.cargo_store import CargoStore
 from bay.drivers.docker_container import (
+    BROWSER_SUFFIX,
     READY_NAME,
+    RUNTIME_LABEL,
     SANDBOX_UID,
     SHIP_CHANNEL_LABEL,
     SOCKET_NAME,
+    browser_config,
     container_config,
 )
-from bay.drivers.docker_network import SandboxNetworks, TcpChannel
+from bay.drivers.docker_network import BROWSER_PORT, SHIP_PORT, SandboxNetworks, TcpChannel
 from bay.drivers.ship_tokens import ShipTokens
 from bay.egress import launch, stats
 from bay.egress.stats import Traffic
@@ -89,33 +93,46 @@ class DockerDriver:
     async def start(self, spec: SessionSpec) -> Instance:
         """Called by `ensure_running`; returns once Ship answers, else leaves nothing behind."""
         session_id = _checked(spec.labels.session_id)
-        run = self._runs / session_id
-        if not self._tcp:
-            host_dirs.check_socket_path(run / SOCKET_NAME)
+        runs = [self._runs / session_id]
+        if spec.browser is not None:
+            runs.append(self._runs / (session_id + BROWSER_SUFFIX))
         with _mapped(InstanceStartError, f"start {session_id}"):
             await self._store.ensure_mounted(self._store.existing(spec.cargo_ref))
-            host_dirs.claim(run)
-            # Ship (uid 1000) binds its socket here; _seal takes the dir back once it has.
-            os.chown(run, SANDBOX_UID, SANDBOX_UID)
+            for run in runs:
+                if not self._tcp:
+                    host_dirs.check_socket_path(run / SOCKET_NAME)
+                host_dirs.claim(run)
+                # Ship (uid 1000) binds its socket here; _seal takes the dir back once it has.
+                os.chown(run, SANDBOX_UID, SANDBOX_UID)
         try:
-            endpoint = await self._launch(spec, run)
+            endpoints = await self._launch(spec, runs)
         except BaseException:
             await self._discard(session_id)
             raise
-        return Instance(ref=session_id, endpoint=endpoint, labels=spec.labels)
+        return Instance(session_id, endpoints[0], spec.labels, next(iter(endpoints[1:]), None))
 
     async def stop(self, ref: str) -> None:
         """Called by stop, delete, idle GC and reconcile; removes the container and its run dir."""
         session_id = _checked(ref)
         with _mapped(DriverError, f"stop {ref}"):
+            await self._remove(session_id + BROWSER_SUFFIX)
             await self._remove(session_id)
+            _remove_tree(self._runs / (session_id + BROWSER_SUFFIX))
             _remove_tree(self._runs / session_id)
             _remove_tree(self._egress / session_id)
 
     async def inspect(self, ref: str) -> InstanceState:
-        """Called by `ensure_running` before it trusts a session row."""
+        """Called when a Ship call suggests the session is gone. A session whose browser
+        sidecar has ended is EXITED too: restarted whole, it gets its browser back."""
         name = CONTAINER_PREFIX + _checked(ref)
-        with _mapped(DriverError, f"inspect {ref}"):
+        state = await self._container_state(name)
+        if state != InstanceState.RUNNING:
+            return state
+        sidecar = await self._container_state(name + BROWSER_SUFFIX)
+        return InstanceState.EXITED if sidecar == InstanceState.EXITED else state
+
+    async def _container_state(self, name: str) -> InstanceState:
+        with _mapped(DriverError, f"inspect {name}"):
             try:
                 container = await self._client().containers.get(name)
             except aiodocker.DockerError as exc:
@@ -131,6 +148,8 @@ class DockerDriver:
             containers = await self._client().containers.list(all=True, filters={"label": labels})
         found = []
         for container in containers:
+            if container["Labels"].get(RUNTIME_LABEL):
+                continue  # a session's sidecar: it lives and goes with the session's container
             with contextlib.suppress(KeyError):
                 found.append(self._info({key: container[key] for key in _LISTED}))
         return sorted(found, key=lambda info: info.ref)
@@ -186,8 +205,10 @@ class DockerDriver:
         endpoint = docker_network.tcp_endpoint(found.session_id, ip) if ip else None
         return InstanceInfo(found.session_id, state, found, endpoint)
 
-    async def _launch(self, spec: SessionSpec, run: Path) -> str:
-        """Create and start the container; return Ship's endpoint once it answers there."""
+    async def _launch(self, spec: SessionSpec, runs: list[Path]) -> list[str]:
+        """Create and start the container (and the browser's sidecar when the session has a
+        browser, in `runs[1]`); return their Ships' endpoints once they answer."""
+        run = runs[0]
         name = CONTAINER_PREFIX + spec.labels.session_id
         # runc takes a cpu limit on a running container, so it waits for Ship to be ready:
         # until then only Ship's start-up runs, its web stack and its kernel in parallel.
@@ -195,6 +216,12 @@ class DockerDriver:
         deferred = spec.runtime is None and limits.cpus > 0
         if deferred:
             spec = replace(spec, limits=replace(limits, cpus=0))
+        if spec.browser is not None and (spec.runtime or "").startswith("runsc"):
+            raise InstanceStartError(
+                "gVisor keeps each container in a sandbox of its own: the browser's sidecar "
+                "cannot join the session's namespaces there, so a browser profile cannot run "
+                "on gVisor (use runc or the local driver)"
+            )
         if not spec.egress.offline and (spec.runtime or "").startswith("runsc"):
             raise InstanceStartError(
                 "gVisor runs here with --network=none: a sandbox in it has no network, so a "
@@ -205,18 +232,59 @@ class DockerDriver:
             config = container_config(spec, run, self._settings.tmp_size_mb, tcp)
             container = await self._client().containers.create(config, name=name)
             await container.start()
-            if tcp is None:
-                endpoint = await self._socket_ready(container, run)
-            else:
-                endpoint = await self._tcp_ready(container, spec.labels.session_id, tcp)
+            browser = spec.browser
+            sidecars = [
+                await self._start_browser(spec, browser, run, name, tcp)
+                for run in runs[1:]
+                if browser is not None
+            ]
+            endpoints = [await self._ready(container, container, run, tcp)]
+            for sidecar, sidecar_run in zip(sidecars, runs[1:], strict=True):
+                endpoints.append(
+                    await self._ready(sidecar, container, sidecar_run, tcp, BROWSER_PORT)
+                )
             if deferred:
                 await self._limit_cpu(name, limits.cpus)
-            _seal(run, socket=tcp is None)
+            for sealed in runs:
+                _seal(sealed, socket=tcp is None)
             if not spec.egress.offline:
                 await self._open_network(spec, container)
             elif tcp is not None:
                 await self._wall(container)
-        return endpoint
+        return endpoints
+
+    async def _start_browser(
+        self,
+        spec: SessionSpec,
+        browser: BrowserSpec,
+        run: Path,
+        session_container: str,
+        tcp: TcpChannel | None,
+    ) -> Any:
+        """The browser's sidecar, started as soon as the session's container runs (it joins
+        that container's namespaces), so both start-ups overlap."""
+        config = browser_config(
+            spec, browser, run, self._settings.tmp_size_mb, session_container, tcp
+        )
+        sidecar = await self._client().containers.create(
+            config, name=session_container + BROWSER_SUFFIX
+        )
+        await sidecar.start()
+        return sidecar
+
+    async def _ready(
+        self,
+        container: Any,
+        session_container: Any,
+        run: Path,
+        tcp: TcpChannel | None,
+        port: int = SHIP_PORT,
+    ) -> str:
+        """`container`'s Ship endpoint once it answers (on the session container's address
+        when on TCP: a sidecar shares its network namespace)."""
+        if tcp is None:
+            return await self._socket_ready(container, run)
+        return await self._tcp_ready(container, session_container, run, tcp, port)
 
     async def _open_network(self, spec: SessionSpec, container: Any) -> None:
         """Give the container its network: every connection out passes its own proxy, which
@@ -260,18 +328,21 @@ class DockerDriver:
             raise InstanceStartError(f"Ship is not answering: {await _log_tail(container)}")
         return f"unix:{run / SOCKET_NAME}"
 
-    async def _tcp_ready(self, container: Any, session_id: str, tcp: TcpChannel) -> str:
-        ip = docker_network.container_ip(await container.show(), (tcp.network,))
+    async def _tcp_ready(
+        self, container: Any, session_container: Any, run: Path, tcp: TcpChannel, port: int
+    ) -> str:
+        shown = await session_container.show()
+        ip = docker_network.container_ip(shown, (tcp.network,))
         if ip is None:
             raise InstanceStartError(f"the container has no address on {tcp.network}")
         if tcp.shared_run:
-            ready_file = inotify.wait_for_file(self._runs / session_id, READY_NAME)
-            await self._wait_ready(container, ready_file)
+            await self._wait_ready(container, inotify.wait_for_file(run, READY_NAME))
         else:
-            await self._wait_ready(container, docker_network.wait_for_health(ip))
-        if not await docker_network.answers_tcp(ip):
+            await self._wait_ready(container, docker_network.wait_for_health(ip, port))
+        if not await docker_network.answers_tcp(ip, port):
             raise InstanceStartError(f"Ship is not answering: {await _log_tail(container)}")
-        return docker_network.tcp_endpoint(session_id, ip)
+        session_id = Labels.from_dict(shown["Config"]["Labels"]).session_id
+        return docker_network.tcp_endpoint(session_id, ip, port)
 
     async def _limit_cpu(self, name: str, cpus: float) -> None:
         update = {"NanoCpus": int(cpus * 1_000_000_000)}

@@ -2,11 +2,12 @@
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from bay.drivers import docker_network, seccomp
-from bay.drivers.base import SessionSpec, network_env
+from bay.drivers.base import BrowserSpec, SessionSpec, network_env
 from bay.drivers.docker_network import TcpChannel
 from bay.egress.launch import Egress
 from shipyard_protocol.api import NetworkPolicy
@@ -19,6 +20,12 @@ READY_NAME = "ready"
 # How Bay reaches this container's Ship: networked socket-mode containers sit on Bay's
 # egress network too, so the network alone does not tell.
 SHIP_CHANNEL_LABEL = "bay.ship_channel"
+# Which runtime of a session a container runs: absent on Ship's own, `browser` on its sidecar.
+RUNTIME_LABEL = "bay.runtime"
+BROWSER_SUFFIX = "-browser"
+# What only the session's Ship acts on: the sidecar's Ship serves the browser, starts no
+# kernel, and ends with the session's container rather than on its own lease.
+_SHIP_ONLY_ENV = ("SHIP_ORPHAN_AFTER_S", "SHIP_PRESTART_KERNEL", "SHIP_PRELOAD")
 _MIB = 1024 * 1024
 _SANDBOX_TMP = "/tmp"  # noqa: S108 - a tmpfs inside the container, not a host path
 
@@ -73,10 +80,43 @@ def container_config(
     }
 
 
+def browser_config(
+    spec: SessionSpec,
+    browser: BrowserSpec,
+    run: Path,
+    tmp_size_mb: int,
+    session_container: str,
+    tcp: TcpChannel | None = None,
+) -> dict[str, Any]:
+    """The browser sidecar: the session's image and walls with the browser's own limits, in
+    the session container's network namespace (its policy and proxy hold for the browser
+    too) and its pid namespace, so the sidecar dies with it. Its Ship listens on its own
+    run dir's socket, or on BROWSER_PORT with `tcp`.
+    """
+    env = {key: value for key, value in spec.env.items() if key not in _SHIP_ONLY_ENV}
+    sidecar = replace(spec, limits=browser.limits, env=env)
+    config = container_config(sidecar, run, tmp_size_mb, None)
+    config["Env"] = [
+        f"{k}={v}"
+        for k, v in sandbox_env(env, spec.egress, tcp, docker_network.BROWSER_PORT).items()
+    ]
+    if tcp is not None and not tcp.shared_run:
+        config["HostConfig"]["Binds"].remove(f"{run}:{SHIP_RUN}:rw")
+    # Docker refuses a hostname of its own in another container's network namespace.
+    del config["Hostname"]
+    config["HostConfig"]["NetworkMode"] = config["HostConfig"]["PidMode"] = (
+        f"container:{session_container}"
+    )
+    config["Labels"][RUNTIME_LABEL] = "browser"
+    config["Labels"][SHIP_CHANNEL_LABEL] = "tcp" if tcp else "socket"
+    return config
+
+
 def sandbox_env(
     profile_env: Mapping[str, str],
     egress: Egress | None = None,
     tcp: TcpChannel | None = None,
+    port: int = docker_network.SHIP_PORT,
 ) -> dict[str, str]:
     """Over the image's env (sandbox.env): the user, the network's and the profile's, then
     Ship's own variables, which always win."""
@@ -86,7 +126,7 @@ def sandbox_env(
     env["SHIP_SOCKET"] = f"{SHIP_RUN}/{SOCKET_NAME}"
     env["SHIP_READY_FILE"] = f"{SHIP_RUN}/{READY_NAME}"
     if tcp is not None:
-        env.update(docker_network.ship_env(tcp))
+        env.update(docker_network.ship_env(tcp, port))
         if not tcp.shared_run:
             del env["SHIP_READY_FILE"]
     return env

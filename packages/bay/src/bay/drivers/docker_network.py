@@ -14,6 +14,8 @@ from bay.config import DockerDriverSettings
 from bay.drivers.base import InstanceStartError
 
 SHIP_PORT = 8123
+# The browser sidecar's Ship shares the session container's network namespace: another port.
+BROWSER_PORT = 8124
 ICC_OPTION = "com.docker.network.bridge.enable_icc"
 NETWORK_LABELS = {"bay.managed": "true", "bay.role": "sandboxes"}
 _HEALTH_BACKOFF_S = (0.05, 1.0)  # first and largest pause between two /health tries
@@ -35,14 +37,14 @@ def shares_files(settings: DockerDriverSettings) -> bool:
     return settings.ready == "file"
 
 
-def ship_env(tcp: TcpChannel) -> dict[str, str]:
+def ship_env(tcp: TcpChannel, port: int = SHIP_PORT) -> dict[str, str]:
     """Ship on TCP, with only the digest of its token: Ship drops that from its environment
     before starting anything, but the container's init process keeps it, readable in the
     sandbox."""
     return {
         "SHIP_SOCKET": "",  # the image names a socket; empty means TCP
         "SHIP_HOST": "0.0.0.0",  # noqa: S104 - the container's own address on Bay's network
-        "SHIP_PORT": str(SHIP_PORT),
+        "SHIP_PORT": str(port),
         "SHIP_TOKEN_SHA256": tcp.digest,
     }
 
@@ -129,10 +131,10 @@ def on_network(container: Mapping[str, Any], networks: tuple[str, ...]) -> bool:
     return (container.get("HostConfig") or {}).get("NetworkMode") in networks
 
 
-def tcp_endpoint(session_id: str, ip: str) -> str:
+def tcp_endpoint(session_id: str, ip: str, port: int = SHIP_PORT) -> str:
     """`http://<session_id>@ip:port`: the user part names the session whose token Ship wants
     (ShipClient never sends it), and keeps endpoints distinct when an address is reused."""
-    return f"http://{session_id}@{ip}:{SHIP_PORT}"
+    return f"http://{session_id}@{ip}:{port}"
 
 
 def endpoint_session(endpoint: str) -> str | None:
@@ -142,7 +144,7 @@ def endpoint_session(endpoint: str) -> str | None:
     return urlsplit(endpoint).username
 
 
-async def wait_for_health(ip: str) -> None:
+async def wait_for_health(ip: str, port: int = SHIP_PORT) -> None:
     """Return once Ship answers `GET /health` at the container's IP.
 
     The driver's only timer-driven wait: with an engine on another host Bay shares no
@@ -150,7 +152,7 @@ async def wait_for_health(ip: str) -> None:
     by `start_timeout_s` and by the container's exit.
     """
     pause, longest = _HEALTH_BACKOFF_S
-    async with httpx.AsyncClient(base_url=f"http://{ip}:{SHIP_PORT}", timeout=2) as client:
+    async with httpx.AsyncClient(base_url=f"http://{ip}:{port}", timeout=2) as client:
         while True:
             with contextlib.suppress(httpx.TransportError):
                 if (await client.get("/health")).status_code == 200:
@@ -159,10 +161,10 @@ async def wait_for_health(ip: str) -> None:
             pause = min(pause * 2, longest)
 
 
-async def answers_tcp(ip: str) -> bool:
+async def answers_tcp(ip: str, port: int = SHIP_PORT) -> bool:
     """Ship accepts connections on its port (it wrote its ready file after listening)."""
     try:
-        _, writer = await asyncio.wait_for(asyncio.open_connection(ip, SHIP_PORT), timeout=5)
+        _, writer = await asyncio.wait_for(asyncio.open_connection(ip, port), timeout=5)
     except (OSError, TimeoutError):
         return False
     writer.close()
