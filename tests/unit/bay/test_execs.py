@@ -49,6 +49,29 @@ class TestPython:
         assert "timed out" in str(result["error"])
         assert (await run_python(bay, sandbox_id, "2 + 2"))["output"] == "4"
 
+    async def test_each_rich_output_is_answered_once(self, bay: Bay) -> None:
+        """Images where the contract puts them (`data.output.images`), other rich outputs in
+        `outputs`; an image's bytes never twice."""
+        code = (
+            "from IPython.display import display, HTML, Image\n"
+            "display(Image(data=b'\\x89PNG\\r\\n\\x1a\\n' + b'0' * 64, format='png'))\n"
+            "display(HTML('<b>hi</b>'))\n"
+            "print('text')"
+        )
+        result = await run_python(bay, await bay.sandbox(), code)
+        output = dict(result["data"])["output"]  # type: ignore[call-overload]
+        assert output["text"] == result["output"] == "text"
+        [image] = output["images"]
+        [rich] = output["outputs"]
+        assert set(image) >= {"image/png"}
+        assert "text/html" in rich
+        assert "image/png" not in rich
+        assert str(result).count(image["image/png"]) == 1
+
+    async def test_outputs_is_absent_without_rich_output(self, bay: Bay) -> None:
+        result = await run_python(bay, await bay.sandbox(), "print(1)")
+        assert dict(result["data"])["output"] == {"text": "1", "images": []}  # type: ignore[call-overload]
+
     async def test_timeout_out_of_range_is_422(self, bay: Bay) -> None:
         response = await bay.client.post(
             f"/v1/sandboxes/{await bay.sandbox()}/python/exec",

@@ -270,7 +270,12 @@ class PythonExec(BaseModel):
 
 
 class PythonExecData(BaseModel):
-    """Upstream's `data` block: execution count and the rich output."""
+    """Upstream's `data` block: execution count and the rich output.
+
+    `output` is `{"text", "images": [bundle with an image/* key], "outputs": [other rich
+    bundles: text/html, application/json, ...]}`; `outputs` is absent when there are none.
+    Each bundle appears once (an image is never repeated in `outputs`).
+    """
 
     execution_count: int | None = None
     output: dict[str, Any] = Field(default_factory=dict)

@@ -3,6 +3,7 @@
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Executable, update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
@@ -268,10 +269,15 @@ def _python_result(
     if outcome.error is not None:
         lines = outcome.error.traceback or [f"{outcome.error.name}: {outcome.error.value}"]
         error = "\n".join(lines)
-    images = [bundle for bundle in outcome.outputs if any(k.startswith("image/") for k in bundle)]
+    # Each bundle once: images where the contract puts them, the other rich outputs (HTML,
+    # JSON, LaTeX...) in `outputs`, so an image's bytes are not sent twice.
+    images: list[dict[str, Any]] = []
+    rich: list[dict[str, Any]] = []
+    for bundle in outcome.outputs:
+        (images if any(k.startswith("image/") for k in bundle) else rich).append(bundle)
     output: dict[str, object] = {"text": outcome.text, "images": images}
-    if outcome.outputs:
-        output["outputs"] = outcome.outputs
+    if rich:
+        output["outputs"] = rich
     return PythonExecResult(
         success=outcome.success,
         output=outcome.text,
