@@ -20,7 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
-from bay.config import ProfileSettings, Settings
+from bay.config import ContainerSettings, ProfileSettings, Settings
 
 REFERENCE = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 HEADER = """\
@@ -37,6 +37,29 @@ PROFILES_INTRO = """\
 ## Profiles
 
 `profiles:` is a list of these; it replaces the default list whole. Defaults: {names}.
+"""
+CONTAINERS_INTRO = """\
+### Profile containers
+
+A profile is one Ship (the fields above), or lists its runtimes in `containers`: one `ship`
+and at most one `browser` (headless Chromium driven by agent-browser). A legacy profile reads
+as one container named `primary` offering the profile's `capabilities`. The profile offers its
+`capabilities` list when set explicitly, else the union of its containers'. A capability is
+served by the first container naming it in `primary_for`, else the first offering it; the
+primary container (whose `resources` are Ship's and the ones `GET /v1/profiles` shows) is the
+one named `primary` or `ship`, else the first. `browser: isolated` gives a profile without a
+browser container a browser with the profile's own limits; `browser: shared` (upstream's
+global browser service) is refused at load, since this Bay has none.
+
+A session of a profile offering `browser` runs the browser beside Ship: the local driver
+inside the sandbox's own walls (its limits are Ship's plus the browser's), the Docker driver in
+a sidecar container with the browser container's limits, sharing the cargo and the network
+policy. `browser-python` is such a profile: Python, shell, files and a browser with 2g of
+memory and one CPU of its own, no network. Each container's `env` is added to the profile's
+(the primary container's last).
+
+| field | type | default | meaning |
+|---|---|---|---|
 """
 
 
@@ -154,6 +177,8 @@ def render() -> str:
     names = ", ".join(f"`{profile.id}`" for profile in defaults)
     lines += ["", PROFILES_INTRO.format(names=names)]
     lines += _profile_table(list(rows(ProfileSettings)))
+    lines += ["", CONTAINERS_INTRO.rstrip("\n")]
+    lines += _profile_table(list(rows(ContainerSettings)))[2:]
     return "\n".join(lines) + "\n"
 
 

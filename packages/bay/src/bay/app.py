@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bay import __version__, logs
 from bay.api import (
     admin,
+    browser,
     cargos,
     docs,
     execs,
@@ -119,6 +120,7 @@ def create_app(
         profiles,
         sandboxes,
         execs,
+        browser,
         processes,
         files,
         history,

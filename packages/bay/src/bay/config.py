@@ -4,7 +4,14 @@ import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, SecretStr, StringConstraints
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -149,6 +156,32 @@ ModuleName = Annotated[
 ]
 
 
+RUNTIME_TYPES = ("ship", "browser")
+
+
+class ContainerSettings(BaseModel):
+    """One runtime of a profile with several: Ship, or the browser (Chromium) beside it."""
+
+    name: str
+    runtime_type: str = Field(default="ship", description="ship or browser")
+    capabilities: list[str] = Field(default_factory=list)
+    primary_for: list[str] = Field(
+        default_factory=list, description="capabilities routed here before any other runtime"
+    )
+    resources: ResourceSettings = Field(default_factory=ResourceSettings)
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("runtime_type")
+    @classmethod
+    def _known_runtime(cls, value: str) -> str:
+        if value not in RUNTIME_TYPES:
+            raise ValueError(
+                f"runtime_type {value!r} is not one this Bay runs: use ship, or browser for "
+                "the browser runtime (upstream's gull)"
+            )
+        return value
+
+
 class ProfileSettings(BaseModel):
     """A named recipe for sandboxes: runtime, limits, capabilities, env."""
 
@@ -178,6 +211,42 @@ class ProfileSettings(BaseModel):
         default_factory=list,
         description="modules the Python kernel imports when it starts (warm pools start it early)",
     )
+    containers: list[ContainerSettings] | None = Field(
+        default=None,
+        description="runtimes of a sandbox (a ship and a browser); without an explicit "
+        "`capabilities`, the profile offers the union of theirs",
+    )
+    browser: str | None = Field(
+        default=None,
+        description="isolated: a browser in each sandbox (as a browser container does); "
+        "null: only if a container offers one",
+    )
+
+    @field_validator("browser")
+    @classmethod
+    def _browser_mode(cls, value: str | None) -> str | None:
+        if value == "shared":
+            raise ValueError(
+                "browser: shared needs a global browser service, which this Bay does not "
+                "have; use isolated (a browser inside each sandbox) or a browser container"
+            )
+        if value not in (None, "isolated"):
+            raise ValueError(f"browser must be null or isolated, not {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _runtimes(self) -> "ProfileSettings":
+        if not self.containers:
+            return self
+        names = [container.name for container in self.containers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"profile {self.id}: container names repeat: {names}")
+        kinds = [container.runtime_type for container in self.containers]
+        if "ship" not in kinds or kinds.count("browser") > 1:
+            raise ValueError(
+                f"profile {self.id}: containers need one ship and at most one browser: {kinds}"
+            )
+        return self
 
 
 def _default_profiles() -> list[ProfileSettings]:
@@ -188,6 +257,23 @@ def _default_profiles() -> list[ProfileSettings]:
             description="More memory and CPU for data work",
             resources=ResourceSettings(cpus=2.0, memory="4g"),
             preload=["numpy", "pandas", "matplotlib.pyplot"],
+        ),
+        ProfileSettings(
+            id="browser-python",
+            description="Python, shell, files and a headless browser, no network",
+            containers=[
+                ContainerSettings(
+                    name="ship",
+                    capabilities=["filesystem", "shell", "python"],
+                    primary_for=["filesystem", "shell", "python"],
+                ),
+                ContainerSettings(
+                    name="browser",
+                    runtime_type="browser",
+                    capabilities=["browser"],
+                    resources=ResourceSettings(cpus=1.0, memory="2g"),
+                ),
+            ],
         ),
         ProfileSettings(
             id="python-gvisor",

@@ -20,6 +20,10 @@ from bay.ship_wire import AnswerTooLarge, RefusedError, ShipWire, WireError
 from shipyard_protocol.errors import ErrorBody, ErrorCode
 from shipyard_protocol.ship import (
     Activity,
+    BrowserBatch,
+    BrowserBatchRun,
+    BrowserRun,
+    BrowserStep,
     DirectoryListing,
     DisplayEvent,
     EndEvent,
@@ -225,6 +229,19 @@ class ShipClient:
         timeout = run.timeout + EXEC_GRACE_S
         return await self._call(
             endpoint, "POST", "/shell/exec", ShellOutcome, json=body, timeout=timeout
+        )
+
+    async def browser(self, endpoint: str, run: BrowserRun) -> BrowserStep:
+        timeout = run.timeout + EXEC_GRACE_S
+        return await self._call(
+            endpoint, "POST", "/browser/exec", BrowserStep, json=run.model_dump(), timeout=timeout
+        )
+
+    async def browser_batch(self, endpoint: str, run: BrowserBatchRun) -> BrowserBatch:
+        timeout = run.timeout + EXEC_GRACE_S
+        body = run.model_dump()
+        return await self._call(
+            endpoint, "POST", "/browser/exec_batch", BrowserBatch, json=body, timeout=timeout
         )
 
     async def read_file(self, endpoint: str, path: str) -> FileText:

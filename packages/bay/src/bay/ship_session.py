@@ -10,7 +10,13 @@ from collections.abc import AsyncIterable, Awaitable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bay.errors import ERRORS_BY_CODE, BayError, ShipError, ShipTimeoutError
+from bay.errors import (
+    ERRORS_BY_CODE,
+    BayError,
+    CapabilityNotSupportedError,
+    ShipError,
+    ShipTimeoutError,
+)
 from bay.ship_client import (
     ClientConnection,
     ShipCallError,
@@ -21,6 +27,10 @@ from bay.ship_client import (
     ShipTimedOutError,
 )
 from shipyard_protocol.ship import (
+    BrowserBatch,
+    BrowserBatchRun,
+    BrowserRun,
+    BrowserStep,
     DirectoryListing,
     FileText,
     FileWritten,
@@ -64,10 +74,28 @@ async def _answer(call: Awaitable[T]) -> T:
 
 @dataclass(frozen=True)
 class SessionShip:
-    """The Ship of one running session (`endpoint`), through Bay's shared client."""
+    """The Ship of one running session (`endpoint`), through Bay's shared client; the
+    browser's Ship answers at `browser_endpoint` (None: the session has no browser)."""
 
     client: ShipClient
     endpoint: str
+    browser_endpoint: str | None = None
+
+    def browser(self, run: BrowserRun) -> Awaitable[BrowserStep]:
+        return _answer(self.client.browser(self._browser(), run))
+
+    def browser_batch(self, run: BrowserBatchRun) -> Awaitable[BrowserBatch]:
+        return _answer(self.client.browser_batch(self._browser(), run))
+
+    def _browser(self) -> str:
+        if self.browser_endpoint is None:
+            # The level-2 check: the profile offers a browser, this session runs none (one
+            # started before the profile gained it).
+            raise CapabilityNotSupportedError(
+                "Runtime does not support capability 'browser'",
+                {"capability": "browser", "available": []},
+            )
+        return self.browser_endpoint
 
     def python(self, run: PythonRun) -> Awaitable[PythonOutcome]:
         return _answer(self.client.python(self.endpoint, run))

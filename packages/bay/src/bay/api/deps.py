@@ -13,6 +13,7 @@ from bay.api.state import State
 from bay.db.models import Sandbox
 from bay.errors import ForbiddenError, NotFoundError
 from bay.services.blobs import BlobService
+from bay.services.browser import BrowserService
 from bay.services.candidates import CandidateService
 from bay.services.cargos import CargoService
 from bay.services.execs import ExecService
@@ -208,6 +209,25 @@ async def get_releases(request: HTTPConnection, db: Db, candidates: Candidates) 
 Releases = Annotated[ReleaseService, Depends(get_releases)]
 
 
+async def get_browser(
+    request: HTTPConnection, db: Db, sessions: Sessions, releases: Releases, blobs: Blobs
+) -> BrowserService:
+    state = bay_state(request)
+    return BrowserService(
+        db,
+        sessions,
+        state["profiles"],
+        state["records"],
+        releases,
+        blobs,
+        state["clock"],
+        state["metrics"],
+    )
+
+
+Browser = Annotated[BrowserService, Depends(get_browser)]
+
+
 async def get_keys(request: HTTPConnection, db: Db) -> KeyService:
     return KeyService(db, bay_state(request)["clock"])
 
@@ -289,3 +309,4 @@ def capable(capability: str) -> Any:
 PythonSandbox = Annotated[Sandbox, capable("python")]
 ShellSandbox = Annotated[Sandbox, capable("shell")]
 FilesSandbox = Annotated[Sandbox, capable("filesystem")]
+BrowserSandbox = Annotated[Sandbox, capable("browser")]

@@ -90,6 +90,8 @@ class Session(Base):
     profile_id: Mapped[str] = mapped_column(String(128))
     driver_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
     endpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Where the session's browser answers (`/browser/*`); null without a browser.
+    browser_endpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
     desired_state: Mapped[str] = mapped_column(String(16))
     observed_state: Mapped[str] = mapped_column(String(16))
     # The replica that started it; only it, or any replica once its lease has expired, reaps it.

@@ -132,7 +132,9 @@ class FakeDriver:
         self._served[ref] = await _Served.start(create_app(config, None, lease), path)
         self._labels[ref] = spec.labels
         self.started.append(spec)
-        return Instance(ref=ref, endpoint=f"unix:{path}", labels=spec.labels)
+        endpoint = f"unix:{path}"
+        browser = endpoint if spec.browser else None  # the same Ship serves /browser/*
+        return Instance(ref=ref, endpoint=endpoint, labels=spec.labels, browser_endpoint=browser)
 
     def _lease(self, ref: str, after: str | None) -> "BayLease | None":
         from ship.bay_lease import BayLease

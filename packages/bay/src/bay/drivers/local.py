@@ -23,6 +23,7 @@ from bay.drivers.base import (
     InstanceStartError,
     InstanceState,
     Labels,
+    Limits,
     SessionSpec,
 )
 from bay.drivers.cargo_store import CargoStore
@@ -103,6 +104,7 @@ class LocalDriver:
         """Called by `ensure_running`; returns once Ship wrote `ready`, else leaves nothing."""
         if spec.runtime:
             raise InstanceStartError(f"the local driver has no runtime {spec.runtime}")
+        spec = replace(spec, limits=_walls(spec))
         labels = spec.labels
         run = self._run(labels.session_id)
         socket = run / "sock" / bwrap.SOCKET_NAME
@@ -120,7 +122,11 @@ class LocalDriver:
             except DriverError:
                 logger.exception("could not clean up the failed start of %s", run.name)
             raise
-        return Instance(ref=labels.session_id, endpoint=record.endpoint, labels=labels)
+        # The browser runs inside the same walls, its commands sent through the same Ship.
+        browser = record.endpoint if spec.browser else None
+        return Instance(
+            ref=labels.session_id, endpoint=record.endpoint, labels=labels, browser_endpoint=browser
+        )
 
     async def stop(self, ref: str) -> None:
         """Called by stop, delete, idle GC and reconcile; kills every process of the session."""
@@ -482,3 +488,20 @@ def _state(run: Path, record: _Record) -> InstanceState:
 
 def _utc_now() -> str:
     return datetime.now(UTC).isoformat()
+
+
+def _walls(spec: SessionSpec) -> Limits:
+    """The sandbox's limits: Ship's, plus the browser's when one runs inside the same walls
+    (a limit of 0 or less stays none)."""
+    ship, browser = spec.limits, spec.browser.limits if spec.browser else None
+    if browser is None:
+        return ship
+
+    def both(a: float, b: float) -> float:
+        return a + b if a > 0 and b > 0 else 0
+
+    return Limits(
+        cpus=both(ship.cpus, browser.cpus),
+        memory_bytes=int(both(ship.memory_bytes, browser.memory_bytes)),
+        pids=int(both(ship.pids, browser.pids)),
+    )

@@ -1,6 +1,7 @@
 """Blobs: owner-scoped JSON documents named `blob:blob-…` (skill payloads, browser traces)."""
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -31,16 +32,10 @@ class BlobService:
 
     async def put(self, owner: str, kind: str, payload: dict[str, Any] | list[Any]) -> str:
         """Store `payload` and answer its reference."""
-        blob = ArtifactBlob(
-            id=new_id("blob"),
-            owner=owner,
-            kind=kind,
-            payload_json=json.dumps(payload, ensure_ascii=False),
-            created_at=self._clock(),
-        )
+        blob = new_blob(owner, kind, payload, self._clock())
         self._db.add(blob)
         await self._db.flush()
-        return REF_PREFIX + blob.id
+        return blob_ref(blob)
 
     async def create_payload(self, owner: str, request: SkillPayloadCreate) -> SkillPayloadRef:
         """`POST /v1/skills/payloads`."""
@@ -64,6 +59,23 @@ class BlobService:
         return await self._db.scalar(
             select(ArtifactBlob).where(ArtifactBlob.id == blob_id(ref), ArtifactBlob.owner == owner)
         )
+
+
+def new_blob(
+    owner: str, kind: str, payload: dict[str, Any] | list[Any], now: datetime
+) -> ArtifactBlob:
+    """A blob row to add in whichever transaction stores it."""
+    return ArtifactBlob(
+        id=new_id("blob"),
+        owner=owner,
+        kind=kind,
+        payload_json=json.dumps(payload, ensure_ascii=False),
+        created_at=now,
+    )
+
+
+def blob_ref(blob: ArtifactBlob) -> str:
+    return REF_PREFIX + blob.id
 
 
 def blob_payload(blob: ArtifactBlob) -> dict[str, Any] | list[Any]:

@@ -5,7 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
 from bay.db.models import ExecutionHistory, SkillCandidate, SkillEvaluation, SkillRelease
 from bay.errors import ConflictError, InvalidRequestError, NotFoundError
-from bay.services.blobs import BlobService
+from bay.services.blobs import BlobService, blob_payload
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from shipyard_protocol.skills import SkillCandidate as CandidateOut
@@ -105,6 +105,28 @@ class CandidateService:
         if candidate is None:
             raise NotFoundError(f"Skill candidate not found: {candidate_id}")
         return candidate
+
+    async def commands(self, owner: str, candidate_id: str) -> list[str]:
+        """The browser commands the candidate's payload replays: a JSON object whose
+        `commands` is a non-empty list of strings, else 400."""
+        candidate = await self.get(owner, candidate_id)
+        if candidate.payload_ref is None:
+            raise InvalidRequestError(
+                f"Skill candidate {candidate_id} has no payload to run",
+                {"candidate_id": candidate_id},
+            )
+        payload = blob_payload(await self._blobs.get(owner, candidate.payload_ref))
+        commands = payload.get("commands") if isinstance(payload, dict) else None
+        if (
+            not isinstance(commands, list)
+            or not commands
+            or not all(isinstance(c, str) and c.strip() for c in commands)
+        ):
+            raise InvalidRequestError(
+                f"Payload {candidate.payload_ref} has no non-empty `commands` list of strings",
+                {"payload_ref": candidate.payload_ref},
+            )
+        return commands
 
     async def page(
         self, owner: str, status: str | None, skill_key: str | None, limit: int, offset: int

@@ -93,9 +93,10 @@ class ExecService:
         latency = self._metrics.exec_latency.labels(kind, self._metrics.driver)
         latency.observe(time.monotonic() - started)
         result = exec_result(request, outcome, execution_id, _ms_since(started), opened.lost)
-        long = time.monotonic() - started > LEASE_SLACK_S
         await self._records.close(
-            execution_id, outcome_values(result), self._renewal(sandbox) if long else None
+            execution_id,
+            outcome_values(result),
+            renewal(self._profiles, self._clock, sandbox, started),
         )
         return result
 
@@ -113,15 +114,21 @@ class ExecService:
                 raise  # the session still runs: the refusal stands
             return again, await _send(again.ready.ship, run)
 
-    def _renewal(self, sandbox: Sandbox) -> Executable:
-        """A finished exec is activity too: a long run must not leave the lease nearly spent."""
-        now = self._clock()
-        idle = timedelta(seconds=self._profiles.get(sandbox.profile_id).idle_timeout)
-        return (
-            update(Sandbox)
-            .where(Sandbox.id == sandbox.id, Sandbox.current_session_id.is_not(None))
-            .values(last_active_at=now, idle_expires_at=now + idle)
-        )
+
+def renewal(
+    profiles: ProfileCatalog, clock: Clock, sandbox: Sandbox, started: float
+) -> Executable | None:
+    """A finished exec is activity too: a long run (begun at monotonic `started`) must not
+    leave the idle lease nearly spent; a short one's lease was renewed as it began."""
+    if time.monotonic() - started <= LEASE_SLACK_S:
+        return None
+    now = clock()
+    idle = timedelta(seconds=profiles.get(sandbox.profile_id).idle_timeout)
+    return (
+        update(Sandbox)
+        .where(Sandbox.id == sandbox.id, Sandbox.current_session_id.is_not(None))
+        .values(last_active_at=now, idle_expires_at=now + idle)
+    )
 
 
 async def _send(ship: SessionShip, run: PythonRun | ShellRun) -> PythonOutcome | ShellOutcome:

@@ -3,7 +3,7 @@ after, their long fields cut to head and tail, and pruned by the retention setti
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,7 +11,7 @@ from sqlalchemy import Executable, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
-from bay.db.models import ExecutionHistory
+from bay.db.models import Base, ExecutionHistory
 
 MARKER = "\n…[{0} characters cut]…\n"
 # Sessions remembered to have run Python here; an older one forgotten costs one query.
@@ -70,13 +70,19 @@ class Records:
             self._ran_python.add(row.session_id)
 
     async def close(
-        self, execution_id: str, values: Mapping[str, object], also: Executable | None = None
+        self,
+        execution_id: str,
+        values: Mapping[str, object],
+        also: Executable | None = None,
+        rows: Sequence[Base] = (),
     ) -> None:
         """Complete the row if it is still running (a second close changes nothing); `also`
-        is written in the same transaction (an idle lease moved on)."""
+        (an idle lease moved on) and `rows` (a browser trace) are written in the same
+        transaction."""
         limit = self._retention.max_field_bytes
         clipped = {k: clip(v, limit) if isinstance(v, str) else v for k, v in values.items()}
         async with self._writing() as db:
+            db.add_all(rows)
             await db.execute(
                 update(ExecutionHistory)
                 .where(ExecutionHistory.id == execution_id, ExecutionHistory.status == "running")

@@ -5,6 +5,7 @@ Versions are unique per owner and key (a database index), so two promotions raci
 same number end in one 409 instead of two active releases.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, update
@@ -29,6 +30,16 @@ from shipyard_protocol.skills import SkillRelease as ReleaseOut
 
 MANUAL = "manual"
 AUTO = "auto"
+
+
+@dataclass(frozen=True)
+class Replay:
+    """A skill release to run: its id, key, stage, and the browser commands it replays."""
+
+    release_id: str
+    skill_key: str
+    stage: str
+    commands: list[str]
 
 
 def release_stage(value: str) -> SkillReleaseStage:
@@ -151,6 +162,14 @@ class ReleaseService:
                 SkillRelease.deleted_at.is_(None),
             )
         )
+
+    async def replay(self, owner: str, skill_key: str) -> Replay:
+        """What a skill run replays: the active release's commands (404 without one)."""
+        release = await self.active(owner, skill_key)
+        if release is None:
+            raise NotFoundError(f"No active release of skill {skill_key}", {"skill_key": skill_key})
+        commands = await self._candidates.commands(owner, release.candidate_id)
+        return Replay(release.id, release.skill_key, release.stage, commands)
 
     async def page(
         self,

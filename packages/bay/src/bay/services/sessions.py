@@ -29,7 +29,7 @@ from bay.services import leases, networks
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.locks import SandboxLocks
-from bay.services.profiles import ProfileCatalog
+from bay.services.profiles import ProfileCatalog, environment
 from bay.services.recent_sandboxes import RecentSandboxes
 from bay.services.ship_logs import relay
 from bay.ship_client import ShipCallError, ShipClient
@@ -138,8 +138,7 @@ class SessionService:
                     return step
                 if isinstance(step, _Begun):
                     bind_contextvars(session_id=step.session_id)
-                    endpoint = await self._start(step.session_id, step.spec)
-                    ship = SessionShip(self._rt.ship, endpoint)
+                    ship = await self._start(step.session_id, step.spec)
                     ready = Ready(step.session_id, ship, state_lost=step.lost)
                     if then is not None:
                         async with self._unit(writing=True) as db:
@@ -209,7 +208,8 @@ class SessionService:
                 return None, True
             ship.cleared(session.endpoint)
         self._touch(sandbox)
-        return Ready(session.id, SessionShip(ship, session.endpoint)), False
+        found = SessionShip(ship, session.endpoint, session.browser_endpoint)
+        return Ready(session.id, found), False
 
     async def _starting_elsewhere(self, db: DbSession, session: Session) -> bool:
         """A start under way on a live replica. This replica's own never is: its starts run
@@ -221,7 +221,7 @@ class SessionService:
             return False
         return session.instance_id in await leases.live_replicas(db, now)
 
-    async def _start(self, session_id: str, spec: SessionSpec) -> str:
+    async def _start(self, session_id: str, spec: SessionSpec) -> SessionShip:
         metrics, driver = self._rt.metrics, self._rt.metrics.driver
         started = time.monotonic()
         try:
@@ -244,10 +244,11 @@ class SessionService:
             metrics.session_start_latency.labels(driver).observe(time.monotonic() - started)
             session.driver_ref = instance.ref
             session.endpoint = instance.endpoint
+            session.browser_endpoint = instance.browser_endpoint
             session.observed_state = RUNNING
             session.last_observed_at = self._clock()
             self._touch(sandbox)
-        return instance.endpoint
+        return SessionShip(self._rt.ship, instance.endpoint, instance.browser_endpoint)
 
     def traffic(self, session: Session) -> Traffic | None:
         """The network traffic of a running session, None without a network."""
@@ -332,6 +333,8 @@ class SessionService:
             await self._rt.driver.stop(session.driver_ref)
         if session.endpoint:
             await self._rt.ship.forget(session.endpoint)
+        if session.browser_endpoint and session.browser_endpoint != session.endpoint:
+            await self._rt.ship.forget(session.browser_endpoint)
         if sandbox.current_session_id == session.id:
             sandbox.current_session_id = None
         await db.delete(session)
@@ -373,13 +376,15 @@ class SessionService:
             profile=profile.id,
             instance_id=self._rt.instance_id,
         )
-        env = {**profile.env, **(sandbox.user_env or {}), **self._rt.ship_env}
+        env = {**environment(profile), **(sandbox.user_env or {}), **self._rt.ship_env}
         if self._rt.orphan_grace_s is not None:
             # Past its idle timeout a live Bay would have ended it anyway; the grace is the
             # time a restarted Bay has to find it again.
             orphan_after = max(profile.idle_timeout, 0) + self._rt.orphan_grace_s
             env["SHIP_ORPHAN_AFTER_S"] = f"{orphan_after:g}"
-        if (kernel or sandbox.is_warm_pool) and "python" in profile.capabilities:
+        if (kernel or sandbox.is_warm_pool) and "python" in self._rt.profiles.capabilities(
+            profile.id
+        ):
             env["SHIP_PRESTART_KERNEL"] = "1"
         if profile.preload:
             env["SHIP_PRELOAD"] = ",".join(profile.preload)
@@ -391,6 +396,7 @@ class SessionService:
             egress=networks.egress(sandbox, profile),
             image=profile.image,
             runtime=profile.runtime,
+            browser=self._rt.profiles.browser(profile),
         )
 
 
