@@ -49,7 +49,7 @@ HOST_CAS = Path("/usr/local/share/ca-certificates")
 SHIP_PREFIX = "opt/ship"
 # Part of the environment's hash with the recipe: raise it when a change to this script changes
 # what build_env makes (the rest of the script may change without rebuilding the environment).
-ENV_BUILD_VERSION = 4
+ENV_BUILD_VERSION = 5
 # Recipe files of the top layer (with Ship): changing them rebuilds only that (seconds).
 TOP_LAYER = [RECIPE / "sandbox.env", RECIPE / "matplotlibrc", RECIPE / "Dockerfile"]
 BUILD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -407,15 +407,35 @@ def _package_indexes(root: Path) -> None:
 
 
 def _npm_globals(root: Path) -> None:
-    """npm runs inside with the registry this machine's npm is configured with, if any."""
+    """npm runs inside with the registry this machine's npm is configured with, if any. No
+    package's install scripts run: they may download (agent-browser's fetches a binary)."""
     packages = recipe_lines("npm-globals.txt")
     registry = host_indexes().get("npm")
     option = f" --registry={registry}" if registry else ""
     inside(
         root,
-        f"npm install -g --no-audit --no-fund --loglevel=error{option} {' '.join(packages)}\n"
-        "rm -rf /root/.npm\n",
+        f"npm install -g --ignore-scripts --no-audit --no-fund --loglevel=error{option} "
+        f"{' '.join(packages)}\nrm -rf /root/.npm\n" + _agent_browser_native(packages),
     )
+
+
+def _agent_browser_native(packages: list[str]) -> str:
+    """agent-browser's command is a JS shim that wants Node >= 24 (bookworm has 18) and runs the
+    native binary the package carries for each platform (its install script, which does not
+    run, would make it executable): the command becomes that binary, the other platforms' go
+    (100 MB), and the binary must answer with the pinned version."""
+    version = next(p for p in packages if p.startswith("agent-browser@")).partition("@")[2]
+    package = "/usr/local/lib/node_modules/agent-browser"
+    return f"""
+case "$(dpkg --print-architecture)" in
+    amd64) native=agent-browser-linux-x64 ;;
+    arm64) native=agent-browser-linux-arm64 ;;
+esac
+chmod 755 {package}/bin/$native
+find {package}/bin -name 'agent-browser-*' ! -name $native -delete
+ln -sfn ../lib/node_modules/agent-browser/bin/$native /usr/local/bin/agent-browser
+test "$(agent-browser --version)" = "agent-browser {version}"
+"""
 
 
 def _configure(root: Path) -> None:
