@@ -66,6 +66,9 @@ class ShipHealth(BaseModel):
     kernel_generation: int = Field(
         description="0 before the first kernel starts; grows each time kernel state is lost"
     )
+    browser: bool = Field(
+        default=False, description="agent-browser and Chromium are installed (POST /browser/*)"
+    )
 
 
 class ShipLogLine(BaseModel):

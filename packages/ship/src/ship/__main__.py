@@ -27,6 +27,8 @@ Environment:
 - `SHIP_PRELOAD`: modules, comma separated, that the kernel imports before it answers (for
   `matplotlib.pyplot`, its inline backend too); one that fails is a warning on the first
   execution's stderr.
+- `SHIP_SANDBOX_ID`: the sandbox's id, the name of its browser session (default `shipyard`);
+  the browser itself is agent-browser's, configured by its own `AGENT_BROWSER_*` variables.
 """
 
 import os

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 
 from ship.api import (
     activity,
+    browser,
     executions,
     files,
     health,
@@ -30,6 +31,7 @@ from ship.api import (
 )
 from ship.auth import TokenGate
 from ship.bay_lease import BayLease, LeaseRenewer
+from ship.browser import Browser
 from ship.config import ShipConfig
 from ship.errors import KernelStartError, ShipError
 from ship.events import LogBounds
@@ -91,13 +93,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         python = kernel or kernel_for(config)
-        shell_ = Shell(config.output_limit, config.pipe_grace)
+        shell_ = _shell(config)
         state = app.state
         state.kernel, state.workspace = python, Workspace(config.workspace)
         state.executions = Executions(
             python, shell_, _bounds(config), config.executions_kept, config.executions_kept_bytes
         )
         state.processes, state.terminals = Processes(), Terminals(config.workspace)
+        browser_ = Browser(_shell(config), config.workspace, config.sandbox_id)
+        state.browser = browser_
         state.ports = Ports(own_port=None if config.socket else config.port)
         if config.prestart_kernel:
             await _prestart(python)
@@ -107,12 +111,16 @@ def create_app(
         finally:
             await state.executions.shutdown()
             shell_.shutdown()
+            await browser_.shutdown()
             await state.processes.shutdown()
             await state.terminals.shutdown()
             await python.shutdown()
 
     app = FastAPI(title="Ship", version=_VERSION, lifespan=lifespan)
-    routers = (health, python, shell, executions, processes, terminal, activity, files, ports, logs)
+    routers = (
+        *(health, python, shell, executions, processes, terminal, activity, files, ports, logs),
+        browser,
+    )
     for module in routers:
         app.include_router(module.router)
     app.state.log_buffer = log_buffer or LogBuffer()
@@ -125,6 +133,10 @@ def create_app(
     if config.token_sha256 is not None:
         app.add_middleware(TokenGate, digest=config.token_sha256)
     return app
+
+
+def _shell(config: ShipConfig) -> Shell:
+    return Shell(config.output_limit, config.pipe_grace)
 
 
 async def _prestart(kernel: Kernel) -> None:

@@ -34,6 +34,8 @@ class ShipConfig:
     orphan_after: float | None = None
     # Where the sandbox's memory cgroup counts OOM kills (SHIP_MEMORY_EVENTS: one file).
     oom_counters: tuple[Path, ...] = CGROUP_COUNTERS
+    # The sandbox's id (SHIP_SANDBOX_ID), which names its browser session.
+    sandbox_id: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> "ShipConfig":
@@ -58,4 +60,5 @@ class ShipConfig:
             oom_counters=(Path(events),)
             if (events := env.get("SHIP_MEMORY_EVENTS"))
             else CGROUP_COUNTERS,
+            sandbox_id=env.get("SHIP_SANDBOX_ID") or None,
         )

@@ -108,7 +108,13 @@ class Shell:
         self, command: str, cwd: Path, env: dict[str, str], time_limit: float, log: EventLog
     ) -> ShellOutcome:
         """Run `command`; exit_code is -1 when it was killed for running past `time_limit`."""
-        transport, capture = await self._spawn(command, cwd, env, log)
+        return await self.run_argv(["bash", "-lc", command], cwd, env, time_limit, log)
+
+    async def run_argv(
+        self, argv: list[str], cwd: Path, env: dict[str, str], time_limit: float, log: EventLog
+    ) -> ShellOutcome:
+        """Run `argv` (no shell) by the same rules as `run`."""
+        transport, capture = await self._spawn(argv, cwd, env, log)
         pid = transport.get_pid()
         self._groups.add(pid)
         try:
@@ -131,15 +137,13 @@ class Shell:
             _kill_group(pid)
 
     async def _spawn(
-        self, command: str, cwd: Path, env: dict[str, str], log: EventLog
+        self, argv: list[str], cwd: Path, env: dict[str, str], log: EventLog
     ) -> tuple[asyncio.SubprocessTransport, _Capture]:
         loop = asyncio.get_running_loop()
         with spawn_errors():
             return await loop.subprocess_exec(
                 lambda: _Capture(self._output_limit, log),
-                "bash",
-                "-lc",
-                command,
+                *argv,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from ship.api.deps import ExecutionsDep, PortsDep, ProcessesDep, TerminalsDep
+from ship.api.deps import BrowserDep, ExecutionsDep, PortsDep, ProcessesDep, TerminalsDep
 from shipyard_protocol.ship import Activity
 
 router = APIRouter()
@@ -10,10 +10,15 @@ router = APIRouter()
 
 @router.get("/activity")
 async def activity(
-    executions: ExecutionsDep, processes: ProcessesDep, terminals: TerminalsDep, ports: PortsDep
+    executions: ExecutionsDep,
+    processes: ProcessesDep,
+    terminals: TerminalsDep,
+    ports: PortsDep,
+    browser: BrowserDep,
 ) -> Activity:
     return Activity(
-        running_executions=executions.running(),
+        # A browser command in flight is an execution too (Bay records it as one).
+        running_executions=executions.running() + browser.running,
         running_processes=processes.running(),
         open_terminals=terminals.count,
         open_ports=ports.count,

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
+from ship.browser import Browser
 from ship.executions import Executions
 from ship.files import Workspace
 from ship.kernel import Kernel
@@ -43,9 +44,15 @@ async def _ports(connection: HTTPConnection) -> Ports:
     return ports
 
 
+async def _browser(connection: HTTPConnection) -> Browser:
+    browser: Browser = connection.app.state.browser
+    return browser
+
+
 KernelDep = Annotated[Kernel, Depends(_kernel)]
 WorkspaceDep = Annotated[Workspace, Depends(_workspace)]
 ExecutionsDep = Annotated[Executions, Depends(_executions)]
 ProcessesDep = Annotated[Processes, Depends(_processes)]
 TerminalsDep = Annotated[Terminals, Depends(_terminals)]
 PortsDep = Annotated[Ports, Depends(_ports)]
+BrowserDep = Annotated[Browser, Depends(_browser)]

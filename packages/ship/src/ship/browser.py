@@ -1,0 +1,191 @@
+"""Browser commands: `agent-browser` (no shell) with the session's name and persistent profile,
+each in its own process group; one that runs past its time takes the browser down with it."""
+
+import asyncio
+import os
+import re
+import shlex
+import shutil
+import signal
+import time
+from contextlib import suppress
+from importlib import resources
+from pathlib import Path
+
+from ship.errors import ShipError
+from ship.events import EventLog, LogBounds
+from ship.shell import Shell
+from shipyard_protocol.errors import ErrorCode
+from shipyard_protocol.ship import BrowserBatch, BrowserBatchRun, BrowserStep
+
+CLI = "agent-browser"
+# The persistent profile (cookies, logins, storage) lives on the cargo: it survives stop/start.
+PROFILE = Path(".browser/profile")
+SKILL = "browser-automation"
+# agent-browser's rule for session names.
+_SESSION_NAME = re.compile(r"[\w-]+")
+_DEFAULT_SESSION = "shipyard"
+# What a command's event log may hold: nobody follows it, only the capped buffers count.
+_BOUNDS = LogBounds(max_bytes=64 * 1024, max_events=256, stall=1.0)
+# How long Ship's shutdown waits for `close`, which lets Chromium write its profile.
+_CLOSE_GRACE = 5.0
+_KILL_ROUNDS = 20
+
+
+class InvalidBrowserCommandError(ShipError):
+    code = ErrorCode.VALIDATION_ERROR
+
+
+class BrowserUnavailableError(ShipError):
+    code = ErrorCode.CAPABILITY_NOT_SUPPORTED
+
+
+class Browser:
+    """Runs agent-browser commands for the session; Chromium is agent-browser's daemon's."""
+
+    def __init__(self, shell: Shell, workspace: Path, sandbox_id: str | None) -> None:
+        self._shell = shell
+        self._workspace = workspace
+        named = sandbox_id and _SESSION_NAME.fullmatch(sandbox_id)
+        self.session: str = named.group() if named else _DEFAULT_SESSION
+        self.profile = workspace / PROFILE
+        self._running = 0
+        self._prepared = False
+
+    @property
+    def available(self) -> bool:
+        """agent-browser and the Chromium it is told to drive are both there."""
+        chromium = os.environ.get("AGENT_BROWSER_EXECUTABLE_PATH") or "chromium"
+        return shutil.which(CLI) is not None and shutil.which(chromium) is not None
+
+    @property
+    def running(self) -> int:
+        return self._running
+
+    async def run(self, cmd: str, time_limit: float, step_index: int = 0) -> BrowserStep:
+        """One command; exit_code -1 with `timed_out` when it ran past `time_limit`."""
+        argv = self._argv(cmd)
+        self._prepare()
+        started = time.monotonic()
+        self._running += 1
+        try:
+            log = EventLog(f"browser-{step_index}", _BOUNDS)
+            outcome = await self._shell.run_argv(argv, self._workspace, {}, time_limit, log)
+        finally:
+            self._running -= 1
+        stderr = outcome.stderr
+        if outcome.timed_out:
+            await asyncio.to_thread(self._kill_browser)
+            stderr += (
+                f"{CLI} timed out after {time_limit:g} s; it was stopped and its browser closed "
+                "(the next command starts a new one on the same profile)\n"
+            )
+        return BrowserStep(
+            cmd=cmd,
+            stdout=outcome.stdout,
+            stderr=stderr,
+            exit_code=outcome.exit_code,
+            step_index=step_index,
+            duration_ms=round((time.monotonic() - started) * 1000),
+            timed_out=outcome.timed_out,
+        )
+
+    async def run_batch(self, batch: BrowserBatchRun) -> BrowserBatch:
+        """Commands in order, each given what is left of the batch's time."""
+        for cmd in batch.commands:
+            self._argv(cmd)  # a malformed command refuses the whole batch before any runs
+        started = time.monotonic()
+        results: list[BrowserStep] = []
+        for index, cmd in enumerate(batch.commands):
+            left = batch.timeout - (time.monotonic() - started)
+            if left <= 0:
+                break
+            step = await self.run(cmd, left, index)
+            results.append(step)
+            if step.exit_code != 0 and batch.stop_on_error:
+                break
+        return BrowserBatch(
+            results=results,
+            total_steps=len(batch.commands),
+            completed_steps=len(results),
+            success=len(results) == len(batch.commands)
+            and all(step.exit_code == 0 for step in results),
+            duration_ms=round((time.monotonic() - started) * 1000),
+        )
+
+    async def shutdown(self) -> None:
+        """Kill running commands, then close the browser (so Chromium writes its profile)."""
+        self._shell.shutdown()
+        if not self._prepared:  # never used
+            return
+        if not await asyncio.to_thread(_browser_processes, self.session, self.profile):
+            return
+        log = EventLog("browser-close", _BOUNDS)
+        with suppress(OSError, ShipError):
+            await self._shell.run_argv(self._argv("close"), self._workspace, {}, _CLOSE_GRACE, log)
+        await asyncio.to_thread(self._kill_browser)
+
+    def _argv(self, cmd: str) -> list[str]:
+        try:
+            words = shlex.split(cmd)
+        except ValueError as exc:
+            message = f"the browser command cannot be split into words: {exc}"
+            raise InvalidBrowserCommandError(message, {"cmd": cmd}) from exc
+        if words[:1] == [CLI]:
+            words = words[1:]
+        if not words:
+            raise InvalidBrowserCommandError("the browser command is empty", {"cmd": cmd})
+        return [CLI, "--session", self.session, "--profile", str(self.profile), *words]
+
+    def _prepare(self) -> None:
+        """On first use: the profile's directory, and the skill document unless one is there."""
+        if not self.available:
+            details = {"capability": "browser"}
+            raise BrowserUnavailableError(f"{CLI} or Chromium is not installed here", details)
+        if self._prepared:
+            return
+        self.profile.mkdir(parents=True, exist_ok=True)
+        skill = self._workspace / "skills" / SKILL / "SKILL.md"
+        if not skill.exists():
+            skill.parent.mkdir(parents=True, exist_ok=True)
+            source = resources.files("ship") / "skills" / SKILL / "SKILL.md"
+            skill.write_text(source.read_text(encoding="utf-8"), encoding="utf-8")
+        self._prepared = True
+
+    def _kill_browser(self) -> None:
+        """Kill the session's daemon and everything it started (Chromium and its helpers), so
+        the next command starts a new browser; a few rounds catch what forked meanwhile."""
+        for _ in range(_KILL_ROUNDS):
+            victims = _browser_processes(self.session, self.profile)
+            if not victims:
+                return
+            for pid in victims:
+                with suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+
+
+def _browser_processes(session: str, profile: Path) -> set[int]:
+    """The session's daemon (agent-browser marks it in its environment and gives it a session
+    of its own), the processes of its session (Chromium's, whose helpers overwrite their
+    environment with their titles), those that carry the mark (Chromium's crash handlers
+    leave the session) and any process using the profile; never Ship."""
+    mark = f"AGENT_BROWSER_SESSION={session}".encode()
+    profile_arg = f"--user-data-dir={profile}".encode()
+    found: set[int] = set()
+    daemons: set[int] = set()
+    sessions: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        pid = int(entry.name)
+        with suppress(OSError, IndexError, ValueError):  # gone meanwhile, or not ours
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            # After the command's name: state, ppid, process group, session.
+            sessions[pid] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[3])
+            if mark in environ:
+                found.add(pid)
+                if b"AGENT_BROWSER_DAEMON=1" in environ:
+                    daemons.add(pid)
+            if profile_arg in (entry / "cmdline").read_bytes():
+                found.add(pid)
+    return found | {pid for pid, sid in sessions.items() if sid in daemons}
