@@ -38,6 +38,19 @@ PROFILES: list[dict[str, Any]] = [
     {"id": "allow", "network": ALLOW},
     {"id": "capped", "network": "internet", "network_bandwidth_mbit": CAP_MBIT},
     {"id": "deny", "network": {"egress": "internet", "deny": ["other.test"]}},
+    {
+        "id": "deny-browser",
+        "network": {"egress": "internet", "deny": ["other.test"]},
+        "containers": [
+            {"name": "ship", "capabilities": ["filesystem", "shell", "python"]},
+            {
+                "name": "browser",
+                "runtime_type": "browser",
+                "capabilities": ["browser"],
+                "resources": {"memory": "2g"},
+            },
+        ],
+    },
 ]
 
 
@@ -194,6 +207,19 @@ def test_deny_list_wins_over_internet(setup: Setup) -> None:
     assert setup.curl(sandbox_id, "http://allowed.test/")["exit_code"] == 0
     denied = setup.curl(sandbox_id, "http://other.test/")
     assert "reached" not in denied["output"], denied
+
+
+def test_the_browser_obeys_the_policy(setup: Setup) -> None:
+    sandbox_id = setup.create("deny-browser")
+
+    def page(url: str) -> str:
+        body = {"commands": [f"open {url}", "get text body"], "timeout": 300}
+        response = setup.client.post(f"/v1/sandboxes/{sandbox_id}/browser/exec_batch", json=body)
+        assert response.status_code == 200, response.text
+        return "\n".join(step["stdout"] + step["stderr"] for step in response.json()["results"])
+
+    assert "reached" in page("http://allowed.test/")
+    assert "reached" not in page("http://other.test/")
 
 
 def test_allow_list_opens_its_domains_over_http_and_https(setup: Setup) -> None:

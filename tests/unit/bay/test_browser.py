@@ -1,7 +1,8 @@
 """Browser execution through Bay: one command, batches, traces, history, skill runs.
 
 The fake driver's Ship is the real one; only the browser is a stand-in: a small script first
-on PATH named `agent-browser` that echoes its arguments and fails on a `fail` argument. It
+on PATH named `agent-browser` that echoes its arguments and fails on a `fail` argument (and an
+empty `chromium` beside it, so Ship finds a browser to drive). It
 tests Bay's rules, not the browser (tests/integration/test_browser.py drives real Chromium).
 """
 
@@ -14,7 +15,7 @@ import pytest
 
 from bay.config import ProfileSettings, Settings
 from tests.unit.bay.conftest import AUTH, Bay, make_settings, start_bay
-from tests.unit.bay.skill_steps import evaluate, execution
+from tests.unit.bay.skill_steps import evaluate, execution, other_owner
 
 FAKE_BROWSER = """#!/bin/sh
 for arg in "$@"; do
@@ -28,9 +29,9 @@ echo "ran: $*"
 async def bay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Bay]:
     tools = tmp_path / "bin"
     tools.mkdir()
-    script = tools / "agent-browser"
-    script.write_text(FAKE_BROWSER)
-    script.chmod(0o755)
+    for name, text in (("agent-browser", FAKE_BROWSER), ("chromium", "#!/bin/sh\n")):
+        (tools / name).write_text(text)
+        (tools / name).chmod(0o755)
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}{os.environ['PATH']}")
     [browser_python] = [p for p in Settings().profiles if p.id == "browser-python"]
     profiles = [ProfileSettings(id="python-default"), browser_python]
@@ -67,6 +68,56 @@ async def trace(bay: Bay, sandbox_id: str, ref: str, headers: Any = AUTH) -> Any
 
 
 class TestExec:
+    async def test_a_command_answers_its_output_and_writes_history(self, bay: Bay) -> None:
+        sandbox_id = await browser_sandbox(bay)
+        result = await post(bay, sandbox_id, "exec", {"cmd": "open about:blank"})
+        [entry] = await history(bay, sandbox_id)
+
+        assert result["success"] is True
+        assert result["exit_code"] == 0
+        assert "open about:blank" in result["output"]
+        assert result["error"] is None
+        assert result["trace_ref"] is None
+        assert entry["exec_type"] == "browser"
+        assert entry["code"] == "open about:blank"
+        assert entry["id"] == result["execution_id"]
+        assert (entry["payload_ref"], entry["learn_enabled"]) == (None, False)
+        assert entry["learn_status"] == "skipped"
+
+    async def test_a_failing_command_is_data(self, bay: Bay) -> None:
+        result = await post(bay, await browser_sandbox(bay), "exec", {"cmd": "click fail"})
+
+        assert (result["success"], result["exit_code"]) == (False, 1)
+        assert result["error"] == "step failed"
+
+    async def test_include_trace_answers_the_ref_history_keeps(self, bay: Bay) -> None:
+        sandbox_id = await browser_sandbox(bay)
+        result = await post(bay, sandbox_id, "exec", {"cmd": "snapshot", "include_trace": True})
+        [entry] = await history(bay, sandbox_id)
+        stored = await trace(bay, sandbox_id, result["trace_ref"])
+
+        assert entry["payload_ref"] == result["trace_ref"]
+        assert stored.status_code == 200, stored.text
+        assert stored.json()["trace"]["kind"] == "browser_exec_trace"
+        [step] = stored.json()["trace"]["steps"]
+        assert (step["kind"], step["cmd"], step["exit_code"]) == (
+            "individual_action",
+            "snapshot",
+            0,
+        )
+
+    async def test_learn_without_include_trace_sends_the_ref_to_history_only(
+        self, bay: Bay
+    ) -> None:
+        sandbox_id = await browser_sandbox(bay)
+        result = await post(bay, sandbox_id, "exec", {"cmd": "open about:blank", "learn": True})
+        [entry] = await history(bay, sandbox_id)
+
+        assert result["trace_ref"] is None
+        assert entry["payload_ref"].startswith("blob:")
+        assert (entry["learn_enabled"], entry["learn_status"]) == (True, "pending")
+        assert (await trace(bay, sandbox_id, entry["payload_ref"])).status_code == 200
+
     async def test_a_profile_without_a_browser_refuses(self, bay: Bay) -> None:
         sandbox_id = await bay.sandbox()
         response = await bay.client.post(
@@ -80,6 +131,55 @@ class TestExec:
         assert "browser" not in error["details"]["available"]
 
 
+class TestBatch:
+    async def test_stop_on_error_stops_after_the_failing_step(self, bay: Bay) -> None:
+        sandbox_id = await browser_sandbox(bay)
+        commands = ["open about:blank", "click fail", "snapshot"]
+        result = await post(
+            bay, sandbox_id, "exec_batch", {"commands": commands, "include_trace": True}
+        )
+        entries = await history(bay, sandbox_id)
+        stored = (await trace(bay, sandbox_id, result["trace_ref"])).json()["trace"]
+
+        assert (result["total_steps"], result["completed_steps"]) == (3, 2)
+        assert result["success"] is False
+        assert [step["exit_code"] for step in result["results"]] == [0, 1]
+        [entry] = entries
+        assert entry["exec_type"] == "browser_batch"
+        assert entry["payload_ref"] == result["trace_ref"]
+        assert entry["code"] == "open about:blank\nclick fail\nsnapshot"
+        assert entry["success"] is False
+        assert entry["error"] == "step failed"
+        assert stored["kind"] == "browser_batch_trace"
+        summary = {k: stored[k] for k in ("total_steps", "completed_steps", "success")}
+        assert summary == {"total_steps": 3, "completed_steps": 2, "success": False}
+        assert stored["duration_ms"] == result["duration_ms"]
+        assert [s["cmd"] for s in stored["steps"]] == ["open about:blank", "click fail"]
+        assert all("duration_ms" in s for s in stored["steps"])
+
+    async def test_without_stop_on_error_every_step_runs(self, bay: Bay) -> None:
+        sandbox_id = await browser_sandbox(bay)
+        body = {"commands": ["click fail", "snapshot"], "stop_on_error": False}
+        result = await post(bay, sandbox_id, "exec_batch", body)
+        [entry] = await history(bay, sandbox_id)
+
+        assert (result["completed_steps"], result["success"]) == (2, False)
+        assert result["trace_ref"] is None
+        assert entry["payload_ref"] is None
+        assert "ran: " in entry["output"]
+
+    async def test_history_filters_browser_from_browser_batch(self, bay: Bay) -> None:
+        sandbox_id = await browser_sandbox(bay)
+        await post(bay, sandbox_id, "exec", {"cmd": "snapshot"})
+        await post(bay, sandbox_id, "exec_batch", {"commands": ["snapshot"]})
+
+        singles = await history(bay, sandbox_id, exec_type="browser")
+        batches = await history(bay, sandbox_id, exec_type="browser_batch")
+
+        assert [e["exec_type"] for e in singles] == ["browser"]
+        assert [e["exec_type"] for e in batches] == ["browser_batch"]
+
+
 class TestTraces:
     async def test_an_unknown_trace_is_404(self, bay: Bay) -> None:
         response = await trace(bay, await browser_sandbox(bay), "blob:blob-000000000000")
@@ -91,6 +191,16 @@ class TestTraces:
 
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "validation_error"
+
+    async def test_another_owners_trace_is_404(self, bay: Bay) -> None:
+        sandbox_id = await browser_sandbox(bay)
+        result = await post(bay, sandbox_id, "exec", {"cmd": "snapshot", "include_trace": True})
+        mallory = await other_owner(bay)
+        theirs = await browser_sandbox(bay, mallory)
+
+        response = await trace(bay, theirs, result["trace_ref"], mallory)
+
+        assert response.status_code == 404
 
     async def test_a_skill_payload_is_not_a_trace(self, bay: Bay) -> None:
         sandbox_id = await browser_sandbox(bay)
@@ -130,6 +240,19 @@ async def skill_release(bay: Bay, sandbox_id: str, key: str, body: Any) -> dict[
 
 
 class TestSkillRun:
+    async def test_a_release_runs_as_one_tagged_batch(self, bay: Bay) -> None:
+        sandbox_id = await browser_sandbox(bay)
+        release = await skill_release(
+            bay, sandbox_id, "login", {"commands": ["open about:blank", "snapshot"]}
+        )
+        result = await post(bay, sandbox_id, "skills/login/run", {"tags": "mine, nightly"})
+        [entry] = await history(bay, sandbox_id, exec_type="browser_batch")
+
+        assert (result["skill_key"], result["release_id"]) == ("login", release["id"])
+        assert (result["total_steps"], result["success"]) == (2, True)
+        assert entry["id"] == result["execution_id"]
+        assert entry["tags"] == f"mine,nightly,release:{release['id']},skill:login,stage:canary"
+
     async def test_no_active_release_is_404(self, bay: Bay) -> None:
         response = await bay.client.post(
             f"/v1/sandboxes/{await browser_sandbox(bay)}/browser/skills/nothing/run",
