@@ -1,4 +1,4 @@
-"""`AsyncSandbox`: a handle on one sandbox, with its python, shell, files, history,
+"""`AsyncSandbox`: a handle on one sandbox, with its python, shell, browser, files, history,
 executions, processes and terminal."""
 
 import builtins
@@ -6,7 +6,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from shipyard import _endpoints as req
-from shipyard._async_execs import AsyncExecutions, AsyncProcesses, AsyncPython, AsyncShell
+from shipyard._async_execs import (
+    AsyncBrowser,
+    AsyncExecutions,
+    AsyncProcesses,
+    AsyncPython,
+    AsyncShell,
+)
 from shipyard._async_terminal import AsyncTerminal
 from shipyard._terminal import TerminalTarget
 from shipyard._transfer import Progress, Source, Target, open_source
@@ -17,8 +23,8 @@ if TYPE_CHECKING:
 
 
 class AsyncSandbox:
-    """A handle on one sandbox: its last-known `info`, plus `python`, `shell`, `files`,
-    `history`, `executions`, `processes` and `terminal()`.
+    """A handle on one sandbox: its last-known `info`, plus `python`, `shell`, `browser`,
+    `files`, `history`, `executions`, `processes` and `terminal()`.
 
     `async with` deletes the sandbox on exit.
     """
@@ -28,6 +34,7 @@ class AsyncSandbox:
         self.info = info
         self.python = AsyncPython(client, info.id)
         self.shell = AsyncShell(client, info.id)
+        self.browser = AsyncBrowser(client, info.id)
         self.files = AsyncFiles(client, info.id)
         self.history = AsyncHistory(client, info.id)
         self.executions = AsyncExecutions(client, info.id)

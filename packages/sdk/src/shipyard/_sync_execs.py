@@ -1,11 +1,13 @@
 # generated from _async_execs.py by scripts/unasync.py; do not edit
-"""`sandbox.python`, `sandbox.shell`, `sandbox.executions` and `sandbox.processes` (sync)."""
+"""`sandbox.python`, `sandbox.shell`, `sandbox.browser`, `sandbox.executions` and
+`sandbox.processes` (sync)."""
 
 import builtins
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from shipyard import _browser_calls as browser
 from shipyard import _endpoints as req
 from shipyard._sync_stream import ExecStream
 from shipyard_protocol import api, ship
@@ -127,6 +129,95 @@ class Shell:
             tags=tags,
         )
         return self._client._stream(req.as_events(call), self._id)
+
+
+class Browser:
+    """`sandbox.browser`: agent-browser commands (`open URL`, `snapshot -i`, `click @e2`, …)
+    in the sandbox's headless Chromium; the page and its cookies stay between calls.
+
+    A failing command is `success=False` with its stderr in `error`, not an exception.
+    `learn=True` offers the run to skill learning; `include_trace=True` answers a
+    `trace_ref` that `trace()` reads.
+    """
+
+    def __init__(self, client: "Client", sandbox_id: str) -> None:
+        self._client = client
+        self._id = sandbox_id
+
+    def exec(
+        self,
+        cmd: str,
+        *,
+        timeout: int = 30,
+        description: str | None = None,
+        tags: req.Tags | None = None,
+        learn: bool = False,
+        include_trace: bool = False,
+    ) -> api.BrowserExecResult:
+        """Run one command, without the `agent-browser` word (timeout 1-300 s)."""
+        call = browser.run_browser(
+            self._id,
+            cmd,
+            timeout=timeout,
+            tags=tags,
+            description=description,
+            learn=learn,
+            include_trace=include_trace,
+        )
+        return self._client._call(call)
+
+    def exec_batch(
+        self,
+        commands: builtins.list[str],
+        *,
+        timeout: int = 60,
+        stop_on_error: bool = True,
+        description: str | None = None,
+        tags: req.Tags | None = None,
+        learn: bool = False,
+        include_trace: bool = False,
+    ) -> api.BrowserBatchResult:
+        """Run commands in order as one execution, within `timeout` (1-600 s) for all of
+        them; by default the first failing one stops the batch."""
+        call = browser.run_browser_batch(
+            self._id,
+            commands,
+            timeout=timeout,
+            tags=tags,
+            stop_on_error=stop_on_error,
+            description=description,
+            learn=learn,
+            include_trace=include_trace,
+        )
+        return self._client._call(call)
+
+    def run_skill(
+        self,
+        skill_key: str,
+        *,
+        timeout: int = 60,
+        stop_on_error: bool = True,
+        include_trace: bool = False,
+        description: str | None = None,
+        tags: req.Tags | None = None,
+    ) -> api.SkillRunResult:
+        """Replay the active release of `skill_key` (its payload's `commands`) as a batch;
+        `NotFoundError` when no release is active. The run is tagged with the release, so
+        it counts in the release's health."""
+        call = browser.run_skill(
+            self._id,
+            skill_key,
+            timeout=timeout,
+            tags=tags,
+            stop_on_error=stop_on_error,
+            include_trace=include_trace,
+            description=description,
+        )
+        return self._client._call(call)
+
+    def trace(self, trace_ref: str) -> api.BrowserTrace:
+        """The recorded steps behind a `trace_ref` (`blob:…`) of this sandbox's runs."""
+        return self._client._call(browser.get_trace(self._id, trace_ref))
 
 
 class Executions:

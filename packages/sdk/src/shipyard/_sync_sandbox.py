@@ -1,5 +1,5 @@
 # generated from _async_sandbox.py by scripts/unasync.py; do not edit
-"""`Sandbox`: a handle on one sandbox, with its python, shell, files, history,
+"""`Sandbox`: a handle on one sandbox, with its python, shell, browser, files, history,
 executions, processes and terminal."""
 
 import builtins
@@ -7,7 +7,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from shipyard import _endpoints as req
-from shipyard._sync_execs import Executions, Processes, Python, Shell
+from shipyard._sync_execs import (
+    Browser,
+    Executions,
+    Processes,
+    Python,
+    Shell,
+)
 from shipyard._sync_terminal import Terminal
 from shipyard._terminal import TerminalTarget
 from shipyard._transfer import Progress, Source, Target, open_source
@@ -18,8 +24,8 @@ if TYPE_CHECKING:
 
 
 class Sandbox:
-    """A handle on one sandbox: its last-known `info`, plus `python`, `shell`, `files`,
-    `history`, `executions`, `processes` and `terminal()`.
+    """A handle on one sandbox: its last-known `info`, plus `python`, `shell`, `browser`,
+    `files`, `history`, `executions`, `processes` and `terminal()`.
 
     `with` deletes the sandbox on exit.
     """
@@ -29,6 +35,7 @@ class Sandbox:
         self.info = info
         self.python = Python(client, info.id)
         self.shell = Shell(client, info.id)
+        self.browser = Browser(client, info.id)
         self.files = Files(client, info.id)
         self.history = History(client, info.id)
         self.executions = Executions(client, info.id)
