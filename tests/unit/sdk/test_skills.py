@@ -1,5 +1,7 @@
 """`client.skills`, on Bay in-process (async) and in a thread (sync)."""
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 
 from shipyard import (
@@ -10,6 +12,7 @@ from shipyard import (
     InvalidRequestError,
     NotFoundError,
 )
+from tests.unit.bay.conftest import Bay
 
 
 async def passing_candidate(aclient: AsyncClient, skill_key: str = "login") -> str:
@@ -75,6 +78,31 @@ class TestLifecycle:
         only = await aclient.skills.promote_candidate(await passing_candidate(aclient))
         with pytest.raises(ConflictError):
             await aclient.skills.rollback_release(only.id)
+
+
+async def test_another_owners_skills_are_not_found(aclient: AsyncClient, bay_app: Bay) -> None:
+    candidate_id = await passing_candidate(aclient, "mine")
+    released = await aclient.skills.promote_candidate(candidate_id)
+    payload = await aclient.skills.create_payload(payload=[1])
+    key = (await aclient.admin.keys.create("skills-stranger")).api_key
+    transport = bay_app.client._transport
+    async with AsyncClient("http://bay", key, transport=transport) as stranger:
+        skills = stranger.skills
+        calls: list[Callable[[], Awaitable[object]]] = [
+            lambda: skills.get_payload(payload.payload_ref),
+            lambda: skills.get_candidate(candidate_id),
+            lambda: skills.evaluate_candidate(candidate_id, passed=True),
+            lambda: skills.promote_candidate(candidate_id),
+            lambda: skills.delete_candidate(candidate_id),
+            lambda: skills.get_release_health(released.id),
+            lambda: skills.rollback_release(released.id),
+            lambda: skills.delete_release(released.id),
+        ]
+        for call in calls:
+            with pytest.raises(NotFoundError):
+                await call()
+        assert (await skills.list_candidates(skill_key="mine")).total == 0
+        assert (await skills.list_releases(skill_key="mine")).total == 0
 
 
 class TestSyncClient:
