@@ -1,11 +1,12 @@
-"""The `shipyard` command line over the SDK: sandboxes, execs, files, cargos, background
-processes, the terminal, sandbox ports and profiles."""
+"""The `shipyard` command line over the SDK: sandboxes, execs, the browser, files, cargos,
+background processes, the terminal, sandbox ports, profiles and skills."""
 
 from importlib import metadata
 from typing import Annotated
 
 import typer
 
+from shipyard.cli._browser import browser
 from shipyard.cli._cargos import cargo_app
 from shipyard.cli._common import Connection
 from shipyard.cli._execs import exec_app
@@ -14,6 +15,7 @@ from shipyard.cli._ports import port_forward, port_url
 from shipyard.cli._processes import process_app
 from shipyard.cli._profiles import profiles
 from shipyard.cli._sandboxes import sandbox_app
+from shipyard.cli._skills import skills_app
 from shipyard.cli._terminal import terminal
 
 app = typer.Typer(
@@ -24,6 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(exec_app, name="exec")
+app.command("browser")(browser)
 app.add_typer(files_app, name="files")
 app.add_typer(cargo_app, name="cargo")
 app.add_typer(process_app, name="process")
@@ -31,6 +34,7 @@ app.command("terminal")(terminal)
 app.command("port-forward")(port_forward)
 app.command("port-url")(port_url)
 app.command("profiles")(profiles)
+app.add_typer(skills_app, name="skills")
 
 
 def _print_version(given: bool) -> None:
