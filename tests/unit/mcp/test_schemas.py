@@ -1,5 +1,6 @@
 """Tool names and arguments are upstream's (contract §6.1), so configured agents keep working;
-the background-process tools are our additions."""
+the background-process tools, get_skill_candidate and get_skill_release_health are our
+additions."""
 
 from mcp.server.mcpserver import MCPServer
 
@@ -42,6 +43,51 @@ UPSTREAM = {
         {"sandbox_id", "execution_id"},
     ),
     "list_profiles": (set(), set()),
+    "execute_browser": (
+        {"sandbox_id", "cmd", "timeout", "description", "tags", "learn", "include_trace"},
+        {"sandbox_id", "cmd"},
+    ),
+    "execute_browser_batch": (
+        {
+            "sandbox_id",
+            "commands",
+            "timeout",
+            "stop_on_error",
+            "description",
+            "tags",
+            "learn",
+            "include_trace",
+        },
+        {"sandbox_id", "commands"},
+    ),
+    "create_skill_payload": ({"payload", "kind"}, {"payload"}),
+    "get_skill_payload": ({"payload_ref"}, {"payload_ref"}),
+    "create_skill_candidate": (
+        {
+            "skill_key",
+            "source_execution_ids",
+            "scenario_key",
+            "payload_ref",
+            "summary",
+            "usage_notes",
+            "preconditions",
+            "postconditions",
+        },
+        {"skill_key", "source_execution_ids"},
+    ),
+    "evaluate_skill_candidate": (
+        {"candidate_id", "passed", "score", "benchmark_id", "report"},
+        {"candidate_id", "passed"},
+    ),
+    "promote_skill_candidate": (
+        {"candidate_id", "stage", "upgrade_of_release_id", "upgrade_reason", "change_summary"},
+        {"candidate_id"},
+    ),
+    "list_skill_candidates": ({"status", "skill_key", "limit", "offset"}, set()),
+    "list_skill_releases": ({"skill_key", "active_only", "stage", "limit", "offset"}, set()),
+    "delete_skill_release": ({"release_id", "reason"}, {"release_id"}),
+    "delete_skill_candidate": ({"candidate_id", "reason"}, {"candidate_id"}),
+    "rollback_skill_release": ({"release_id"}, {"release_id"}),
 }
 ADDED = {
     "start_process": ({"sandbox_id", "command", "cwd", "env"}, {"sandbox_id", "command"}),
@@ -55,6 +101,8 @@ ADDED = {
     "list_sandboxes": ({"status", "limit", "cursor"}, set()),
     "get_sandbox": ({"sandbox_id"}, {"sandbox_id"}),
     "wait_process": ({"sandbox_id", "process_id", "timeout"}, {"sandbox_id", "process_id"}),
+    "get_skill_candidate": ({"candidate_id"}, {"candidate_id"}),
+    "get_skill_release_health": ({"release_id"}, {"release_id"}),
 }
 
 

@@ -6,17 +6,22 @@ import os
 from mcp.server.mcpserver import MCPServer
 
 from shipyard import AsyncClient
+from shipyard_mcp.browser_tools import BrowserTools
 from shipyard_mcp.config import Settings
 from shipyard_mcp.file_tools import FileTools
 from shipyard_mcp.process_tools import ProcessTools
 from shipyard_mcp.sandbox_tools import SandboxTools
 from shipyard_mcp.sandboxes import SandboxCache
+from shipyard_mcp.skill_tools import SkillTools
 
 INSTRUCTIONS = (
     "Shipyard sandboxes: create_sandbox, then execute_python / execute_shell and the file "
     "tools with its id. Files live under /workspace and persist; delete_sandbox when done. "
     "For servers and long jobs use start_process, then get_process_logs or wait_process; "
-    "get_port_url gives a browser link to a server's port. A failed call answers with "
+    "get_port_url gives a browser link to a server's port. In a sandbox whose profile has "
+    "the browser capability, execute_browser drives a headless Chromium (`open URL`, then "
+    "`snapshot -i`). Good runs become skills: create_skill_candidate from their execution "
+    "ids, evaluate_skill_candidate, promote_skill_candidate. A failed call answers with "
     "isError set and says why."
 )
 
@@ -30,6 +35,8 @@ def create_server(settings: Settings, client: AsyncClient | None = None) -> MCPS
     sandboxes = SandboxTools(settings, client, cache)
     files = FileTools(settings, client, cache)
     processes = ProcessTools(settings, client, cache)
+    browser = BrowserTools(settings, client, cache)
+    skills = SkillTools(settings, client, cache)
     server: MCPServer = MCPServer(
         name="shipyard", instructions=INSTRUCTIONS, log_level=settings.log_level
     )
@@ -57,6 +64,20 @@ def create_server(settings: Settings, client: AsyncClient | None = None) -> MCPS
         processes.kill_process,
         sandboxes.get_port_url,
         sandboxes.list_profiles,
+        browser.execute_browser,
+        browser.execute_browser_batch,
+        skills.create_skill_payload,
+        skills.get_skill_payload,
+        skills.create_skill_candidate,
+        skills.get_skill_candidate,
+        skills.list_skill_candidates,
+        skills.evaluate_skill_candidate,
+        skills.promote_skill_candidate,
+        skills.delete_skill_candidate,
+        skills.list_skill_releases,
+        skills.get_skill_release_health,
+        skills.rollback_skill_release,
+        skills.delete_skill_release,
     ):
         server.add_tool(tool)
     return server

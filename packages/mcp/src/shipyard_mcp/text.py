@@ -1,10 +1,12 @@
 """What tools answer: local argument checks, bounded text, and readable renderings of models."""
 
+import json
 import re
 from pathlib import PurePosixPath
+from typing import Any
 
 from shipyard import ShipyardError
-from shipyard_protocol import api, ship
+from shipyard_protocol import api, ship, skills
 
 SANDBOX_ID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
 
@@ -140,3 +142,128 @@ def process_logs(info: ship.ProcessInfo, logs: ship.ProcessLogs) -> str:
     more = "all read" if logs.eof else f"next offset {logs.next_offset}"
     head = f"{process(info)}\n{logs.stream} from byte {logs.offset} ({more}):"
     return f"{head}\n{logs.data}" if logs.data else f"{head} (nothing new)"
+
+
+def browser_result(result: api.BrowserExecResult) -> str:
+    verdict = "succeeded" if result.success else "failed"
+    head = (
+        f"Browser command {verdict}, exit code {result.exit_code} "
+        f"({result.execution_id}, {result.execution_time_ms} ms)"
+    )
+    return _with_trace(_sections(head, None, result.output, result.error), result.trace_ref)
+
+
+def browser_batch(result: api.BrowserBatchResult) -> str:
+    verdict = "succeeded" if result.success else "failed"
+    parts = [
+        f"Browser batch {verdict}: {result.completed_steps} of {result.total_steps} steps ran "
+        f"({result.execution_id}, {result.execution_time_ms} ms)"
+    ]
+    for step in result.results:
+        parts.append(
+            f"step {step.step_index + 1}: {step.cmd} (exit code {step.exit_code}, "
+            f"{step.duration_ms} ms)"
+        )
+        if step.stdout.strip():
+            parts.append(step.stdout.rstrip("\n"))
+        if step.stderr.strip():
+            parts.append(f"error:\n{step.stderr.rstrip()}")
+    return _with_trace("\n".join(parts), result.trace_ref)
+
+
+def _with_trace(answer: str, trace_ref: str | None) -> str:
+    return f"{answer}\ntrace_ref: {trace_ref}" if trace_ref else answer
+
+
+def _fields(head: str, fields: dict[str, Any]) -> str:
+    """`head`, then one `name: value` line per field that has a value."""
+    lines = [head]
+    for name, value in fields.items():
+        if value is None or value == []:
+            continue
+        shown = ", ".join(map(str, value)) if isinstance(value, list) else value
+        lines.append(f"{name}: {shown}")
+    return "\n".join(lines)
+
+
+def skill_payload(stored: skills.SkillPayload) -> str:
+    body = json.dumps(stored.payload, indent=2)
+    return f"Payload {stored.payload_ref} (kind {stored.kind}):\n{body}"
+
+
+def skill_candidate(candidate: skills.SkillCandidate) -> str:
+    return _fields(
+        f"Candidate {candidate.id} of {candidate.skill_key} [{candidate.status}]",
+        {
+            "skill_type": candidate.skill_type,
+            "source_execution_ids": candidate.source_execution_ids,
+            "payload_ref": candidate.payload_ref,
+            "scenario_key": candidate.scenario_key,
+            "summary": candidate.summary,
+            "usage_notes": candidate.usage_notes,
+            "preconditions": candidate.preconditions,
+            "postconditions": candidate.postconditions,
+            "latest_score": candidate.latest_score,
+            "latest_pass": candidate.latest_pass,
+            "promotion_release_id": candidate.promotion_release_id,
+            "created_at": candidate.created_at,
+        },
+    )
+
+
+def skill_candidates(page: skills.SkillCandidateList, offset: int) -> str:
+    lines = [f"{len(page.items)} of {page.total} candidates (newest first)"]
+    for c in page.items:
+        score = "" if c.latest_score is None else f", score {c.latest_score:g}"
+        lines.append(f"- {c.id} {c.skill_key} [{c.status}]{score}")
+    return "\n".join(lines + _more(len(page.items), offset, page.total))
+
+
+def skill_evaluation(evaluation: skills.SkillEvaluation) -> str:
+    verdict = "passed" if evaluation.passed else "failed"
+    return _fields(
+        f"Evaluation {evaluation.id} of {evaluation.candidate_id}: {verdict}",
+        {"score": evaluation.score, "benchmark_id": evaluation.benchmark_id},
+    )
+
+
+def skill_release(release: skills.SkillRelease) -> str:
+    active = "active" if release.is_active else "inactive"
+    return _fields(
+        f"Release {release.id}: {release.skill_key} v{release.version} [{release.stage}, {active}]",
+        {
+            "candidate_id": release.candidate_id,
+            "rollback_of": release.rollback_of,
+            "change_summary": release.change_summary,
+            "promoted_at": release.promoted_at,
+        },
+    )
+
+
+def skill_releases(page: skills.SkillReleaseList, offset: int) -> str:
+    lines = [f"{len(page.items)} of {page.total} releases (newest first)"]
+    for r in page.items:
+        active = ", active" if r.is_active else ""
+        lines.append(f"- {r.id} {r.skill_key} v{r.version} [{r.stage}{active}] {r.candidate_id}")
+    return "\n".join(lines + _more(len(page.items), offset, page.total))
+
+
+def _more(shown: int, offset: int, total: int) -> list[str]:
+    return [f"more: pass offset={offset + shown}"] if offset + shown < total else []
+
+
+def skill_health(health: skills.SkillReleaseHealth) -> str:
+    verdict = "healthy" if health.healthy else "unhealthy"
+    advice = "roll back" if health.should_rollback else "keep"
+    return _fields(
+        f"Release {health.release_id} ({health.skill_key}, {health.stage}): {verdict}, {advice}",
+        {
+            "window": f"{health.window_start_at} to {health.window_end_at}"
+            + ("" if health.window_complete else " (still open)"),
+            "samples": health.samples,
+            "success_rate": f"{health.success_rate:g} (baseline {health.baseline_success_rate:g})",
+            "error_rate": f"{health.error_rate:g} (baseline {health.baseline_error_rate:g})",
+            "p95_duration_ms": health.p95_duration,
+            "rollback_reasons": health.rollback_reasons,
+        },
+    )
