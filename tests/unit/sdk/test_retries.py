@@ -129,3 +129,21 @@ def test_a_long_exec_raises_only_the_read_timeout() -> None:
         client.sandboxes.get("sandbox-1").shell.run("true", timeout=60)
     timeouts = recorder.requests[1].extensions["timeout"]
     assert (timeouts["read"], timeouts["connect"]) == (70.0, 5.0)
+
+
+def test_a_browser_batch_waits_its_timeout_and_15_seconds() -> None:
+    step = {"cmd": "snapshot", "stdout": "", "stderr": "", "exit_code": 0, "step_index": 0}
+    batch = {
+        "results": [{**step, "duration_ms": 1}],
+        "total_steps": 1,
+        "completed_steps": 1,
+        "success": True,
+        "duration_ms": 1,
+        "execution_id": "exec-1",
+        "execution_time_ms": 1,
+    }
+    recorder = Recorder(httpx.Response(200, json=SANDBOX), httpx.Response(200, json=batch))
+    transport = httpx.MockTransport(recorder)
+    with Client("http://bay", "k", timeout=5, retries=NO_WAIT, transport=transport) as client:
+        client.sandboxes.get("sandbox-1").browser.exec_batch(["snapshot"], timeout=100)
+    assert recorder.requests[1].extensions["timeout"]["read"] == 115.0

@@ -85,7 +85,9 @@ def browser(
     timeout: Timeout = None,
     keep_going: KeepGoing = False,
     trace: Trace = False,
-    learn: Annotated[bool, typer.Option(help="Offer the run to skill learning.")] = False,
+    learn: Annotated[
+        bool, typer.Option("--learn", help="Offer the run to skill learning.")
+    ] = False,
     tags: Tags = None,
     as_json: Json = False,
 ) -> None:
@@ -95,13 +97,17 @@ def browser(
         target = client.sandboxes.get(sandbox).browser
         if len(commands) == 1:
             one = target.exec(
-                commands[0], timeout=timeout or 30, tags=tags, learn=learn, include_trace=trace
+                commands[0],
+                timeout=30 if timeout is None else timeout,
+                tags=tags,
+                learn=learn,
+                include_trace=trace,
             )
             status = show_one(one, as_json)
         else:
             batch = target.exec_batch(
                 commands,
-                timeout=timeout or 60,
+                timeout=60 if timeout is None else timeout,
                 stop_on_error=not keep_going,
                 tags=tags,
                 learn=learn,
