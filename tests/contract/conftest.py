@@ -13,6 +13,13 @@ PROFILES = {
     "profiles": [
         {"id": "python-default"},
         {"id": "python-only", "capabilities": ["python"]},
+        {
+            "id": "browser-python",
+            "containers": [
+                {"name": "ship", "capabilities": ["filesystem", "shell", "python"]},
+                {"name": "browser", "runtime_type": "browser", "capabilities": ["browser"]},
+            ],
+        },
     ]
 }
 

@@ -1,5 +1,5 @@
 """The upstream `shipyard-neo-sdk` from PyPI drives our Bay through every method it has
-(except browser; skills are in test_sdk_skills.py)."""
+(skills are in test_sdk_skills.py)."""
 
 from collections.abc import AsyncIterator
 
@@ -117,6 +117,46 @@ async def test_infinite_ttl_cannot_be_extended(client: BayClient) -> None:
     try:
         with pytest.raises(SandboxTTLInfiniteError):
             await sandbox.extend_ttl(10)
+    finally:
+        await sandbox.delete()
+
+
+async def test_browser_exec_batch_and_skill_run(client: BayClient) -> None:
+    sandbox = await client.create_sandbox(profile="browser-python", ttl=600)
+    try:
+        opened = await sandbox.browser.exec("open about:blank", include_trace=True)
+        assert (opened.success, opened.exit_code) == (True, 0), opened.error
+        assert opened.trace_ref is not None
+        assert opened.trace_ref.startswith("blob:")
+        url = await sandbox.browser.exec("get url", description="where", tags="compat")
+        assert (url.success, url.output) == (True, "about:blank")
+
+        batch = await sandbox.browser.exec_batch(["get url", "get title"], timeout=120)
+        assert (batch.success, batch.completed_steps, batch.total_steps) == (True, 2, 2)
+        assert [(s.cmd, s.exit_code) for s in batch.results] == [("get url", 0), ("get title", 0)]
+        history = await sandbox.get_execution_history(exec_type="browser_batch")
+        assert [entry.id for entry in history.entries] == [batch.execution_id]
+
+        payload = await client.skills.create_payload(payload={"commands": ["get url"]})
+        assert batch.execution_id is not None
+        made = await client.skills.create_candidate(
+            skill_key="compat-browser",
+            source_execution_ids=[batch.execution_id],
+            payload_ref=payload.payload_ref,
+        )
+        assert made.skill_type == "browser"
+        await client.skills.evaluate_candidate(made.id, passed=True)
+        release = await client.skills.promote_candidate(made.id)
+        ran = await sandbox.browser.run_skill("compat-browser")
+        assert (ran.skill_key, ran.release_id, ran.success) == (
+            "compat-browser",
+            release.id,
+            True,
+        )
+        assert [step.stdout.strip() for step in ran.results] == ["about:blank"]
+        await client.skills.delete_release(release.id)
+        with pytest.raises(NotFoundError):
+            await sandbox.browser.run_skill("compat-browser")
     finally:
         await sandbox.delete()
 
