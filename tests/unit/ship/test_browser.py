@@ -41,8 +41,8 @@ class FakeBrowser:
 
     def daemon(self) -> tuple[int, int]:
         """The fake daemon's pid and its browser child's."""
-        base = self.sockets / self.session
-        return int((base.with_suffix(".pid")).read_text()), int(Path(f"{base}.browser").read_text())
+        base = f"{self.sockets / self.session}"
+        return int(Path(f"{base}.daemon").read_text()), int(Path(f"{base}.browser").read_text())
 
     async def hanging(self) -> int:
         """The pid of a `hang` command, once it hangs."""
@@ -170,6 +170,8 @@ class TestTimeout:
         cli = int(Path(f"{fake_browser.log}.hanging").read_text())
         daemon, browser = fake_browser.daemon()
         assert all(is_gone(pid) for pid in (cli, daemon, browser))
+        # The daemon's files go with it: the next command cannot take a dying one for alive.
+        assert not (fake_browser.sockets / f"{fake_browser.session}.pid").exists()
 
     async def test_the_next_command_starts_a_new_browser(
         self, client: httpx.AsyncClient, fake_browser: FakeBrowser

@@ -30,6 +30,8 @@ _BOUNDS = LogBounds(max_bytes=64 * 1024, max_events=256, stall=1.0)
 # How long Ship's shutdown waits for `close`, which lets Chromium write its profile.
 _CLOSE_GRACE = 5.0
 _KILL_ROUNDS = 20
+# How long a kill waits for the browser's processes to be gone.
+_DEATH_WAIT = 10.0
 
 
 class InvalidBrowserCommandError(ShipError):
@@ -155,13 +157,40 @@ class Browser:
     def _kill_browser(self) -> None:
         """Kill the session's daemon and everything it started (Chromium and its helpers), so
         the next command starts a new browser; a few rounds catch what forked meanwhile."""
+        killed: set[int] = set()
         for _ in range(_KILL_ROUNDS):
             victims = _browser_processes(self.session, self.profile)
             if not victims:
-                return
+                break
             for pid in victims:
                 with suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGKILL)
+            killed |= victims
+        # A dying daemon still accepts on its socket: the next command would talk to it and get
+        # no answer. Once it is dead its files go, so the next command starts a new daemon.
+        _wait_dead(killed, _DEATH_WAIT)
+        if sockets := os.environ.get("AGENT_BROWSER_SOCKET_DIR"):
+            for suffix in (".sock", ".pid"):
+                with suppress(OSError):
+                    (Path(sockets) / f"{self.session}{suffix}").unlink(missing_ok=True)
+
+
+def _wait_dead(pids: set[int], seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while any(map(_alive, pids)) and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def _alive(pid: int) -> bool:
+    """Whether any thread of `pid` still runs (a zombie leader's threads may not have ended,
+    and they hold its files)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    zombie = fields.get("State", "").split()[:1] in (["Z"], ["X"])
+    return not zombie or int(fields.get("Threads", "0")) > 1
 
 
 def _browser_processes(session: str, profile: Path) -> set[int]:
