@@ -33,6 +33,17 @@ PERFECT = Metrics(samples=0, success_rate=1.0, error_rate=0.0)
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """Past either, a release is unhealthy and should be rolled back."""
+
+    success_drop: float = SUCCESS_DROP
+    error_rate_multiplier: float = ERROR_RATE_MULTIPLIER
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+@dataclass(frozen=True)
 class Window:
     start: datetime
     end: datetime
@@ -78,6 +89,7 @@ def judge(
     now: datetime,
     current: Metrics,
     baseline: Metrics,
+    limits: Thresholds = DEFAULT_THRESHOLDS,
 ) -> SkillReleaseHealth:
     """With no samples there is nothing to judge: healthy, no rollback."""
     drop, multiplier = 0.0, 0.0
@@ -86,11 +98,11 @@ def judge(
         drop = round(max(baseline.success_rate - current.success_rate, 0.0), 9)
         multiplier = round(current.error_rate / max(baseline.error_rate, ERROR_RATE_FLOOR), 9)
     reasons = []
-    if drop > SUCCESS_DROP:
-        reasons.append(f"success rate dropped by {drop:.4f} (threshold {SUCCESS_DROP})")
-    if multiplier > ERROR_RATE_MULTIPLIER:
+    if drop > limits.success_drop:
+        reasons.append(f"success rate dropped by {drop:.4f} (threshold {limits.success_drop})")
+    if multiplier > limits.error_rate_multiplier:
         reasons.append(
-            f"error rate grew {multiplier:.2f} times (threshold {ERROR_RATE_MULTIPLIER})"
+            f"error rate grew {multiplier:.2f} times (threshold {limits.error_rate_multiplier})"
         )
     return SkillReleaseHealth(
         release_id=release_id,
@@ -111,5 +123,8 @@ def judge(
         healthy=not reasons,
         should_rollback=bool(reasons),
         rollback_reasons=reasons,
-        thresholds={"success_drop": SUCCESS_DROP, "error_rate_multiplier": ERROR_RATE_MULTIPLIER},
+        thresholds={
+            "success_drop": limits.success_drop,
+            "error_rate_multiplier": limits.error_rate_multiplier,
+        },
     )

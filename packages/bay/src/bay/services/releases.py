@@ -53,10 +53,17 @@ def release_stage(value: str) -> SkillReleaseStage:
 
 
 class ReleaseService:
-    def __init__(self, db: DbSession, candidates: CandidateService, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: DbSession,
+        candidates: CandidateService,
+        clock: Clock,
+        limits: release_health.Thresholds = release_health.DEFAULT_THRESHOLDS,
+    ) -> None:
         self._db = db
         self._candidates = candidates
         self._clock = clock
+        self._limits = limits
 
     async def promote(
         self,
@@ -223,12 +230,8 @@ class ReleaseService:
                 {"release_id": release_id, "skill_key": release.skill_key},
             )
         restored = await self._candidates.get(owner, previous.candidate_id)
-        # An inactive release's candidate may be deleted already; it is then left alone.
-        current = await self._db.get(SkillCandidate, release.candidate_id)
         now = self._clock()
-        if current is not None and current.deleted_at is None:
-            current.status = SkillCandidateStatus.ROLLED_BACK.value
-            current.updated_at = now
+        await self._rolled_back(release, now)
         created = await self._publish(owner, restored, previous.stage, MANUAL, now)
         created.rollback_of = release.id
         restored.status = SkillCandidateStatus.PROMOTED.value
@@ -236,6 +239,22 @@ class ReleaseService:
         restored.updated_at = now
         await self._db.flush()
         return created
+
+    async def withdraw(self, owner: str, release_id: str) -> SkillRelease:
+        """Stop serving a release that has no earlier one to roll back to; its candidate is
+        `rolled_back` (browser learning, for a regressed first canary)."""
+        release = await self.get(owner, release_id)
+        release.is_active = False
+        await self._rolled_back(release, self._clock())
+        await self._db.flush()
+        return release
+
+    async def _rolled_back(self, release: SkillRelease, now: datetime) -> None:
+        # An inactive release's candidate may be deleted already; it is then left alone.
+        current = await self._db.get(SkillCandidate, release.candidate_id)
+        if current is not None and current.deleted_at is None:
+            current.status = SkillCandidateStatus.ROLLED_BACK.value
+            current.updated_at = now
 
     async def _previous(self, release: SkillRelease) -> SkillRelease | None:
         """The newest earlier version, not deleted, whose candidate still exists."""
@@ -258,8 +277,9 @@ class ReleaseService:
         span = release_health.window(release.promoted_at, release.health_window_end_at)
         current = release_health.metrics(await self._samples(release, span))
         baseline = await self._baseline(release)
+        now = self._clock()
         return release_health.judge(
-            release.id, release.skill_key, release.stage, span, self._clock(), current, baseline
+            release.id, release.skill_key, release.stage, span, now, current, baseline, self._limits
         )
 
     async def _baseline(self, release: SkillRelease) -> release_health.Metrics:
