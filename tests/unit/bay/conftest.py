@@ -42,6 +42,7 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
         "api_key": ADMIN_KEY,
         "profiles": profiles,
         "gc": {"enabled": False, "run_on_startup": False},
+        "browser_learning": {"enabled": False},
     }
     return Settings(**(values | overrides))
 
@@ -161,6 +162,16 @@ def database_url(
     finally:
         head = ScriptDirectory.from_config(alembic_config()).get_current_head()
         postgres.empty_database(server, postgres_database, head or "")
+
+
+@pytest.fixture
+def database(postgres_server: postgres.Server) -> Iterator[str]:
+    """A fresh PostgreSQL database of its own, for tests of replicas sharing one."""
+    url = postgres.fresh_database(postgres_server)
+    try:
+        yield url
+    finally:
+        postgres.drop_database(postgres_server, url)
 
 
 @pytest.fixture

@@ -1,7 +1,7 @@
 """Two Bay replicas on one PostgreSQL database, both reaching one (fake) engine."""
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -15,21 +15,11 @@ from bay.db.models import ApiKey, IdempotencyKey, Lease, Sandbox, Session
 from bay.drivers.fake import FakeDriver
 from bay.services import leases
 from bay.services.clock import utcnow
-from tests import postgres
 from tests.unit.bay.conftest import AUTH, Bay, FakeClock, make_settings, start_bay
 
 LEASE_S = 30.0
 # One worker runs these, so one PostgreSQL server starts for them (`make test`: --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("postgres")
-
-
-@pytest.fixture
-def database(postgres_server: postgres.Server) -> Iterator[str]:
-    url = postgres.fresh_database(postgres_server)
-    try:
-        yield url
-    finally:
-        postgres.drop_database(postgres_server, url)
 
 
 def replica(data_dir: Path, url: str, name: str, **overrides: Any) -> Settings:

@@ -40,6 +40,7 @@ from bay.drivers.ship_tokens import load_secret
 from bay.metrics import Metrics
 from bay.metrics_server import MetricsServer
 from bay.services import leases
+from bay.services.browser_learning import BrowserLearning
 from bay.services.cargos import CargoService
 from bay.services.census import Census
 from bay.services.clock import Clock, utcnow
@@ -94,7 +95,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, State]]:
         state = await _start(settings, clock, driver_factory, on_keys, meters)
-        background = [_schedule_lease(state), _schedule_gc(state), _schedule_heartbeat(state)]
+        background = [
+            _schedule_lease(state),
+            _schedule_gc(state),
+            _schedule_heartbeat(state),
+            _schedule_learning(state),
+        ]
         refill = _schedule_refill(state)
         listener: MetricsServer | None = None
         try:
@@ -176,6 +182,14 @@ async def _start(
     gc = GcService(runtime, sessions, settings.gc, clock, pool, records)
     if settings.gc.run_on_startup:
         await gc.run_once()
+    learning = BrowserLearning(
+        sessionmaker,
+        settings.browser_learning,
+        settings.browser_auto_release_enabled,
+        clock,
+        meters,
+        write_turn,
+    )
     return State(
         settings=settings,
         engine=engine,
@@ -186,6 +200,7 @@ async def _start(
         runtime=runtime,
         clock=clock,
         gc=gc,
+        learning=learning,
         pool=pool,
         records=records,
         exec_limits=ExecLimits(settings.limits.max_code_bytes),
@@ -288,6 +303,13 @@ def _schedule_gc(state: State) -> "asyncio.Task[None] | None":
     if not state["settings"].gc.enabled:
         return None
     return asyncio.create_task(state["gc"].loop(), name="bay-gc")
+
+
+def _schedule_learning(state: State) -> "asyncio.Task[None] | None":
+    """Passes on a timer (the first at once with `run_on_startup`); replicas share them."""
+    if not state["settings"].browser_learning.enabled:
+        return None
+    return asyncio.create_task(state["learning"].loop(), name="bay-browser-learning")
 
 
 def _schedule_heartbeat(state: State) -> "asyncio.Task[None] | None":

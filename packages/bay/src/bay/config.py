@@ -376,6 +376,27 @@ class GcSettings(BaseModel):
     history_retention: GcTaskSettings = Field(default_factory=GcTaskSettings)
 
 
+class BrowserLearningSettings(BaseModel):
+    """Browser executions run with `learn` become skill candidates, evaluated and released."""
+
+    enabled: bool = Field(default=True, description="run passes on a timer (off: on demand only)")
+    run_on_startup: bool = True
+    interval: float = Field(default=300, gt=0, description="seconds between passes")
+    batch_size: int = Field(default=20, ge=1, description="executions one pass claims")
+    score_threshold: float = Field(default=0.85, description="least evaluation score to pass")
+    replay_success_threshold: float = Field(default=0.95, description="least replay success")
+    min_samples: int = Field(default=30, ge=0, description="least evaluation samples")
+    canary_window_hours: float = Field(
+        default=24, gt=0, description="a canary healthy this long is promoted to stable"
+    )
+    success_drop_threshold: float = Field(
+        default=0.03, ge=0, description="a release whose success rate drops more is unhealthy"
+    )
+    error_rate_multiplier_threshold: float = Field(
+        default=2.0, gt=0, description="a release whose error rate grows more times is unhealthy"
+    )
+
+
 class WarmPoolSettings(BaseModel):
     """Pre-started sandboxes per profile (`warm_pool_size`); this switch turns them all off."""
 
@@ -450,6 +471,12 @@ class Settings(BaseSettings):
     idempotency: IdempotencySettings = Field(default_factory=IdempotencySettings)
     gc: GcSettings = Field(default_factory=GcSettings)
     warm_pool: WarmPoolSettings = Field(default_factory=WarmPoolSettings)
+    browser_learning: BrowserLearningSettings = Field(default_factory=BrowserLearningSettings)
+    browser_auto_release_enabled: bool = Field(
+        default=True,
+        description="the kill switch of learned releases: off, browser learning still makes "
+        "candidates but promotes none (a regressed canary is still rolled back)",
+    )
     streaming: StreamingSettings = Field(default_factory=StreamingSettings)
     limits: LimitsSettings = Field(default_factory=LimitsSettings)
     history: HistorySettings = Field(default_factory=HistorySettings)

@@ -1,7 +1,8 @@
 """Bay's Prometheus instruments: one registry per app, so several apps in a process never collide.
 
 Every label value comes from a bounded set: route templates, HTTP status codes, configured
-profile ids, the driver type, GC task names, exception class names. Never a sandbox id.
+profile ids, the driver type, GC task names, browser learning outcomes and actions, exception
+class names. Never a sandbox id.
 """
 
 from typing import Any
@@ -68,6 +69,24 @@ class Metrics:
         self.gc_runs = Counter("bay_gc_runs", "GC cycles this Bay ran", registry=r)
         self.gc_reclaimed = Counter(
             "bay_gc_reclaimed", "Items GC cleaned up, by task", ["task"], registry=r
+        )
+        self.browser_learning_runs = Counter(
+            "bay_browser_learning_runs", "Browser learning passes this Bay ran", registry=r
+        )
+        self.browser_learning_executions = Counter(
+            "bay_browser_learning_executions",
+            "Browser executions learned from, by outcome (processed, skipped, error)",
+            ["outcome"],
+            registry=r,
+        )
+        self.browser_learning_candidates = Counter(
+            "bay_browser_learning_candidates", "Skill candidates browser learning made", registry=r
+        )
+        self.browser_learning_releases = Counter(
+            "bay_browser_learning_releases",
+            "Releases browser learning made, by action (canary, stable, rollback)",
+            ["action"],
+            registry=r,
         )
         self.db_pool_in_use = Gauge(
             "bay_db_pool_connections_in_use", "Database connections checked out", registry=r

@@ -571,6 +571,20 @@ class GcRunResult(BaseModel):
     duration_ms: int
 
 
+class BrowserLearningResult(BaseModel):
+    """What one browser learning pass did (`POST /v1/admin/browser-learning/run`)."""
+
+    claimed: int = Field(default=0, description="executions this pass took to learn from")
+    processed: int = Field(default=0, description="executions that gave at least one segment")
+    skipped: int = Field(default=0, description="executions with nothing to learn (learn_error)")
+    errors: int = Field(default=0, description="executions whose learning failed (learn_error)")
+    candidates: int = Field(default=0, description="skill candidates made")
+    canaries: int = Field(default=0, description="candidates released as canaries")
+    promoted: int = Field(default=0, description="canaries promoted to stable")
+    rolled_back: int = Field(default=0, description="canaries rolled back as regressed")
+    duration_ms: int = 0
+
+
 class GcTaskStatus(BaseModel):
     enabled: bool
 

@@ -1,12 +1,20 @@
-"""Admin routes: GC and API keys (admin keys only)."""
+"""Admin routes: GC, browser learning and API keys (admin keys only)."""
 
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Response
 from starlette.requests import HTTPConnection
 
-from bay.api.deps import Admin, Db, Gc, Keys, bay_state
-from shipyard_protocol.api import GcRun, GcRunResult, GcStatus, KeyCreate, KeyCreated, KeyList
+from bay.api.deps import Admin, Db, Gc, Keys, Learning, bay_state
+from shipyard_protocol.api import (
+    BrowserLearningResult,
+    GcRun,
+    GcRunResult,
+    GcStatus,
+    KeyCreate,
+    KeyCreated,
+    KeyList,
+)
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -19,6 +27,12 @@ async def run_gc(_: Admin, gc: Gc, body: Annotated[GcRun | None, Body()] = None)
 @router.get("/gc/status")
 async def gc_status(_: Admin, gc: Gc) -> GcStatus:
     return await gc.status()
+
+
+@router.post("/browser-learning/run")
+async def run_browser_learning(_: Admin, learning: Learning) -> BrowserLearningResult:
+    """One pass now, whether or not passes run on a timer (`browser_learning.enabled`)."""
+    return await learning.run_once()
 
 
 @router.post("/keys", status_code=201)

@@ -14,6 +14,7 @@ from bay.db.models import Sandbox
 from bay.errors import ForbiddenError, NotFoundError
 from bay.services.blobs import BlobService
 from bay.services.browser import BrowserService
+from bay.services.browser_learning import BrowserLearning, thresholds
 from bay.services.candidates import CandidateService
 from bay.services.cargos import CargoService
 from bay.services.execs import ExecService
@@ -203,7 +204,9 @@ Candidates = Annotated[CandidateService, Depends(get_candidates)]
 
 
 async def get_releases(request: HTTPConnection, db: Db, candidates: Candidates) -> ReleaseService:
-    return ReleaseService(db, candidates, bay_state(request)["clock"])
+    state = bay_state(request)
+    limits = thresholds(state["settings"].browser_learning)
+    return ReleaseService(db, candidates, state["clock"], limits)
 
 
 Releases = Annotated[ReleaseService, Depends(get_releases)]
@@ -240,6 +243,13 @@ async def get_gc(request: HTTPConnection) -> GcService:
 
 
 Gc = Annotated[GcService, Depends(get_gc)]
+
+
+async def get_learning(request: HTTPConnection) -> BrowserLearning:
+    return bay_state(request)["learning"]
+
+
+Learning = Annotated[BrowserLearning, Depends(get_learning)]
 
 
 async def get_streams(request: HTTPConnection, sessions: Sessions) -> StreamService:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from bay.config import Settings
 from bay.drivers.base import Driver
 from bay.metrics import Metrics
+from bay.services.browser_learning import BrowserLearning
 from bay.services.census import Census
 from bay.services.clock import Clock
 from bay.services.execs import ExecLimits
@@ -33,6 +34,7 @@ class State(TypedDict):
     runtime: SessionRuntime
     clock: Clock
     gc: GcService
+    learning: BrowserLearning
     pool: WarmPool
     records: Records
     exec_limits: ExecLimits

@@ -123,7 +123,8 @@ class ExecutionHistory(Base):
     # running: written before Ship is called, so a Bay killed meanwhile still has the row.
     status: Mapped[str] = mapped_column(String(16), default="finished", server_default="finished")
     # A browser trace (`blob:…`) the execution left, and what browser learning made of it:
-    # pending -> processing -> processed | skipped (learn_error says why) | error.
+    # pending -> processing -> processed | skipped (learn_error says why) | error; while
+    # `processing`, learn_processed_at is when the claim was taken (a stale one is taken over).
     payload_ref: Mapped[str | None] = mapped_column(String(64), nullable=True)
     learn_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     learn_status: Mapped[str] = mapped_column(
