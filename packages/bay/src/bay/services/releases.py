@@ -1,14 +1,15 @@
 """Skill releases: promotion into numbered versions, listing, soft delete, rollback, health.
 
 At most one release per owner and skill key is active: each new one deactivates the rest.
-Versions are unique per owner and key (a database index), so two promotions racing for the
-same number end in one 409 instead of two active releases.
+On PostgreSQL, publishing a version holds a lock on the key (`lock_key`), so publishers of one
+key take turns; versions are also unique per owner and key (a database index), so promotions
+racing anyway (on SQLite) end in one 409 instead of two active releases.
 """
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 
@@ -111,6 +112,7 @@ class ReleaseService:
     ) -> SkillRelease:
         """The next version of the candidate's key, active, all others deactivated."""
         key = candidate.skill_key
+        await self.lock_key(owner, key)
         newest = await self._db.scalar(
             select(func.max(SkillRelease.version)).where(
                 SkillRelease.owner == owner, SkillRelease.skill_key == key
@@ -142,6 +144,18 @@ class ReleaseService:
                 {"skill_key": key},
             ) from exc
         return release
+
+    async def lock_key(self, owner: str, skill_key: str) -> None:
+        """Hold the key until the transaction ends, so its publishers take turns and each
+        reads the newest version the one before committed. A PostgreSQL advisory lock: row
+        locks on the key's releases would miss the first release, and a version inserted
+        meanwhile (uncommitted, then committed) deadlocks them; SQLite has one writer anyway."""
+        if self._db.get_bind().dialect.name != "postgresql":
+            return
+        await self._db.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"skill-release:{owner}:{skill_key}"},
+        )
 
     async def _find(self, owner: str, release_id: str) -> SkillRelease | None:
         return await self._db.scalar(
@@ -223,7 +237,7 @@ class ReleaseService:
     async def rollback(self, owner: str, release_id: str) -> SkillRelease:
         """A new version serving the previous release's candidate and stage (409 if none)."""
         release = await self.get(owner, release_id)
-        previous = await self._previous(release)
+        previous = await self.previous(release)
         if previous is None:
             raise ConflictError(
                 f"Skill release {release_id} has no earlier release to roll back to",
@@ -256,7 +270,7 @@ class ReleaseService:
             current.status = SkillCandidateStatus.ROLLED_BACK.value
             current.updated_at = now
 
-    async def _previous(self, release: SkillRelease) -> SkillRelease | None:
+    async def previous(self, release: SkillRelease) -> SkillRelease | None:
         """The newest earlier version, not deleted, whose candidate still exists."""
         return await self._db.scalar(
             select(SkillRelease)
@@ -284,7 +298,7 @@ class ReleaseService:
 
     async def _baseline(self, release: SkillRelease) -> release_health.Metrics:
         """The previous release's window, else the latest evaluation's report, else perfect."""
-        previous = await self._previous(release)
+        previous = await self.previous(release)
         if previous is not None:
             span = release_health.window(previous.promoted_at, previous.health_window_end_at)
             measured = release_health.metrics(await self._samples(previous, span))
