@@ -494,6 +494,20 @@ class TestReplicas:
             assert sorted(versions) == [1, 2, 3, 4, 5, 6]
             assert len(await listing(a, "releases", active_only="true")) == 1
 
+    async def test_replicas_reviewing_one_canary_at_once_promote_it_once(
+        self, tmp_path: Path, database: str, clock: FakeClock
+    ) -> None:
+        learning = {"enabled": False}
+        async with replicas(tmp_path, database, clock, browser_learning=learning) as (a, b):
+            served = await canary(a)
+            clock.advance(CANARY_WINDOW.total_seconds() + 1)
+            results = await asyncio.gather(*passes(a, b, 2))
+            assert sum(r.promoted for r in results) == 1
+            versions = [(r["version"], r["stage"]) for r in await listing(a, "releases")]
+            assert sorted(versions) == [(1, "canary"), (2, "stable")]
+            [active] = await listing(b, "releases", active_only="true")
+            assert active["auto_promoted_from"] == served["id"]
+
 
 def passes(a: Bay, b: Bay, rounds: int) -> list[Coroutine[Any, Any, BrowserLearningResult]]:
     """Passes of both replicas, to run at once."""

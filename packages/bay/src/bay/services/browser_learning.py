@@ -362,6 +362,9 @@ class BrowserLearning:
             try:
                 async with self._unit() as db:
                     action = await self._review_one(db, release_id)
+            except ConflictError as exc:  # another pass published a release of the key
+                log.info("browser learning: review of release %s deferred: %s", release_id, exc)
+                continue
             except Exception:
                 log.exception("browser learning: review of release %s failed", release_id)
                 continue
@@ -371,16 +374,24 @@ class BrowserLearning:
                 self._metrics.browser_learning_releases.labels(label).inc()
 
     async def _review_one(self, db: DbSession, release_id: str) -> str | None:
-        """`rolled_back`, `promoted`, or None. The row lock keeps replicas to one review each."""
-        release = await db.scalar(
-            select(SkillRelease)
-            .where(SkillRelease.id == release_id, *_active_auto_canary())
-            .with_for_update(skip_locked=True)
-        )
-        if release is None:
+        """`rolled_back`, `promoted`, or None.
+
+        The key is locked first, as publishing locks it, and the canary read again: of
+        replicas reviewing it at once, the later ones find it served no more.
+        """
+        found = await db.get(SkillRelease, release_id)
+        if found is None:
             return None
         candidates = CandidateService(db, BlobService(db, self._clock), self._clock)
         releases = ReleaseService(db, candidates, self._clock, thresholds(self._settings))
+        await releases.lock_key(found.owner, found.skill_key)
+        release = await db.scalar(
+            select(SkillRelease)
+            .where(SkillRelease.id == release_id, *_active_auto_canary())
+            .execution_options(populate_existing=True)
+        )
+        if release is None:
+            return None
         health = await releases.health(release.owner, release.id)
         if health.should_rollback:
             await self._roll_back(releases, release, health.rollback_reasons)
@@ -405,11 +416,10 @@ class BrowserLearning:
             release.skill_key,
             "; ".join(reasons),
         )
-        try:
-            restored = await releases.rollback(release.owner, release.id)
-        except ConflictError:  # nothing served before it: it just stops serving
+        if await releases.previous(release) is None:  # nothing served before: it just stops
             await releases.withdraw(release.owner, release.id)
             return
+        restored = await releases.rollback(release.owner, release.id)
         restored.promoted_by = AUTO_ACTOR
         restored.change_summary = "automatic rollback: " + "; ".join(reasons)
 
