@@ -273,3 +273,37 @@ class TestSkillRun:
 
         assert response.status_code == 400
         assert response.json()["error"]["code"] == "validation_error"
+
+
+class TestLearning:
+    @pytest.fixture(autouse=True)
+    def chromium(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Ship also wants the browser agent-browser drives: the stand-in will do."""
+        monkeypatch.setenv("AGENT_BROWSER_EXECUTABLE_PATH", str(tmp_path / "bin" / "agent-browser"))
+
+    async def test_a_batch_run_with_learn_is_released_and_replays(self, bay: Bay) -> None:
+        sandbox_id = await browser_sandbox(bay)
+        commands = ["open https://example.test", "snapshot -i", "fill @e1 ada", "click @e2"]
+        body = {"commands": commands, "learn": True, "tags": "skill:login"}
+        await post(bay, sandbox_id, "exec_batch", body)
+
+        learned = await bay.client.post("/v1/admin/browser-learning/run", headers=AUTH)
+
+        assert learned.status_code == 200, learned.text
+        assert (learned.json()["processed"], learned.json()["canaries"]) == (1, 1)
+        [entry] = await history(bay, sandbox_id)
+        assert (entry["learn_status"], entry["learn_error"]) == ("processed", None)
+        replay = await post(bay, sandbox_id, "skills/login/run", {})
+        assert replay["success"] is True
+        assert [step["cmd"] for step in replay["results"]] == commands
+
+    async def test_a_single_command_with_learn_is_skipped(self, bay: Bay) -> None:
+        sandbox_id = await browser_sandbox(bay)
+        await post(bay, sandbox_id, "exec", {"cmd": "open https://example.test", "learn": True})
+
+        learned = await bay.client.post("/v1/admin/browser-learning/run", headers=AUTH)
+
+        assert learned.json()["skipped"] == 1
+        [entry] = await history(bay, sandbox_id)
+        assert entry["learn_status"] == "skipped"
+        assert entry["learn_error"].startswith("no segment")
