@@ -2,6 +2,7 @@
 
 import hashlib
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -11,9 +12,16 @@ from starlette.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from bay.config import DockerDriverSettings
-from bay.drivers.base import DriverError, InstanceStartError, Labels, Limits, SessionSpec
+from bay.drivers.base import (
+    BrowserSpec,
+    DriverError,
+    InstanceStartError,
+    Labels,
+    Limits,
+    SessionSpec,
+)
 from bay.drivers.docker import DockerDriver
-from bay.drivers.docker_container import container_config
+from bay.drivers.docker_container import browser_config, container_config
 from bay.drivers.docker_network import (
     ICC_OPTION,
     TcpChannel,
@@ -153,3 +161,22 @@ class TestNetworkCheck:
     ) -> None:
         with pytest.raises(InstanceStartError, match=problem):
             check_network("n", {**network_config("n"), **change})
+
+
+class TestBrowserSidecarConfig:
+    def test_only_the_sidecar_launches_the_browser_and_only_ship_boots_the_kernel(
+        self, tmp_path: Path
+    ) -> None:
+        env = {"SHIP_PRESTART_BROWSER": "1", "SHIP_PRESTART_KERNEL": "1", "MINE": "kept"}
+        browser = BrowserSpec(Limits(1, 0, 0))
+        session = replace(spec(tmp_path), env=env, browser=browser)
+
+        primary = container_config(session, tmp_path, 64)["Env"]
+        sidecar = browser_config(session, browser, tmp_path, 64, "shipyard-ses-1")["Env"]
+
+        assert "SHIP_PRESTART_BROWSER=1" not in primary
+        assert "SHIP_PRESTART_KERNEL=1" in primary
+        assert "SHIP_PRESTART_BROWSER=1" in sidecar
+        assert "SHIP_PRESTART_KERNEL=1" not in sidecar
+        assert "MINE=kept" in primary
+        assert "MINE=kept" in sidecar

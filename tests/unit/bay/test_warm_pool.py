@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bay.config import ProfileSettings
+from bay.config import ContainerSettings, ProfileSettings
 from bay.services.warm_pool import WarmPool
 from tests.unit.bay.conftest import AUTH, Bay, FakeClock, make_settings, start_bay
 
@@ -78,6 +78,32 @@ class TestClaim:
             f"/v1/sandboxes/{cold['id']}/python/exec", json={"code": "1"}, headers=ALICE
         )
         assert warm.driver.started[-1].env.get("SHIP_PRESTART_KERNEL") == "1"
+
+    async def test_browsers_launch_with_the_session_for_members_of_browser_profiles(
+        self, tmp_path: Path
+    ) -> None:
+        """A claimed browser sandbox finds Chromium running (SHIP_PRESTART_BROWSER)."""
+        browser = ProfileSettings(
+            id="browser-python",
+            warm_pool_size=1,
+            containers=[
+                ContainerSettings(name="ship", capabilities=["python", "shell", "filesystem"]),
+                ContainerSettings(name="browser", runtime_type="browser", capabilities=["browser"]),
+            ],
+        )
+        settings = pool_settings(tmp_path, size=1)
+        settings.profiles.append(browser)
+        async with start_bay(settings) as bay:
+            await pool_of(bay).refill()
+            by_profile = {spec.labels.profile: spec.env for spec in bay.driver.started}
+            assert by_profile["browser-python"].get("SHIP_PRESTART_BROWSER") == "1"
+            assert "SHIP_PRESTART_BROWSER" not in by_profile["python-default"]
+            cargo = (await bay.client.post("/v1/cargos", json={}, headers=ALICE)).json()["id"]
+            cold = await create(bay, profile="browser-python", cargo_id=cargo)
+            await bay.client.post(
+                f"/v1/sandboxes/{cold['id']}/shell/exec", json={"command": "true"}, headers=ALICE
+            )
+            assert "SHIP_PRESTART_BROWSER" not in bay.driver.started[-1].env
 
     async def test_empty_pool_is_a_miss_and_a_cold_create(self, tmp_path: Path) -> None:
         async with start_bay(pool_settings(tmp_path)) as bay:

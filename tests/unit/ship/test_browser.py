@@ -301,3 +301,38 @@ async def test_shutdown_kills_running_commands_and_the_browser(
     assert step.exit_code != 0
     assert all(is_gone(pid) for pid in (cli, daemon, child))
     assert fake_browser.argv()[4:] == ["close"]
+
+
+class TestPrestart:
+    async def test_a_warm_sandbox_launches_its_browser_before_it_is_ready(
+        self, start_ship: StartShip, fake_browser: FakeBrowser
+    ) -> None:
+        async with start_ship(sandbox_id=fake_browser.session, prestart_browser=True) as client:
+            # Nothing asked for the browser yet: the launch happened while Ship started.
+            assert [call["argv"][4:] for call in fake_browser.calls()] == [["open", "about:blank"]]
+            daemon, _ = fake_browser.daemon()
+            assert is_running(daemon)
+            await run(client, "snapshot")
+            assert fake_browser.daemon()[0] == daemon  # the same browser served the command
+
+    async def test_without_the_switch_nothing_launches(
+        self, start_ship: StartShip, fake_browser: FakeBrowser
+    ) -> None:
+        async with start_ship(sandbox_id=fake_browser.session):
+            assert fake_browser.calls() == []
+
+    async def test_a_failed_launch_does_not_keep_ship_from_starting(
+        self, start_ship: StartShip, fake_browser: FakeBrowser, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("AGENT_BROWSER_EXECUTABLE_PATH", "/nonexistent/chromium")
+        async with start_ship(sandbox_id=fake_browser.session, prestart_browser=True) as client:
+            assert (await client.get("/health")).json()["browser"] is False
+        assert fake_browser.calls() == []
+
+
+def is_running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state not in ("Z", "X")

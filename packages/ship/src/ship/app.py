@@ -105,7 +105,14 @@ def create_app(
         state.ports = Ports(own_port=None if config.socket else config.port)
         if config.prestart_kernel:
             await _prestart(python)
-        logger.info("ship %s serving (kernel prestarted: %s)", _VERSION, config.prestart_kernel)
+        if config.prestart_browser:
+            await browser_.prestart()
+        logger.info(
+            "ship %s serving (kernel prestarted: %s, browser: %s)",
+            _VERSION,
+            config.prestart_kernel,
+            config.prestart_browser,
+        )
         try:
             yield
         finally:

@@ -2,6 +2,7 @@
 each in its own process group; one that runs past its time takes the browser down with it."""
 
 import asyncio
+import logging
 import os
 import re
 import shlex
@@ -18,6 +19,8 @@ from ship.shell import Shell
 from shipyard_protocol.errors import ErrorCode
 from shipyard_protocol.ship import BrowserBatch, BrowserBatchRun, BrowserStep
 
+logger = logging.getLogger(__name__)
+
 CLI = "agent-browser"
 # The persistent profile (cookies, logins, storage) lives on the cargo: it survives stop/start.
 PROFILE = Path(".browser/profile")
@@ -29,6 +32,10 @@ _DEFAULT_SESSION = "shipyard"
 _BOUNDS = LogBounds(max_bytes=64 * 1024, max_events=256, stall=1.0)
 # How long Ship's shutdown waits for `close`, which lets Chromium write its profile.
 _CLOSE_GRACE = 5.0
+# What a warm sandbox's browser opens before Ship is ready; the user's first command finds
+# Chromium running (a launch takes seconds), as a blank page.
+PRESTART = "open about:blank"
+_PRESTART_LIMIT = 120.0
 _KILL_ROUNDS = 20
 # How long a kill waits for the browser's processes to be gone.
 _DEATH_WAIT = 10.0
@@ -91,6 +98,15 @@ class Browser:
             duration_ms=round((time.monotonic() - started) * 1000),
             timed_out=outcome.timed_out,
         )
+
+    async def prestart(self) -> None:
+        """Launch the browser now (a warm sandbox); failing, it launches on first use."""
+        if not self.available:
+            logger.warning("the browser was not prestarted: %s or Chromium is missing", CLI)
+            return
+        step = await self.run(PRESTART, _PRESTART_LIMIT)
+        if step.exit_code != 0:
+            logger.warning("the browser did not prestart: %s", (step.stderr or step.stdout)[-500:])
 
     async def run_batch(self, batch: BrowserBatchRun) -> BrowserBatch:
         """Commands in order, each given what is left of the batch's time."""

@@ -26,6 +26,8 @@ class ShipConfig:
     executions_kept: int = 64
     executions_kept_bytes: int = 64 * 1024 * 1024
     prestart_kernel: bool = False
+    # A warm sandbox of a browser profile: Chromium launched before Ship says it is ready.
+    prestart_browser: bool = False
     kernel: KernelCommand = field(default_factory=KernelCommand)
     # stdout and stderr go to /dev/null once ready: Bay reads them only while Ship starts.
     quiet_after_ready: bool = False
@@ -53,6 +55,7 @@ class ShipConfig:
             ready_file=Path(ready_file) if ready_file else None,
             event_log_bytes=int(env.get("SHIP_EVENT_LOG_BYTES", str(cls.event_log_bytes))),
             prestart_kernel=env.get("SHIP_PRESTART_KERNEL", "") in ("1", "true"),
+            prestart_browser=env.get("SHIP_PRESTART_BROWSER", "") in ("1", "true"),
             kernel=KernelCommand.from_env(env),
             quiet_after_ready=env.get("SHIP_QUIET_AFTER_READY", "") in ("1", "true"),
             token_sha256=env.get("SHIP_TOKEN_SHA256") or None,

@@ -82,6 +82,10 @@ class CargoSpec:
     managed: bool
 
 
+# Ship's switch for launching the browser before it says it is ready (warm sandboxes).
+PRESTART_BROWSER = "SHIP_PRESTART_BROWSER"
+
+
 @dataclass(frozen=True)
 class BrowserSpec:
     """A browser runtime (Chromium driven by agent-browser) beside Ship in a session.

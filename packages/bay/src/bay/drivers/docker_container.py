@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from bay.drivers import docker_network, seccomp
-from bay.drivers.base import BrowserSpec, SessionSpec, network_env
+from bay.drivers.base import PRESTART_BROWSER, BrowserSpec, SessionSpec, network_env
 from bay.drivers.docker_network import TcpChannel
 from bay.egress.launch import Egress
 from shipyard_protocol.api import NetworkPolicy
@@ -43,6 +43,9 @@ def container_config(
     reaches out only through its proxy, which the driver starts once the container runs.
     """
     limits = spec.limits
+    profile_env = dict(spec.env)
+    if spec.browser is not None:
+        profile_env.pop(PRESTART_BROWSER, None)  # the sidecar runs the browser, not this Ship
     # Whole MiB (size=0 would mean no limit at all).
     tmp_mb = max(limits.tmpfs_bytes(tmp_size_mb * _MIB) // _MIB, 1)
     binds = [f"{spec.cargo_ref}:{WORKSPACE}:rw"]
@@ -72,7 +75,7 @@ def container_config(
     return {
         "Image": spec.image,
         "User": f"{SANDBOX_UID}:{SANDBOX_UID}",
-        "Env": [f"{k}={v}" for k, v in sandbox_env(spec.env, spec.egress, tcp).items()],
+        "Env": [f"{k}={v}" for k, v in sandbox_env(profile_env, spec.egress, tcp).items()],
         "Labels": {**spec.labels.as_dict(), SHIP_CHANNEL_LABEL: "tcp" if tcp else "socket"},
         "WorkingDir": WORKSPACE,
         "Hostname": "sandbox",

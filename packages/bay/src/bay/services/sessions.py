@@ -15,6 +15,7 @@ from structlog.contextvars import bind_contextvars
 
 from bay.db.models import Cargo, Sandbox, Session
 from bay.drivers.base import (
+    PRESTART_BROWSER,
     Driver,
     DriverError,
     InstanceInfo,
@@ -388,6 +389,9 @@ class SessionService:
             env["SHIP_PRESTART_KERNEL"] = "1"
         if profile.preload:
             env["SHIP_PRELOAD"] = ",".join(profile.preload)
+        browser = self._rt.profiles.browser(profile)
+        if sandbox.is_warm_pool and browser is not None:
+            env[PRESTART_BROWSER] = "1"  # a claim finds Chromium running
         return SessionSpec(
             labels=labels,
             cargo_ref=cargo.driver_ref,
@@ -396,7 +400,7 @@ class SessionService:
             egress=networks.egress(sandbox, profile),
             image=profile.image,
             runtime=profile.runtime,
-            browser=self._rt.profiles.browser(profile),
+            browser=browser,
         )
 
 
