@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from bench import (
     baselines,
+    browser,
     databases,
     egress,
     environment,
@@ -41,6 +42,7 @@ SCENARIOS: dict[str, Scenario] = {
     "ports": ports.scenario,
     "databases": databases.scenario,
     "egress": egress.scenario,
+    "browser": browser.scenario,
 }
 
 

@@ -119,11 +119,13 @@ class Api:
         status = (await self.http.get("/v1/admin/gc/status")).json()
         return dict(status["warm_pool"])
 
-    async def wait_for_pool(self, depth: int, timeout: float = 300) -> None:
+    async def wait_for_pool(
+        self, depth: int, timeout: float = 300, profile_id: str = PROFILE
+    ) -> None:
         """Until the pool holds `depth` ready members and warms no more (not timed)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            profile = (await self.pool())["profiles"][PROFILE]
+            profile = (await self.pool())["profiles"][profile_id]
             if profile["available"] >= depth and profile["warming"] == 0:
                 return
             await asyncio.sleep(0.05)

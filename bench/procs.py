@@ -89,10 +89,19 @@ def local_root(data_dir: Path, sandbox_id: str) -> int | None:
 
 def docker_root(sandbox_id: str) -> int | None:
     """The container's shim (per-container runtime cost) or, failing that, its init."""
+    roots = docker_roots(sandbox_id)
+    return roots[0] if roots else None
+
+
+def docker_roots(sandbox_id: str) -> list[int]:
+    """Each container of the sandbox (Ship's, and a browser's sidecar): its shim or init."""
     ids = _docker("ps", "-q", "--filter", f"label=bay.sandbox_id={sandbox_id}").split()
-    if not ids:
-        return None
-    pid = int(_docker("inspect", "-f", "{{.State.Pid}}", ids[0]) or 0)
+    roots = [_container_root(container) for container in ids]
+    return [root for root in roots if root is not None]
+
+
+def _container_root(container: str) -> int | None:
+    pid = int(_docker("inspect", "-f", "{{.State.Pid}}", container) or 0)
     if pid <= 0:
         return None
     parent = _parents().get(pid, 0)
