@@ -336,3 +336,26 @@ def is_running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state not in ("Z", "X")
+
+
+class TestRecovery:
+    async def test_a_daemon_that_died_starting_is_replaced_and_the_command_run_once_more(
+        self, client: httpx.AsyncClient, fake_browser: FakeBrowser, tmp_path: Path
+    ) -> None:
+        """The command never ran (agent-browser says so): running it on a new browser is safe."""
+        marker = tmp_path / "stumbled"
+        result = await run(client, f"stumble {marker}")
+        assert (result["exit_code"], result["stdout"]) == (0, "ran\n")
+        assert [call["argv"][4:] for call in fake_browser.calls()] == [["stumble", str(marker)]] * 2
+
+    async def test_a_silent_daemon_is_not_run_again_but_replaced_for_the_next_command(
+        self, client: httpx.AsyncClient, fake_browser: FakeBrowser
+    ) -> None:
+        """It may have run (a click twice is not harmless): the error stands."""
+        result = await run(client, "mute")
+        daemon, child = fake_browser.daemon()
+        assert result["exit_code"] == 1
+        assert "no response" in result["stderr"]
+        assert len(fake_browser.calls()) == 1
+        assert is_gone(daemon)
+        assert is_gone(child)

@@ -17,7 +17,7 @@ from ship.errors import ShipError
 from ship.events import EventLog, LogBounds
 from ship.shell import Shell
 from shipyard_protocol.errors import ErrorCode
-from shipyard_protocol.ship import BrowserBatch, BrowserBatchRun, BrowserStep
+from shipyard_protocol.ship import BrowserBatch, BrowserBatchRun, BrowserStep, ShellOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +36,11 @@ _CLOSE_GRACE = 5.0
 # Chromium running (a launch takes seconds), as a blank page.
 PRESTART = "open about:blank"
 _PRESTART_LIMIT = 120.0
+# agent-browser's words when its daemon never came up (the command did not run: it runs once
+# more on a new browser) and when the daemon stopped answering (it may have run: not run
+# again, but the next command gets a new browser instead of the silent one).
+_NOT_STARTED = "Daemon process exited during startup"
+_NO_ANSWER = "reached the daemon but no response came back"
 _KILL_ROUNDS = 20
 # How long a kill waits for the browser's processes to be gone.
 _DEATH_WAIT = 10.0
@@ -76,12 +81,13 @@ class Browser:
         argv = self._argv(cmd)
         self._prepare()
         started = time.monotonic()
-        self._running += 1
-        try:
-            log = EventLog(f"browser-{step_index}", _BOUNDS)
-            outcome = await self._shell.run_argv(argv, self._workspace, {}, time_limit, log)
-        finally:
-            self._running -= 1
+        outcome = await self._attempt(argv, time_limit, step_index)
+        left = time_limit - (time.monotonic() - started)
+        if _NOT_STARTED in outcome.stderr and left > 0:
+            await asyncio.to_thread(self._kill_browser)
+            outcome = await self._attempt(argv, left, step_index)
+        elif _NO_ANSWER in outcome.stderr:
+            await asyncio.to_thread(self._kill_browser)
         stderr = outcome.stderr
         if outcome.timed_out:
             await asyncio.to_thread(self._kill_browser)
@@ -99,6 +105,14 @@ class Browser:
             timed_out=outcome.timed_out,
         )
 
+    async def _attempt(self, argv: list[str], time_limit: float, step_index: int) -> ShellOutcome:
+        self._running += 1
+        try:
+            log = EventLog(f"browser-{step_index}", _BOUNDS)
+            return await self._shell.run_argv(argv, self._workspace, {}, time_limit, log)
+        finally:
+            self._running -= 1
+
     async def prestart(self) -> None:
         """Launch the browser now (a warm sandbox); failing, it launches on first use."""
         if not self.available:
@@ -107,6 +121,7 @@ class Browser:
         step = await self.run(PRESTART, _PRESTART_LIMIT)
         if step.exit_code != 0:
             logger.warning("the browser did not prestart: %s", (step.stderr or step.stdout)[-500:])
+            await asyncio.to_thread(self._kill_browser)  # the first command starts it afresh
 
     async def run_batch(self, batch: BrowserBatchRun) -> BrowserBatch:
         """Commands in order, each given what is left of the batch's time."""
