@@ -135,8 +135,11 @@ async def _idle_memory(bay: BayProcess, client: Api, sandbox_id: str, driver: st
         roots = [root] if root is not None else []
     else:
         roots = docker_roots(sandbox_id)
-    pss = sum(footprint(root).pss_mb for root in roots)
-    note = "bwrap included" if driver == "local" else "both containers, their shims included"
+    # The warm pool also started the Python kernel: not part of "Ship + browser".
+    pss = sum(footprint(root, kernel=False).pss_mb for root in roots)
+    kernel = sum(footprint(root, kernel=True).pss_mb for root in roots)
+    where = "bwrap included" if driver == "local" else "both containers, their shims included"
+    note = f"{where}; the Python kernel ({kernel:.0f} MB) left out"
     metric = f"{driver}: idle browser sandbox, Ship + browser (PSS)"
     return Row(
         "browser", metric, "MB", value=round(pss, 1), goal=at_most(250, "≤ 250 MB"), note=note
