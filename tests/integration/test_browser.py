@@ -173,3 +173,42 @@ def test_a_batch_stops_at_the_failing_step_with_one_history_row(setup: Setup) ->
     assert trace.status_code == 200, trace.text
     summary = trace.json()["trace"]
     assert (summary["completed_steps"], summary["success"]) == (2, False)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_warm_browser_sandbox_is_claimed_with_its_browser_running(variant: str) -> None:
+    """The warm pool's members launch Chromium before they count as ready (on Docker in the
+    sidecar, whose processes the session's container sees: they share a pid namespace)."""
+    require(variant)
+    runtimes = [
+        {"name": "ship", "capabilities": ["filesystem", "shell", "python"]},
+        {"name": "browser", "runtime_type": "browser", "capabilities": ["browser"]},
+    ]
+    profiles = [{"id": "browser-python", "warm_pool_size": 1, "containers": runtimes}]
+    settings = {"gc": {"enabled": False}, "profiles": profiles}
+    with traversable_tmp() as base:
+        bay = BayProcess(base / "data", settings, variant)
+        bay.start()
+        try:
+            with bay.client(timeout=900) as client:
+                wait_for_pool(client, "browser-python")
+                created = client.post("/v1/sandboxes", json={"profile": "browser-python"})
+                assert created.status_code == 201, created.text
+                setup = Setup(variant, client, created.json()["id"])
+                count = "ps -eo comm | grep -c '^chromium' || true"
+                shell = client.post(setup.url("shell/exec"), json={"command": count})
+                assert int(shell.json()["output"]) > 0, shell.text
+                assert setup.browser("get url")["output"].strip() == "about:blank"
+        finally:
+            clean_up(bay)
+
+
+def wait_for_pool(client: httpx.Client, profile: str, timeout: float = 600) -> None:
+    """Until the profile's pool has a ready member (its Ship and browser both started)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pool = client.get("/v1/admin/gc/status").json()["warm_pool"]["profiles"][profile]
+        if pool["available"] >= 1:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"the warm pool of {profile} never had a ready member")
