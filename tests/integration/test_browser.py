@@ -5,6 +5,7 @@ at the failing step and leave one history row and one trace."""
 import struct
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,7 @@ VARIANTS = [
     pytest.param("docker", marks=pytest.mark.docker),
 ]
 PORT = 8765
+PROFILE = "browser-python"
 FORM = """<!doctype html>
 <html><head><title>Guest book</title></head><body>
 <form action="/submitted" method="get">
@@ -65,15 +67,32 @@ class Setup:
 
 @pytest.fixture(scope="module", params=VARIANTS)
 def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
-    variant = require(request.param)
+    with browser_sandbox(request.param) as made:
+        yield made
+
+
+@contextmanager
+def browser_sandbox(variant: str, pool: bool = False) -> Iterator[Setup]:
+    """A Bay of its own with a `browser-python` sandbox; with `pool`, one claimed from a warm
+    pool of one (its profile spelled out, as a deployment would)."""
+    variant = require(variant)
     if variant == "local" and sandbox_rootfs() is None:
         pytest.fail("no sandbox environment for the local driver: run `make rootfs`")
+    settings: dict[str, Any] = {"gc": {"enabled": False}}
+    if pool:
+        runtimes = [
+            {"name": "ship", "capabilities": ["filesystem", "shell", "python"]},
+            {"name": "browser", "runtime_type": "browser", "capabilities": ["browser"]},
+        ]
+        settings["profiles"] = [{"id": PROFILE, "warm_pool_size": 1, "containers": runtimes}]
     with traversable_tmp() as base:
-        bay = BayProcess(base / "data", {"gc": {"enabled": False}}, variant)
+        bay = BayProcess(base / "data", settings, variant)
         bay.start()
         try:
             with bay.client(timeout=900) as client:
-                created = client.post("/v1/sandboxes", json={"profile": "browser-python"})
+                if pool:
+                    wait_for_pool(client, PROFILE)
+                created = client.post("/v1/sandboxes", json={"profile": PROFILE})
                 assert created.status_code == 201, created.text
                 yield Setup(variant, client, created.json()["id"])
         finally:
@@ -83,6 +102,10 @@ def setup(request: pytest.FixtureRequest) -> Iterator[Setup]:
 @pytest.fixture(scope="module")
 def site(setup: Setup) -> str:
     """The form, served by `python3 -m http.server` from inside the sandbox; its process id."""
+    return serve(setup)
+
+
+def serve(setup: Setup) -> str:
     written = setup.client.put(
         setup.url("filesystem/files"), json={"path": "site/index.html", "content": FORM}
     )
@@ -179,28 +202,11 @@ def test_a_batch_stops_at_the_failing_step_with_one_history_row(setup: Setup) ->
 def test_a_warm_browser_sandbox_is_claimed_with_its_browser_running(variant: str) -> None:
     """The warm pool's members launch Chromium before they count as ready (on Docker in the
     sidecar, whose processes the session's container sees: they share a pid namespace)."""
-    require(variant)
-    runtimes = [
-        {"name": "ship", "capabilities": ["filesystem", "shell", "python"]},
-        {"name": "browser", "runtime_type": "browser", "capabilities": ["browser"]},
-    ]
-    profiles = [{"id": "browser-python", "warm_pool_size": 1, "containers": runtimes}]
-    settings = {"gc": {"enabled": False}, "profiles": profiles}
-    with traversable_tmp() as base:
-        bay = BayProcess(base / "data", settings, variant)
-        bay.start()
-        try:
-            with bay.client(timeout=900) as client:
-                wait_for_pool(client, "browser-python")
-                created = client.post("/v1/sandboxes", json={"profile": "browser-python"})
-                assert created.status_code == 201, created.text
-                setup = Setup(variant, client, created.json()["id"])
-                count = "ps -eo comm | grep -c '^chromium' || true"
-                shell = client.post(setup.url("shell/exec"), json={"command": count})
-                assert int(shell.json()["output"]) > 0, shell.text
-                assert setup.browser("get url")["output"].strip() == "about:blank"
-        finally:
-            clean_up(bay)
+    with browser_sandbox(variant, pool=True) as setup:
+        count = "ps -eo comm | grep -c '^chromium' || true"
+        shell = setup.client.post(setup.url("shell/exec"), json={"command": count})
+        assert int(shell.json()["output"]) > 0, shell.text
+        assert setup.browser("get url")["output"].strip() == "about:blank"
 
 
 def wait_for_pool(client: httpx.Client, profile: str, timeout: float = 600) -> None:
@@ -212,3 +218,22 @@ def wait_for_pool(client: httpx.Client, profile: str, timeout: float = 600) -> N
             return
         time.sleep(0.2)
     pytest.fail(f"the warm pool of {profile} never had a ready member")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_a_cookie_set_just_before_a_stop_is_there_after_it(variant: str) -> None:
+    """Chromium keeps new cookies in memory for up to 30 s and the drivers end a session with
+    SIGKILL: Bay closes the browser first, so the profile on the cargo has them."""
+    with browser_sandbox(variant) as setup:
+        serve(setup)
+        page = f"open http://127.0.0.1:{PORT}/index.html"
+        assert setup.browser(page)["success"]
+        cookie = "document.cookie = 'kept=yes; max-age=86400; path=/'"
+        assert setup.browser(f'eval "{cookie}"')["success"]
+
+        stopped = setup.client.post(setup.url("stop"))
+        assert stopped.status_code == 200, stopped.text
+
+        serve(setup)  # a new session: its server too
+        assert setup.browser(page)["success"]
+        assert "kept=yes" in setup.browser('eval "document.cookie"')["output"]

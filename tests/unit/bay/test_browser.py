@@ -6,6 +6,7 @@ empty `chromium` beside it, so Ship finds a browser to drive). It
 tests Bay's rules, not the browser (tests/integration/test_browser.py drives real Chromium).
 """
 
+import json
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 from bay.config import ProfileSettings, Settings
 from tests.unit.bay.conftest import AUTH, Bay, make_settings, start_bay
 from tests.unit.bay.skill_steps import evaluate, execution, other_owner
+from tests.unit.ship.test_shell import is_gone
 
 FAKE_BROWSER = """#!/bin/sh
 for arg in "$@"; do
@@ -307,3 +309,42 @@ class TestLearning:
         [entry] = await history(bay, sandbox_id)
         assert entry["learn_status"] == "skipped"
         assert entry["learn_error"].startswith("no segment")
+
+
+class TestStop:
+    """Drivers end a session with SIGKILL; Chromium keeps cookies in memory for up to 30 s."""
+
+    @pytest.fixture
+    async def daemon_bay(
+        self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> AsyncIterator[Bay]:
+        """Ship's stand-in agent-browser, which leaves a daemon running like the real one."""
+        chromium = tmp_path / "bin" / "chromium"
+        chromium.parent.mkdir()
+        chromium.write_text("#!/bin/sh\n")
+        chromium.chmod(0o755)
+        stand_in = Path(__file__).parent.parent / "ship" / "fake_browser"
+        monkeypatch.setenv("PATH", f"{stand_in}{os.pathsep}{os.environ['PATH']}")
+        monkeypatch.setenv("AGENT_BROWSER_EXECUTABLE_PATH", str(chromium))
+        monkeypatch.setenv("AGENT_BROWSER_SOCKET_DIR", str(tmp_path / "sockets"))
+        monkeypatch.setenv("FAKE_BROWSER_LOG", str(tmp_path / "calls.jsonl"))
+        [browser_python] = [p for p in Settings().profiles if p.id == "browser-python"]
+        async with start_bay(make_settings(tmp_path / "bay", profiles=[browser_python])) as running:
+            yield running
+
+    async def test_a_stop_closes_the_browser_first_so_its_profile_is_written(
+        self, daemon_bay: Bay, tmp_path: Path
+    ) -> None:
+        sandbox_id = await browser_sandbox(daemon_bay)
+        await post(daemon_bay, sandbox_id, "exec", {"cmd": "open https://example.test/"})
+        daemon = int((tmp_path / "sockets" / f"{sandbox_id}.pid").read_text())
+
+        stopped = await daemon_bay.client.post(f"/v1/sandboxes/{sandbox_id}/stop", headers=AUTH)
+
+        assert stopped.status_code == 200, stopped.text
+        calls = [
+            json.loads(line)["argv"] for line in (tmp_path / "calls.jsonl").read_text().splitlines()
+        ]
+        assert [argv[4:] for argv in calls] == [["open", "https://example.test/"], ["close"]]
+        assert calls[-1][:2] == ["--session", sandbox_id]
+        assert is_gone(daemon)

@@ -359,3 +359,26 @@ class TestRecovery:
         assert len(fake_browser.calls()) == 1
         assert is_gone(daemon)
         assert is_gone(child)
+
+
+class TestClose:
+    async def test_close_lets_the_browser_write_its_profile_then_ends_it(
+        self, client: httpx.AsyncClient, fake_browser: FakeBrowser
+    ) -> None:
+        await run(client, "open https://example.test/")
+        daemon, child = fake_browser.daemon()
+
+        closed = await client.post("/browser/close")
+
+        assert closed.json() == {"closed": True}
+        assert fake_browser.argv()[4:] == ["close"]
+        assert is_gone(daemon)
+        assert is_gone(child)
+
+    async def test_nothing_to_close_is_said_and_starts_nothing(
+        self, client: httpx.AsyncClient, fake_browser: FakeBrowser
+    ) -> None:
+        closed = await client.post("/browser/close")
+
+        assert closed.json() == {"closed": False}
+        assert fake_browser.calls() == []

@@ -22,6 +22,7 @@ from shipyard_protocol.ship import (
     Activity,
     BrowserBatch,
     BrowserBatchRun,
+    BrowserClosed,
     BrowserRun,
     BrowserStep,
     DirectoryListing,
@@ -243,6 +244,9 @@ class ShipClient:
         return await self._call(
             endpoint, "POST", "/browser/exec_batch", BrowserBatch, json=body, timeout=timeout
         )
+
+    async def browser_close(self, endpoint: str, timeout: float) -> BrowserClosed:
+        return await self._call(endpoint, "POST", "/browser/close", BrowserClosed, timeout=timeout)
 
     async def read_file(self, endpoint: str, path: str) -> FileText:
         return await self._call(endpoint, "GET", "/files", FileText, params={"path": path})

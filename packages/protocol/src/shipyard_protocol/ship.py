@@ -38,6 +38,8 @@ the stream would have collected (capped; the stream itself is not).
   bodies streamed; `WS` on the same path relays messages to its WebSocket
 - `POST /browser/exec`        BrowserRun      -> BrowserStep (one agent-browser command)
 - `POST /browser/exec_batch`  BrowserBatchRun -> BrowserBatch (commands in order, one budget)
+- `POST /browser/close`                        -> BrowserClosed (before a stop: the profile
+  is written to the cargo)
 - `WS   /tunnels/{port}`              -> raw TCP to 127.0.0.1:{port} in binary frames
   Ship's own refusals (502 ship_error: nothing listens; 400: a bad port) carry an
   `x-ship-error` header, which a relayed answer never does
@@ -328,6 +330,12 @@ class BrowserStep(BaseModel):
     step_index: int = 0
     duration_ms: int
     timed_out: bool = False
+
+
+class BrowserClosed(BaseModel):
+    """Whether a browser was running (and is closed now)."""
+
+    closed: bool
 
 
 class BrowserBatch(BaseModel):

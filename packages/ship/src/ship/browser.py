@@ -149,14 +149,21 @@ class Browser:
     async def shutdown(self) -> None:
         """Kill running commands, then close the browser (so Chromium writes its profile)."""
         self._shell.shutdown()
+        await self.close()
+
+    async def close(self) -> bool:
+        """Close the browser, if one runs, as agent-browser's `close` does: Chromium writes
+        its profile (cookies it keeps in memory for up to 30 s) before it ends. Whatever is
+        left after the grace is killed. True when there was a browser to close."""
         if not self._prepared:  # never used
-            return
+            return False
         if not await asyncio.to_thread(_browser_processes, self.session, self.profile):
-            return
+            return False
         log = EventLog("browser-close", _BOUNDS)
         with suppress(OSError, ShipError):
             await self._shell.run_argv(self._argv("close"), self._workspace, {}, _CLOSE_GRACE, log)
         await asyncio.to_thread(self._kill_browser)
+        return True
 
     def _argv(self, cmd: str) -> list[str]:
         try:

@@ -125,7 +125,12 @@ class FakeDriver:
 
         limit = int(spec.env.get("SHIP_OUTPUT_LIMIT", 1024 * 1024))
         kernel = KernelCommand.from_env(spec.env)
-        config = ShipConfig(workspace=Path(spec.cargo_ref), output_limit=limit, kernel=kernel)
+        config = ShipConfig(
+            workspace=Path(spec.cargo_ref),
+            output_limit=limit,
+            kernel=kernel,
+            sandbox_id=spec.env.get("SHIP_SANDBOX_ID"),
+        )
         ref = spec.labels.session_id
         lease = self._lease(ref, spec.env.get("SHIP_ORPHAN_AFTER_S"))
         path = self._sockets / f"{ref}.sock"

@@ -48,6 +48,8 @@ LEASE_SLACK_S = 1.0
 # drivers give up on a start well before.
 START_GRACE_S = 180.0
 START_POLL_S = 0.1
+# How long a stop waits for the browser to close (agent-browser's close, then Ship's kill).
+BROWSER_CLOSE_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -330,6 +332,8 @@ class SessionService:
         if drain_logs and session.endpoint and session.observed_state == RUNNING:
             # Short: a hung Ship must not hold up its own stop for long.
             await relay(self._rt.ship, session.endpoint, sandbox.id, session.id, timeout=2.0)
+        if session.browser_endpoint and session.observed_state == RUNNING:
+            await self._close_browser(session.browser_endpoint)
         if session.driver_ref:
             await self._rt.driver.stop(session.driver_ref)
         if session.endpoint:
@@ -339,6 +343,14 @@ class SessionService:
         if sandbox.current_session_id == session.id:
             sandbox.current_session_id = None
         await db.delete(session)
+
+    async def _close_browser(self, endpoint: str) -> None:
+        """Drivers end a session with SIGKILL: first let Chromium write the cookies it still
+        holds in memory to the profile on the cargo, so they survive the stop."""
+        try:
+            await self._rt.ship.browser_close(endpoint, timeout=BROWSER_CLOSE_S)
+        except ShipCallError as exc:
+            log.info("the browser of %s was not closed before its stop: %s", endpoint, exc)
 
     async def _mark(self, session_id: str, state: str) -> None:
         async with self._unit() as db:
@@ -389,6 +401,7 @@ class SessionService:
             env["SHIP_PRESTART_KERNEL"] = "1"
         if profile.preload:
             env["SHIP_PRELOAD"] = ",".join(profile.preload)
+        env["SHIP_SANDBOX_ID"] = sandbox.id  # names the sandbox's browser session
         browser = self._rt.profiles.browser(profile)
         if sandbox.is_warm_pool and browser is not None:
             env[PRESTART_BROWSER] = "1"  # a claim finds Chromium running

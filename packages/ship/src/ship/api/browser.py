@@ -5,7 +5,13 @@ from typing import Any
 from fastapi import APIRouter
 
 from ship.api.deps import BrowserDep
-from shipyard_protocol.ship import BrowserBatch, BrowserBatchRun, BrowserRun, BrowserStep
+from shipyard_protocol.ship import (
+    BrowserBatch,
+    BrowserBatchRun,
+    BrowserClosed,
+    BrowserRun,
+    BrowserStep,
+)
 
 router = APIRouter()
 
@@ -22,3 +28,9 @@ async def execute(run: BrowserRun, browser: BrowserDep) -> BrowserStep:
 @router.post("/browser/exec_batch", responses=_RESPONSES)
 async def execute_batch(batch: BrowserBatchRun, browser: BrowserDep) -> BrowserBatch:
     return await browser.run_batch(batch)
+
+
+@router.post("/browser/close")
+async def close(browser: BrowserDep) -> BrowserClosed:
+    """Bay's call before it stops the session: the profile is written, nothing is lost."""
+    return BrowserClosed(closed=await browser.close())
