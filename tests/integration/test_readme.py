@@ -98,6 +98,7 @@ def test_the_readme_runs_as_written(tmp_path: Path) -> None:
     assert "Directory listing for /" in out
     assert "1024" in out  # the SDK's and the CLI's first examples
     assert "\n3\n" in out  # `shipyard exec shell "...; exit 3"; echo $?`
+    assert 'about:blank","error":null' in out  # the browser section's first command
 
 
 @contextmanager
