@@ -382,3 +382,32 @@ class TestClose:
 
         assert closed.json() == {"closed": False}
         assert fake_browser.calls() == []
+
+
+class TestTurns:
+    async def test_a_second_command_waits_for_the_first_and_its_kill(
+        self, client: httpx.AsyncClient, fake_browser: FakeBrowser
+    ) -> None:
+        """A timed-out command takes the browser down: never under another's command."""
+        hanging = asyncio.create_task(run(client, "hang", timeout=2))
+        await fake_browser.hanging()
+        second = asyncio.create_task(run(client, "echo after"))
+
+        done, _ = await asyncio.wait({hanging, second}, return_when=asyncio.FIRST_COMPLETED)
+
+        assert done == {hanging}
+        assert hanging.result()["timed_out"] is True
+        assert (await second)["stdout"] == '["after"]\n'
+
+    async def test_waiting_counts_against_the_timeout(
+        self, client: httpx.AsyncClient, fake_browser: FakeBrowser
+    ) -> None:
+        hanging = asyncio.create_task(run(client, "hang", timeout=5))
+        await fake_browser.hanging()
+
+        waited = await run(client, "echo never", timeout=1)
+
+        assert (waited["exit_code"], waited["timed_out"]) == (-1, True)
+        assert "waited 1 s for the browser's previous command" in waited["stderr"]
+        assert [call["argv"][4:] for call in fake_browser.calls()] == [["hang"]]
+        await hanging

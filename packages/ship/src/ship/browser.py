@@ -64,6 +64,7 @@ class Browser:
         self.session: str = named.group() if named else _DEFAULT_SESSION
         self.profile = workspace / PROFILE
         self._running = 0
+        self._turn = asyncio.Lock()
         self._prepared = False
 
     @property
@@ -77,41 +78,57 @@ class Browser:
         return self._running
 
     async def run(self, cmd: str, time_limit: float, step_index: int = 0) -> BrowserStep:
-        """One command; exit_code -1 with `timed_out` when it ran past `time_limit`."""
+        """One command; exit_code -1 with `timed_out` when it ran past `time_limit`.
+
+        Commands take turns on the session's one browser (a second waits, and its waiting
+        counts against its time): a timed-out command's kill never hits another's command.
+        """
         argv = self._argv(cmd)
         self._prepare()
         started = time.monotonic()
-        outcome = await self._attempt(argv, time_limit, step_index)
+        self._running += 1
+        try:
+            async with asyncio.timeout(time_limit):
+                await self._turn.acquire()
+        except TimeoutError:
+            self._running -= 1
+            waited = f"{CLI} waited {time_limit:g} s for the browser's previous command; not run\n"
+            return _step(
+                cmd,
+                ShellOutcome(exit_code=-1, stdout="", stderr=waited, timed_out=True),
+                step_index,
+                started,
+            )
+        try:
+            left = time_limit - (time.monotonic() - started)
+            outcome = await self._attempt(argv, left, time_limit)
+        finally:
+            self._turn.release()
+            self._running -= 1
+        return _step(cmd, outcome, step_index, started)
+
+    async def _attempt(self, argv: list[str], time_limit: float, asked: float) -> ShellOutcome:
+        """Run once; a daemon that died starting is replaced and the command run again.
+        `asked`: the caller's timeout, `time_limit` what is left of it."""
+        started = time.monotonic()
+        outcome = await self._once(argv, time_limit)
         left = time_limit - (time.monotonic() - started)
         if _NOT_STARTED in outcome.stderr and left > 0:
             await asyncio.to_thread(self._kill_browser)
-            outcome = await self._attempt(argv, left, step_index)
+            outcome = await self._once(argv, left)
         elif _NO_ANSWER in outcome.stderr:
             await asyncio.to_thread(self._kill_browser)
-        stderr = outcome.stderr
         if outcome.timed_out:
             await asyncio.to_thread(self._kill_browser)
-            stderr += (
-                f"{CLI} timed out after {time_limit:g} s; it was stopped and its browser closed "
+            outcome.stderr += (
+                f"{CLI} timed out after {asked:g} s; it was stopped and its browser closed "
                 "(the next command starts a new one on the same profile)\n"
             )
-        return BrowserStep(
-            cmd=cmd,
-            stdout=outcome.stdout,
-            stderr=stderr,
-            exit_code=outcome.exit_code,
-            step_index=step_index,
-            duration_ms=round((time.monotonic() - started) * 1000),
-            timed_out=outcome.timed_out,
-        )
+        return outcome
 
-    async def _attempt(self, argv: list[str], time_limit: float, step_index: int) -> ShellOutcome:
-        self._running += 1
-        try:
-            log = EventLog(f"browser-{step_index}", _BOUNDS)
-            return await self._shell.run_argv(argv, self._workspace, {}, time_limit, log)
-        finally:
-            self._running -= 1
+    async def _once(self, argv: list[str], time_limit: float) -> ShellOutcome:
+        log = EventLog("browser", _BOUNDS)
+        return await self._shell.run_argv(argv, self._workspace, {}, time_limit, log)
 
     async def prestart(self) -> None:
         """Launch the browser now (a warm sandbox); failing, it launches on first use."""
@@ -256,3 +273,15 @@ def _browser_processes(session: str, profile: Path) -> set[int]:
             if profile_arg in (entry / "cmdline").read_bytes():
                 found.add(pid)
     return found | {pid for pid, sid in sessions.items() if sid in daemons}
+
+
+def _step(cmd: str, outcome: ShellOutcome, step_index: int, started: float) -> BrowserStep:
+    return BrowserStep(
+        cmd=cmd,
+        stdout=outcome.stdout,
+        stderr=outcome.stderr,
+        exit_code=outcome.exit_code,
+        step_index=step_index,
+        duration_ms=round((time.monotonic() - started) * 1000),
+        timed_out=outcome.timed_out,
+    )
