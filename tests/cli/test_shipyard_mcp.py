@@ -40,6 +40,20 @@ TOOLS = {
     "list_sandboxes",
     "get_sandbox",
     "wait_process",
+    "execute_browser",
+    "execute_browser_batch",
+    "create_skill_payload",
+    "get_skill_payload",
+    "create_skill_candidate",
+    "get_skill_candidate",
+    "list_skill_candidates",
+    "evaluate_skill_candidate",
+    "promote_skill_candidate",
+    "delete_skill_candidate",
+    "list_skill_releases",
+    "get_skill_release_health",
+    "delete_skill_release",
+    "rollback_skill_release",
 }
 
 
