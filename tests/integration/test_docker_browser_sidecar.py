@@ -22,6 +22,7 @@ from tests.engines import (
     new_spec,
     running_driver,
     sh,
+    ship,
     unavailable,
 )
 
@@ -65,9 +66,11 @@ async def session(driver: DockerDriver) -> AsyncIterator[Instance]:
     await driver.stop(instance.ref)
 
 
-def sidecar(instance: Instance) -> Instance:
-    assert instance.browser_endpoint is not None
-    return replace(instance, endpoint=instance.browser_endpoint)
+def in_sidecar(instance: Instance, command: str) -> str:
+    """`command` run in the sidecar by dockerd (its Ship serves the browser's routes only)."""
+    found = docker("exec", f"shipyard-{instance.ref}-browser", "bash", "-c", command)
+    assert found is not None
+    return found
 
 
 def inspect_sidecar(instance: Instance) -> dict[str, Any]:
@@ -91,9 +94,9 @@ async def test_the_sidecar_has_its_own_limits_and_the_sessions_namespaces(
     assert found["Config"]["Labels"]["bay.runtime"] == "browser"
     # One network and one pid namespace, as the sidecar's own processes see them.
     namespaces = "readlink /proc/self/ns/net /proc/self/ns/pid"
-    ours, theirs = await sh(session, namespaces), await sh(sidecar(session), namespaces)
-    assert ours["exit_code"] == theirs["exit_code"] == 0
-    assert ours["stdout"] == theirs["stdout"]
+    ours, theirs = await sh(session, namespaces), in_sidecar(session, namespaces)
+    assert ours["exit_code"] == 0
+    assert ours["stdout"] == theirs
 
 
 async def test_the_sidecar_sees_the_cargo_and_reaches_the_sessions_servers(
@@ -101,15 +104,14 @@ async def test_the_sidecar_sees_the_cargo_and_reaches_the_sessions_servers(
 ) -> None:
     written = await sh(session, "echo from-ship > /workspace/shared.txt")
     assert written["exit_code"] == 0
-    read = await sh(sidecar(session), "cat /workspace/shared.txt")
-    assert read["stdout"] == "from-ship\n"
+    assert in_sidecar(session, "cat /workspace/shared.txt") == "from-ship\n"
     serve = "nohup python3 -m http.server 8765 --bind 127.0.0.1 >/dev/null 2>&1 &"
     assert (await sh(session, serve))["exit_code"] == 0
     fetch = (
         "for i in $(seq 100); do curl -sf http://127.0.0.1:8765/shared.txt && exit 0; "
         "sleep 0.2; done; exit 1"
     )
-    assert (await sh(sidecar(session), fetch, timeout=60))["stdout"] == "from-ship\n"
+    assert in_sidecar(session, fetch) == "from-ship\n"
 
 
 async def test_the_sidecar_is_part_of_the_session_not_an_instance(
@@ -175,3 +177,14 @@ async def test_a_session_whose_browser_ended_is_seen_as_exited(driver: DockerDri
         assert await driver.inspect(instance.ref) == InstanceState.EXITED
     finally:
         await driver.stop(instance.ref)
+
+
+async def test_the_sidecars_ship_serves_the_browser_only(session: Instance) -> None:
+    """What reaches the sidecar's Ship (its socket is visible through /proc from the session's
+    container) gets no shell, kernel or files in the browser's cgroup."""
+    assert session.browser_endpoint is not None
+    async with ship(replace(session, endpoint=session.browser_endpoint)) as client:
+        shell = await client.post("/shell/exec", json={"command": "id"})
+        health = await client.get("/health")
+    assert shell.status_code == 404
+    assert health.json()["browser"] is True

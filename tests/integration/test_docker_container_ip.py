@@ -242,19 +242,28 @@ async def test_a_browser_sidecar_answers_on_its_own_port_behind_the_same_token(
         try:
             instance = await driver.start(spec)
             assert instance.browser_endpoint is not None
-            namespaces = ShellRun(command="readlink /proc/self/ns/net")
             async with ShipClient(token_for=driver.ship_token) as ship:
-                ours = await ship.shell(instance.endpoint, namespaces)
-                theirs = await ship.shell(instance.browser_endpoint, namespaces)
-            unauthorized = httpx.post(
-                instance.browser_endpoint.replace(f"{instance.ref}@", "") + "/shell/exec",
+                # One network namespace: the sidecar's Ship answers at the session's address.
+                closed = await ship.browser_close(instance.browser_endpoint, timeout=30)
+            sidecar = instance.browser_endpoint.replace(f"{instance.ref}-browser@", "")
+            health = httpx.get(f"{sidecar}/health", timeout=10)
+            # The session's own token does not open the sidecar's Ship, nor the reverse.
+            main_token = {"Authorization": f"Bearer {driver.ship_token(instance.endpoint)}"}
+            browser_token = driver.ship_token(instance.browser_endpoint)
+            crossed = httpx.post(f"{sidecar}/browser/close", headers=main_token, timeout=10)
+            no_shell = httpx.post(
+                f"{sidecar}/shell/exec",
                 json={"command": "id"},
+                headers={"Authorization": f"Bearer {browser_token}"},
                 timeout=10,
             )
         finally:
             await driver.stop(spec.labels.session_id)
             await driver.close()
 
-    assert instance.browser_endpoint == instance.endpoint.replace(":8123", ":8124")
-    assert theirs.stdout == ours.stdout
-    assert unauthorized.status_code == 401
+    assert instance.browser_endpoint.startswith(f"http://{instance.ref}-browser@")
+    assert instance.browser_endpoint.endswith(":8124")
+    assert health.json()["browser"] is True
+    assert closed.closed is False
+    assert crossed.status_code == 401
+    assert no_shell.status_code == 404  # the sidecar's Ship has the browser's routes only

@@ -125,8 +125,21 @@ def create_app(
 
     app = FastAPI(title="Ship", version=_VERSION, lifespan=lifespan)
     routers = (
-        *(health, python, shell, executions, processes, terminal, activity, files, ports, logs),
-        browser,
+        (health, activity, logs, browser)
+        if config.browser_only
+        else (
+            health,
+            python,
+            shell,
+            executions,
+            processes,
+            terminal,
+            activity,
+            files,
+            ports,
+            logs,
+            browser,
+        )
     )
     for module in routers:
         app.include_router(module.router)

@@ -28,6 +28,9 @@ class ShipConfig:
     prestart_kernel: bool = False
     # A warm sandbox of a browser profile: Chromium launched before Ship says it is ready.
     prestart_browser: bool = False
+    # A browser sidecar's Ship (SHIP_ROLE=browser): the browser's routes only, no kernel,
+    # shell or files, so reaching it gives nothing the browser does not.
+    browser_only: bool = False
     kernel: KernelCommand = field(default_factory=KernelCommand)
     # stdout and stderr go to /dev/null once ready: Bay reads them only while Ship starts.
     quiet_after_ready: bool = False
@@ -56,6 +59,7 @@ class ShipConfig:
             event_log_bytes=int(env.get("SHIP_EVENT_LOG_BYTES", str(cls.event_log_bytes))),
             prestart_kernel=env.get("SHIP_PRESTART_KERNEL", "") in ("1", "true"),
             prestart_browser=env.get("SHIP_PRESTART_BROWSER", "") in ("1", "true"),
+            browser_only=env.get("SHIP_ROLE", "") == "browser",
             kernel=KernelCommand.from_env(env),
             quiet_after_ready=env.get("SHIP_QUIET_AFTER_READY", "") in ("1", "true"),
             token_sha256=env.get("SHIP_TOKEN_SHA256") or None,

@@ -239,14 +239,16 @@ class DockerDriver:
                 if browser is not None
             ]
             endpoints = [await self._ready(container, container, run, tcp)]
-            for sidecar, sidecar_run in zip(sidecars, runs[1:], strict=True):
-                endpoints.append(
-                    await self._ready(sidecar, container, sidecar_run, tcp, BROWSER_PORT)
-                )
+            # Each as soon as its own Ship is up: a sidecar's browser may take a while.
             if deferred:
                 await self._limit_cpu(name, limits.cpus)
-            for sealed in runs:
-                _seal(sealed, socket=tcp is None)
+            _seal(run, socket=tcp is None)
+            for sidecar, sidecar_run in zip(sidecars, runs[1:], strict=True):
+                browser_tcp = self._browser_channel(spec, tcp)
+                endpoints.append(
+                    await self._ready(sidecar, container, sidecar_run, browser_tcp, BROWSER_PORT)
+                )
+                _seal(sidecar_run, socket=tcp is None)
             if not spec.egress.offline:
                 await self._open_network(spec, container)
             elif tcp is not None:
@@ -264,13 +266,26 @@ class DockerDriver:
         """The browser's sidecar, started as soon as the session's container runs (it joins
         that container's namespaces), so both start-ups overlap."""
         config = browser_config(
-            spec, browser, run, self._settings.tmp_size_mb, session_container, tcp
+            spec,
+            browser,
+            run,
+            self._settings.tmp_size_mb,
+            session_container,
+            self._browser_channel(spec, tcp),
         )
         sidecar = await self._client().containers.create(
             config, name=session_container + BROWSER_SUFFIX
         )
         await sidecar.start()
         return sidecar
+
+    def _browser_channel(self, spec: SessionSpec, tcp: TcpChannel | None) -> TcpChannel | None:
+        """The sidecar's Ship wants a token of its own (its session's name + BROWSER_SUFFIX):
+        a sandbox that took port 8124 in the shared network namespace would catch only that
+        one, which opens nothing but the browser's routes."""
+        if tcp is None:
+            return None
+        return replace(tcp, digest=self._tokens.digest(spec.labels.session_id + BROWSER_SUFFIX))
 
     async def _ready(
         self,
@@ -342,7 +357,9 @@ class DockerDriver:
         if not await docker_network.answers_tcp(ip, port):
             raise InstanceStartError(f"Ship is not answering: {await _log_tail(container)}")
         session_id = Labels.from_dict(shown["Config"]["Labels"]).session_id
-        return docker_network.tcp_endpoint(session_id, ip, port)
+        # The user part names the token: the sidecar's is its own.
+        subject = session_id + (BROWSER_SUFFIX if port == BROWSER_PORT else "")
+        return docker_network.tcp_endpoint(subject, ip, port)
 
     async def _limit_cpu(self, name: str, cpus: float) -> None:
         update = {"NanoCpus": int(cpus * 1_000_000_000)}

@@ -97,6 +97,7 @@ def browser_config(
     run dir's socket, or on BROWSER_PORT with `tcp`.
     """
     env = {key: value for key, value in spec.env.items() if key not in _SHIP_ONLY_ENV}
+    env["SHIP_ROLE"] = "browser"
     sidecar = replace(spec, limits=browser.limits, env=env)
     config = container_config(sidecar, run, tmp_size_mb, None)
     config["Env"] = [
