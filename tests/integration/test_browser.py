@@ -3,6 +3,7 @@ sandbox is opened, read, filled and submitted; a screenshot lands in the cargo; 
 at the failing step and leave one history row and one trace."""
 
 import struct
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -237,3 +238,23 @@ def test_a_cookie_set_just_before_a_stop_is_there_after_it(variant: str) -> None
         serve(setup)  # a new session: its server too
         assert setup.browser(page)["success"]
         assert "kept=yes" in setup.browser('eval "document.cookie"')["output"]
+
+
+@pytest.mark.docker
+def test_a_browser_sidecar_that_died_is_replaced_on_the_next_call() -> None:
+    """Its refusal makes Bay ask the driver, which sees the session's sidecar ended: the
+    command runs in a new session instead of every call failing until idle GC."""
+    with browser_sandbox("docker") as setup:
+        assert setup.browser("open about:blank")["success"]
+        (container,) = docker_ps(f"label=bay.sandbox_id={setup.sandbox_id}", "label=bay.runtime")
+        subprocess.run(["docker", "kill", container], check=True, capture_output=True)
+
+        again = setup.browser("get url")
+
+        assert again["success"], again
+        assert again["output"].strip() == "about:blank"
+
+
+def docker_ps(*filters: str) -> list[str]:
+    argv = ["docker", "ps", "-q", *(f"--filter={f}" for f in filters)]
+    return subprocess.run(argv, check=True, capture_output=True, text=True).stdout.split()

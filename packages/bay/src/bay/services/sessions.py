@@ -49,7 +49,7 @@ LEASE_SLACK_S = 1.0
 START_GRACE_S = 180.0
 START_POLL_S = 0.1
 # How long a stop waits for the browser to close (agent-browser's close, then Ship's kill).
-BROWSER_CLOSE_S = 15.0
+BROWSER_CLOSE_S = 8.0
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,9 @@ class SessionService:
         if session is None or session.observed_state != RUNNING or not session.endpoint:
             return None, False
         ship = self._rt.ship
-        if ship.suspect(session.endpoint):
+        # Either runtime: a browser sidecar that died leaves Ship's own endpoint answering.
+        endpoints = {session.endpoint, session.browser_endpoint or session.endpoint}
+        if any(ship.suspect(endpoint) for endpoint in endpoints):
             state = await self._rt.driver.inspect(session.driver_ref or "")
             if state != InstanceState.RUNNING:
                 log.warning(
@@ -209,7 +211,8 @@ class SessionService:
                 )
                 await self._discard(db, sandbox, session, drain_logs=False)
                 return None, True
-            ship.cleared(session.endpoint)
+            for endpoint in endpoints:
+                ship.cleared(endpoint)
         self._touch(sandbox)
         found = SessionShip(ship, session.endpoint, session.browser_endpoint)
         return Ready(session.id, found), False
@@ -282,11 +285,14 @@ class SessionService:
         session = await _session(db, sandbox.current_session_id)
         if session is None or not session.endpoint or session.observed_state != RUNNING:
             return False
-        try:
-            activity = await self._rt.ship.activity(session.endpoint)
-        except ShipCallError:
-            return False
-        return activity.busy
+        endpoints = {session.endpoint, session.browser_endpoint or session.endpoint}
+        for endpoint in endpoints:  # a browser sidecar's commands are activity too
+            try:
+                if (await self._rt.ship.activity(endpoint)).busy:
+                    return True
+            except ShipCallError:
+                continue
+        return False
 
     async def expire(self, sandbox_id: str, now: datetime) -> bool:
         """Expired GC: retire the sandbox if, under the lock, it is still past its TTL."""
@@ -332,7 +338,7 @@ class SessionService:
         if drain_logs and session.endpoint and session.observed_state == RUNNING:
             # Short: a hung Ship must not hold up its own stop for long.
             await relay(self._rt.ship, session.endpoint, sandbox.id, session.id, timeout=2.0)
-        if session.browser_endpoint and session.observed_state == RUNNING:
+        if drain_logs and session.browser_endpoint and session.observed_state == RUNNING:
             await self._close_browser(session.browser_endpoint)
         if session.driver_ref:
             await self._rt.driver.stop(session.driver_ref)
