@@ -411,3 +411,23 @@ class TestTurns:
         assert "waited 1 s for the browser's previous command" in waited["stderr"]
         assert [call["argv"][4:] for call in fake_browser.calls()] == [["hang"]]
         await hanging
+
+
+class TestShipsOptions:
+    @pytest.mark.parametrize(
+        "cmd",
+        [
+            "--session other open about:blank",
+            "open about:blank --profile=/tmp/elsewhere",
+            "--executable-path /bin/sh open about:blank",
+            "--cdp 9222 snapshot",
+        ],
+    )
+    async def test_a_command_cannot_pick_another_browser(
+        self, client: httpx.AsyncClient, fake_browser: FakeBrowser, cmd: str
+    ) -> None:
+        """Such a browser would escape the timeout's kill and the close before a stop."""
+        response = await client.post("/browser/exec", json={"cmd": cmd})
+        assert response.status_code == 400
+        assert "set by Ship" in response.json()["error"]["message"]
+        assert fake_browser.calls() == []

@@ -41,6 +41,22 @@ _PRESTART_LIMIT = 120.0
 # again, but the next command gets a new browser instead of the silent one).
 _NOT_STARTED = "Daemon process exited during startup"
 _NO_ANSWER = "reached the daemon but no response came back"
+# Less time than this left after waiting for the browser: the command is not started.
+_LEAST_TIME = 1.0
+# agent-browser's options that pick another browser, profile or session than the sandbox's
+# one: a browser started with them escapes the timeout's kill and the close before a stop.
+_SHIPS_OPTIONS = frozenset(
+    {
+        "--session",
+        "--profile",
+        "--executable-path",
+        "--namespace",
+        "--session-name",
+        "--cdp",
+        "--auto-connect",
+        "--provider",
+    }
+)
 _KILL_ROUNDS = 20
 # How long a kill waits for the browser's processes to be gone.
 _DEATH_WAIT = 10.0
@@ -92,15 +108,11 @@ class Browser:
                 await self._turn.acquire()
         except TimeoutError:
             self._running -= 1
-            waited = f"{CLI} waited {time_limit:g} s for the browser's previous command; not run\n"
-            return _step(
-                cmd,
-                ShellOutcome(exit_code=-1, stdout="", stderr=waited, timed_out=True),
-                step_index,
-                started,
-            )
+            return _not_run(cmd, time_limit, step_index, started)
         try:
             left = time_limit - (time.monotonic() - started)
+            if left < _LEAST_TIME:  # it would only time out, and take the browser down
+                return _not_run(cmd, time_limit, step_index, started)
             outcome = await self._attempt(argv, left, time_limit)
         finally:
             self._turn.release()
@@ -113,10 +125,11 @@ class Browser:
         started = time.monotonic()
         outcome = await self._once(argv, time_limit)
         left = time_limit - (time.monotonic() - started)
-        if _NOT_STARTED in outcome.stderr and left > 0:
+        failed = outcome.exit_code != 0 and not outcome.timed_out
+        if failed and _says(outcome, _NOT_STARTED) and left > 0:
             await asyncio.to_thread(self._kill_browser)
             outcome = await self._once(argv, left)
-        elif _NO_ANSWER in outcome.stderr:
+        elif failed and _says(outcome, _NO_ANSWER):
             await asyncio.to_thread(self._kill_browser)
         if outcome.timed_out:
             await asyncio.to_thread(self._kill_browser)
@@ -176,6 +189,11 @@ class Browser:
             return False
         if not await asyncio.to_thread(_browser_processes, self.session, self.profile):
             return False
+        # A command under way gets a moment to end; then the browser closes regardless.
+        with suppress(TimeoutError):
+            async with asyncio.timeout(_CLOSE_GRACE):
+                await self._turn.acquire()
+                self._turn.release()
         log = EventLog("browser-close", _BOUNDS)
         with suppress(OSError, ShipError):
             await self._shell.run_argv(self._argv("close"), self._workspace, {}, _CLOSE_GRACE, log)
@@ -192,6 +210,12 @@ class Browser:
             words = words[1:]
         if not words:
             raise InvalidBrowserCommandError("the browser command is empty", {"cmd": cmd})
+        if taken := [word for word in words if word.split("=", 1)[0] in _SHIPS_OPTIONS]:
+            message = (
+                f"{', '.join(sorted(set(taken)))}: set by Ship (the sandbox's one browser, its "
+                "profile on the cargo and Debian's Chromium); leave it out"
+            )
+            raise InvalidBrowserCommandError(message, {"cmd": cmd})
         return [CLI, "--session", self.session, "--profile", str(self.profile), *words]
 
     def _prepare(self) -> None:
@@ -270,7 +294,7 @@ def _browser_processes(session: str, profile: Path) -> set[int]:
                 found.add(pid)
                 if b"AGENT_BROWSER_DAEMON=1" in environ:
                     daemons.add(pid)
-            if profile_arg in (entry / "cmdline").read_bytes():
+            if profile_arg in (entry / "cmdline").read_bytes().split(b"\0"):
                 found.add(pid)
     return found | {pid for pid, sid in sessions.items() if sid in daemons}
 
@@ -285,3 +309,14 @@ def _step(cmd: str, outcome: ShellOutcome, step_index: int, started: float) -> B
         duration_ms=round((time.monotonic() - started) * 1000),
         timed_out=outcome.timed_out,
     )
+
+
+def _not_run(cmd: str, time_limit: float, step_index: int, started: float) -> BrowserStep:
+    waited = f"{CLI} waited {time_limit:g} s for the browser's previous command; not run\n"
+    outcome = ShellOutcome(exit_code=-1, stdout="", stderr=waited, timed_out=True)
+    return _step(cmd, outcome, step_index, started)
+
+
+def _says(outcome: ShellOutcome, words: str) -> bool:
+    """agent-browser's own error line (`✗ ...`), not text a page may have printed."""
+    return any(line.startswith("✗") and words in line for line in outcome.stderr.splitlines())
