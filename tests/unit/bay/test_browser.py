@@ -311,6 +311,19 @@ class TestLearning:
         assert entry["learn_error"].startswith("no segment")
 
 
+class TestTraceSize:
+    async def test_a_steps_output_is_kept_head_and_tail_in_its_trace(self, bay: Bay) -> None:
+        sandbox_id = await browser_sandbox(bay)
+        long = "x" * 100_000
+        result = await post(bay, sandbox_id, "exec", {"cmd": f"echo {long}", "include_trace": True})
+        stored = (await trace(bay, sandbox_id, result["trace_ref"])).json()["trace"]
+        [step] = stored["steps"]
+        assert long in result["output"]  # the answer is whole
+        assert len(step["stdout"].encode()) <= 64 * 1024 + 100
+        assert "characters cut" in step["stdout"]
+        assert step["cmd"] == f"echo {long}"
+
+
 class TestStop:
     """Drivers end a session with SIGKILL; Chromium keeps cookies in memory for up to 30 s."""
 

@@ -15,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from structlog.contextvars import bind_contextvars
 
 from bay.db.models import ArtifactBlob, ExecutionHistory, Sandbox
-from bay.errors import BayError, NotFoundError
+from bay.errors import BayError, NotFoundError, ShipError
 from bay.metrics import Metrics
 from bay.services.blobs import BlobService, blob_payload, blob_ref, new_blob
 from bay.services.clock import Clock
 from bay.services.execs import normalize_tags, renewal
 from bay.services.ids import new_id
 from bay.services.profiles import ProfileCatalog
-from bay.services.records import Records
+from bay.services.records import Records, clip
 from bay.services.releases import ReleaseService
 from bay.services.sessions import Ready, SessionService
 from bay.ship_session import SessionShip, ShipNotReachedError
@@ -37,6 +37,9 @@ from shipyard_protocol.api import (
     SkillRunResult,
 )
 from shipyard_protocol.ship import BrowserBatch, BrowserBatchRun, BrowserRun, BrowserStep
+
+# Each step's stdout and stderr in a stored trace, at most (UTF-8 bytes; head and tail kept).
+TRACE_FIELD_BYTES = 64 * 1024
 
 TRACE_KIND = "browser_trace"
 T = TypeVar("T")
@@ -99,7 +102,7 @@ class BrowserService:
             request.include_trace,
         )
         run = BrowserRun(cmd=request.cmd, timeout=request.timeout)
-        done = await self._run(sandbox, job, lambda ship: ship.browser(run), _step_record)
+        done = await self._run(sandbox, job, lambda ship: _exec_on(ship, run), _step_record)
         step = done.outcome
         return BrowserExecResult(
             success=step.exit_code == 0 and not step.timed_out,
@@ -157,7 +160,7 @@ class BrowserService:
         return BrowserTrace(trace_ref=trace_ref, trace=blob_payload(blob))
 
     async def _batch(self, sandbox: Sandbox, job: Job, run: BrowserBatchRun) -> BrowserBatchResult:
-        done = await self._run(sandbox, job, lambda ship: ship.browser_batch(run), _batch_record)
+        done = await self._run(sandbox, job, lambda ship: _batch_on(ship, run), _batch_record)
         batch = done.outcome
         return BrowserBatchResult(
             results=[_step_out(step) for step in batch.results],
@@ -248,6 +251,24 @@ def history_row(
     )
 
 
+async def _exec_on(ship: SessionShip, run: BrowserRun) -> BrowserStep:
+    """The command as Bay sent it, whatever Ship echoes: code in the sandbox that answered
+    for its Ship must not write the commands a learned skill replays."""
+    step = await ship.browser(run)
+    return step.model_copy(update={"cmd": run.cmd, "step_index": 0})
+
+
+async def _batch_on(ship: SessionShip, run: BrowserBatchRun) -> BrowserBatch:
+    batch = await ship.browser_batch(run)
+    if batch.total_steps != len(run.commands) or len(batch.results) > len(run.commands):
+        raise ShipError("Ship answered for another batch than the one it was sent")
+    steps = [
+        step.model_copy(update={"cmd": cmd, "step_index": index})
+        for index, (cmd, step) in enumerate(zip(run.commands, batch.results, strict=False))
+    ]
+    return batch.model_copy(update={"results": steps})
+
+
 def _step_error(step: BrowserStep) -> str | None:
     stderr = step.stderr.strip()
     if not stderr and step.timed_out:
@@ -259,8 +280,9 @@ def _step_trace(step: BrowserStep, with_duration: bool) -> dict[str, Any]:
     trace: dict[str, Any] = {
         "kind": "individual_action",
         "cmd": step.cmd,
-        "stdout": step.stdout,
-        "stderr": step.stderr,
+        # Kept like history's fields (head and tail): a trace is a record, not a download.
+        "stdout": clip(step.stdout, TRACE_FIELD_BYTES),
+        "stderr": clip(step.stderr, TRACE_FIELD_BYTES),
         "exit_code": step.exit_code,
         "step_index": step.step_index,
     }
