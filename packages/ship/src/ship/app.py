@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from types import ModuleType
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -124,23 +125,7 @@ def create_app(
             await python.shutdown()
 
     app = FastAPI(title="Ship", version=_VERSION, lifespan=lifespan)
-    routers = (
-        (health, activity, logs, browser)
-        if config.browser_only
-        else (
-            health,
-            python,
-            shell,
-            executions,
-            processes,
-            terminal,
-            activity,
-            files,
-            ports,
-            logs,
-            browser,
-        )
-    )
+    routers = _routers(config)
     for module in routers:
         app.include_router(module.router)
     app.state.log_buffer = log_buffer or LogBuffer()
@@ -153,6 +138,14 @@ def create_app(
     if config.token_sha256 is not None:
         app.add_middleware(TokenGate, digest=config.token_sha256)
     return app
+
+
+def _routers(config: ShipConfig) -> tuple[ModuleType, ...]:
+    """A browser sidecar's Ship serves the browser only; every other Ship serves everything."""
+    if config.browser_only:
+        return (health, activity, logs, browser)
+    everything = (health, python, shell, executions, processes, terminal, activity, files, ports)
+    return (*everything, logs, browser)
 
 
 def _shell(config: ShipConfig) -> Shell:

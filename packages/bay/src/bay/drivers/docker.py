@@ -232,9 +232,9 @@ class DockerDriver:
             config = container_config(spec, run, self._settings.tmp_size_mb, tcp)
             container = await self._client().containers.create(config, name=name)
             await container.start()
-            browser = spec.browser
+            browser, browser_tcp = spec.browser, self._browser_channel(spec, tcp)
             sidecars = [
-                await self._start_browser(spec, browser, run, name, tcp)
+                await self._start_browser(spec, browser, run, name, browser_tcp)
                 for run in runs[1:]
                 if browser is not None
             ]
@@ -244,7 +244,6 @@ class DockerDriver:
                 await self._limit_cpu(name, limits.cpus)
             _seal(run, socket=tcp is None)
             for sidecar, sidecar_run in zip(sidecars, runs[1:], strict=True):
-                browser_tcp = self._browser_channel(spec, tcp)
                 endpoints.append(
                     await self._ready(sidecar, container, sidecar_run, browser_tcp, BROWSER_PORT)
                 )
@@ -271,7 +270,7 @@ class DockerDriver:
             run,
             self._settings.tmp_size_mb,
             session_container,
-            self._browser_channel(spec, tcp),
+            tcp,
         )
         sidecar = await self._client().containers.create(
             config, name=session_container + BROWSER_SUFFIX

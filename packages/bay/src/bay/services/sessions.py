@@ -202,7 +202,7 @@ class SessionService:
             return None, False
         ship = self._rt.ship
         # Either runtime: a browser sidecar that died leaves Ship's own endpoint answering.
-        endpoints = {session.endpoint, session.browser_endpoint or session.endpoint}
+        endpoints = _endpoints(session)
         if any(ship.suspect(endpoint) for endpoint in endpoints):
             state = await self._rt.driver.inspect(session.driver_ref or "")
             if state != InstanceState.RUNNING:
@@ -285,8 +285,7 @@ class SessionService:
         session = await _session(db, sandbox.current_session_id)
         if session is None or not session.endpoint or session.observed_state != RUNNING:
             return False
-        endpoints = {session.endpoint, session.browser_endpoint or session.endpoint}
-        for endpoint in endpoints:  # a browser sidecar's commands are activity too
+        for endpoint in _endpoints(session):  # a browser sidecar's commands are activity too
             try:
                 if (await self._rt.ship.activity(endpoint)).busy:
                     return True
@@ -421,6 +420,11 @@ class SessionService:
             runtime=profile.runtime,
             browser=browser,
         )
+
+
+def _endpoints(session: Session) -> set[str]:
+    """Where the session's Ships answer: its own, and a browser sidecar's when it has one."""
+    return {endpoint for endpoint in (session.endpoint, session.browser_endpoint) if endpoint}
 
 
 async def _locked_sandbox(db: DbSession, sandbox_id: str, include_deleted: bool = False) -> Sandbox:
