@@ -2,14 +2,17 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bay.db.models import Sandbox
 from bay.drivers.base import InstanceState
-from tests.unit.bay.conftest import AUTH, Bay
+from tests.unit.bay.conftest import AUTH, Bay, FakeClock
+from tests.unit.bay.skill_steps import other_owner
 
 
 @contextmanager
@@ -28,6 +31,22 @@ def commits(bay: Bay) -> Iterator[list[int]]:
         event.remove(engine.sync_engine, "commit", committed)
 
 
+@contextmanager
+def statements(bay: Bay) -> Iterator[list[str]]:
+    """Every SQL statement Bay sent meanwhile."""
+    engine: AsyncEngine = bay.state["bay"]["engine"]
+    seen: list[str] = []
+
+    def sent(*args: Any) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", sent)
+    try:
+        yield seen
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", sent)
+
+
 async def run(bay: Bay, sandbox_id: str, code: str = "1") -> dict[str, Any]:
     response = await bay.client.post(
         f"/v1/sandboxes/{sandbox_id}/python/exec", json={"code": code}, headers=AUTH
@@ -40,11 +59,13 @@ async def run(bay: Bay, sandbox_id: str, code: str = "1") -> dict[str, Any]:
 async def test_a_warm_exec_writes_once_before_ship_and_once_after(bay: Bay) -> None:
     sandbox_id = await bay.sandbox()
     await run(bay, sandbox_id)
-    with commits(bay) as seen:
+    with commits(bay) as seen, statements(bay) as sent:
         await run(bay, sandbox_id, "print(2)")
-    # The capability check's read, the session found with the history row opened, the row
-    # completed: nothing else commits.
-    assert len(seen) == 3
+    # The session found with the history row opened, the row completed: nothing else
+    # commits, and the sandbox is read once (the capability check remembers it).
+    assert len(seen) == 2
+    reads = [s for s in sent if s.lstrip().startswith("SELECT") and "FROM sandboxes" in s]
+    assert len(reads) == 1, sent
 
 
 async def test_a_warm_exec_asks_the_driver_nothing(
@@ -88,3 +109,66 @@ async def test_an_exec_refused_by_a_dead_session_runs_once_in_a_new_one(bay: Bay
     assert (after["output"], after["kernel_restarted"]) == ("once", True)
     assert [e["code"] for e in entries].count("print('once')") == 1
     assert len(bay.driver.started) == 2
+
+
+async def _change_row(bay: Bay, sandbox_id: str, **values: Any) -> None:
+    """Change the sandbox row behind this Bay's back, as another replica would."""
+    async with bay.state["bay"]["sessionmaker"]() as db, db.begin():
+        await db.execute(update(Sandbox).where(Sandbox.id == sandbox_id).values(**values))
+
+
+async def test_a_remembered_sandbox_another_replica_deleted_is_refused(
+    bay: Bay, clock: FakeClock
+) -> None:
+    sandbox_id = await bay.sandbox()
+    await run(bay, sandbox_id)  # the capability check now remembers it
+    await _change_row(bay, sandbox_id, deleted_at=clock())
+    response = await bay.client.post(
+        f"/v1/sandboxes/{sandbox_id}/python/exec", json={"code": "1"}, headers=AUTH
+    )
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+async def test_a_remembered_sandbox_whose_ttl_another_replica_cut_is_refused(
+    bay: Bay, clock: FakeClock
+) -> None:
+    sandbox_id = await bay.sandbox(ttl=3600)
+    await run(bay, sandbox_id)
+    await _change_row(bay, sandbox_id, expires_at=clock() - timedelta(seconds=1))
+    response = await bay.client.post(
+        f"/v1/sandboxes/{sandbox_id}/shell/exec", json={"command": "true"}, headers=AUTH
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "sandbox_expired"
+
+
+async def test_a_remembered_expiry_extended_elsewhere_is_read_again(
+    bay: Bay, clock: FakeClock
+) -> None:
+    sandbox_id = await bay.sandbox(ttl=60)
+    await run(bay, sandbox_id)
+    await _change_row(bay, sandbox_id, expires_at=clock() + timedelta(seconds=600))
+    clock.advance(61)  # past the remembered expiry, not the extended one
+    assert (await run(bay, sandbox_id, "print(3)"))["output"] == "3"
+
+
+async def test_a_deleted_sandbox_is_forgotten_at_once(bay: Bay) -> None:
+    sandbox_id = await bay.sandbox()
+    await run(bay, sandbox_id)
+    assert (await bay.client.delete(f"/v1/sandboxes/{sandbox_id}", headers=AUTH)).status_code == 204
+    # A bad body too: the 404 of the lookup still comes first (§1.4), not the 422.
+    response = await bay.client.post(
+        f"/v1/sandboxes/{sandbox_id}/python/exec", json={"nope": 1}, headers=AUTH
+    )
+    assert response.status_code == 404
+
+
+async def test_another_owner_never_gets_a_remembered_sandbox(bay: Bay) -> None:
+    sandbox_id = await bay.sandbox()
+    await run(bay, sandbox_id)
+    stranger = await other_owner(bay)
+    response = await bay.client.post(
+        f"/v1/sandboxes/{sandbox_id}/python/exec", json={"code": "1"}, headers=stranger
+    )
+    assert response.status_code == 404

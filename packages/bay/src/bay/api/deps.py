@@ -10,12 +10,12 @@ from starlette.requests import HTTPConnection
 
 from bay.api.middleware import authenticate
 from bay.api.state import State
-from bay.db.models import Sandbox
 from bay.errors import ForbiddenError, NotFoundError
 from bay.services.blobs import BlobService
 from bay.services.browser import BrowserService
 from bay.services.browser_learning import BrowserLearning, thresholds
 from bay.services.candidates import CandidateService
+from bay.services.capabilities import CapabilityCheck, Usable
 from bay.services.cargos import CargoService
 from bay.services.execs import ExecService
 from bay.services.files import FileService
@@ -305,18 +305,22 @@ async def get_public_url(request: HTTPConnection) -> str:
 PublicUrl = Annotated[str, Depends(get_public_url)]
 
 
+def capability_check(request: HTTPConnection) -> CapabilityCheck:
+    state = bay_state(request)
+    known = state["runtime"].known
+    return CapabilityCheck(state["sessionmaker"], state["profiles"], state["clock"], known)
+
+
 def capable(capability: str) -> Any:
     """A dependency yielding the caller's sandbox after the capability check (§1.4 order)."""
 
-    async def dependency(sandbox_id: str, caller: Caller, sandboxes: Sandboxes, db: Db) -> Sandbox:
-        sandbox = await sandboxes.usable(caller.owner, sandbox_id, capability)
-        await db.commit()  # capability calls last long; hold no connection meanwhile
-        return sandbox
+    async def dependency(request: HTTPConnection, sandbox_id: str, caller: Caller) -> Usable:
+        return await capability_check(request).usable(caller.owner, sandbox_id, capability)
 
     return Depends(dependency)
 
 
-PythonSandbox = Annotated[Sandbox, capable("python")]
-ShellSandbox = Annotated[Sandbox, capable("shell")]
-FilesSandbox = Annotated[Sandbox, capable("filesystem")]
-BrowserSandbox = Annotated[Sandbox, capable("browser")]
+PythonSandbox = Annotated[Usable, capable("python")]
+ShellSandbox = Annotated[Usable, capable("shell")]
+FilesSandbox = Annotated[Usable, capable("filesystem")]
+BrowserSandbox = Annotated[Usable, capable("browser")]

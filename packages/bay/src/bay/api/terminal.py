@@ -6,7 +6,7 @@ cannot set headers). Errors close the socket with 4000 + the HTTP status and a r
 
 from fastapi import APIRouter, WebSocket
 
-from bay.api.deps import Db, Sandboxes, Terminals, get_principal
+from bay.api.deps import Terminals, capability_check, get_principal
 from bay.api.websockets import relay
 from bay.errors import BayError
 from bay.services.terminals import terminal_size
@@ -18,8 +18,6 @@ router = APIRouter(tags=["terminal"])
 async def terminal(
     websocket: WebSocket,
     sandbox_id: str,
-    db: Db,
-    sandboxes: Sandboxes,
     terminals: Terminals,
     cols: str = "80",
     rows: str = "24",
@@ -32,8 +30,7 @@ async def terminal(
     try:
         caller = await get_principal(websocket, authorization, websocket.headers.get("x-owner"))
         size = terminal_size(cols, rows)
-        sandbox = await sandboxes.usable(caller.owner, sandbox_id, "shell")
-        await db.commit()
+        sandbox = await capability_check(websocket).usable(caller.owner, sandbox_id, "shell")
         ship = await terminals.open(sandbox, *size)
     except BayError as exc:
         await websocket.close(code=4000 + exc.status, reason=exc.message[:120])

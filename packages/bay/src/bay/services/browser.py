@@ -14,10 +14,11 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from structlog.contextvars import bind_contextvars
 
-from bay.db.models import ArtifactBlob, ExecutionHistory, Sandbox
+from bay.db.models import ArtifactBlob, ExecutionHistory
 from bay.errors import BayError, NotFoundError, ShipError
 from bay.metrics import Metrics
 from bay.services.blobs import BlobService, blob_payload, blob_ref, new_blob
+from bay.services.capabilities import SandboxRef
 from bay.services.clock import Clock
 from bay.services.execs import normalize_tags, renewal
 from bay.services.ids import new_id
@@ -92,7 +93,7 @@ class BrowserService:
         self._clock = clock
         self._metrics = metrics
 
-    async def exec(self, sandbox: Sandbox, request: BrowserExec) -> BrowserExecResult:
+    async def exec(self, sandbox: SandboxRef, request: BrowserExec) -> BrowserExecResult:
         job = Job(
             "browser",
             request.cmd,
@@ -114,7 +115,7 @@ class BrowserService:
             trace_ref=done.trace_ref if job.include_trace else None,
         )
 
-    async def batch(self, sandbox: Sandbox, request: BrowserBatchExec) -> BrowserBatchResult:
+    async def batch(self, sandbox: SandboxRef, request: BrowserBatchExec) -> BrowserBatchResult:
         job = Job(
             "browser_batch",
             "\n".join(request.commands),
@@ -129,7 +130,7 @@ class BrowserService:
         return await self._batch(sandbox, job, run)
 
     async def run_skill(
-        self, sandbox: Sandbox, skill_key: str, request: SkillRun
+        self, sandbox: SandboxRef, skill_key: str, request: SkillRun
     ) -> SkillRunResult:
         """Replay the active release of `skill_key` as one batch tagged with the release."""
         replay = await self._releases.replay(sandbox.owner, skill_key)
@@ -159,7 +160,9 @@ class BrowserService:
             raise NotFoundError(f"Trace not found: {trace_ref}", {"trace_ref": trace_ref})
         return BrowserTrace(trace_ref=trace_ref, trace=blob_payload(blob))
 
-    async def _batch(self, sandbox: Sandbox, job: Job, run: BrowserBatchRun) -> BrowserBatchResult:
+    async def _batch(
+        self, sandbox: SandboxRef, job: Job, run: BrowserBatchRun
+    ) -> BrowserBatchResult:
         done = await self._run(sandbox, job, lambda ship: _batch_on(ship, run), _batch_record)
         batch = done.outcome
         return BrowserBatchResult(
@@ -175,7 +178,7 @@ class BrowserService:
 
     async def _run(
         self,
-        sandbox: Sandbox,
+        sandbox: SandboxRef,
         job: Job,
         send: Callable[[SessionShip], Awaitable[T]],
         record: Callable[[T], tuple[dict[str, object], dict[str, Any]]],
@@ -204,16 +207,16 @@ class BrowserService:
         await self._records.close(execution_id, values, lease, rows)
         return Done(execution_id, outcome, elapsed_ms, trace_ref)
 
-    async def _open(self, sandbox: Sandbox, job: Job, execution_id: str) -> Ready:
+    async def _open(self, sandbox: SandboxRef, job: Job, execution_id: str) -> Ready:
         async def opening(db: DbSession, ready: Ready) -> None:
             row = history_row(sandbox, ready.session_id, job, execution_id, self._clock())
-            self._records.add(db, row)
+            await self._records.open(db, row)
 
         return await self._sessions.ensure_running(sandbox.id, False, opening)
 
     async def _send(
         self,
-        sandbox: Sandbox,
+        sandbox: SandboxRef,
         job: Job,
         execution_id: str,
         ready: Ready,
@@ -232,7 +235,7 @@ class BrowserService:
 
 
 def history_row(
-    sandbox: Sandbox, session_id: str, job: Job, execution_id: str, now: datetime
+    sandbox: SandboxRef, session_id: str, job: Job, execution_id: str, now: datetime
 ) -> ExecutionHistory:
     return ExecutionHistory(
         id=execution_id,

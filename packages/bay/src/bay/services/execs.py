@@ -12,6 +12,7 @@ from structlog.contextvars import bind_contextvars
 from bay.db.models import ExecutionHistory, Sandbox
 from bay.errors import BayError, PayloadTooLargeError
 from bay.metrics import Metrics
+from bay.services.capabilities import SandboxRef
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.paths import normalize_path
@@ -66,17 +67,17 @@ class ExecService:
         self._limits = limits
         self._metrics = metrics
 
-    async def python(self, sandbox: Sandbox, request: PythonExec) -> PythonExecResult:
+    async def python(self, sandbox: SandboxRef, request: PythonExec) -> PythonExecResult:
         result = await self._run(sandbox, request)
         assert isinstance(result, PythonExecResult)  # noqa: S101 - a python request's result
         return result
 
-    async def shell(self, sandbox: Sandbox, request: ShellExec) -> ShellExecResult:
+    async def shell(self, sandbox: SandboxRef, request: ShellExec) -> ShellExecResult:
         result = await self._run(sandbox, request)
         assert isinstance(result, ShellExecResult)  # noqa: S101 - a shell request's result
         return result
 
-    async def _run(self, sandbox: Sandbox, request: ExecRequest) -> ExecResult:
+    async def _run(self, sandbox: SandboxRef, request: ExecRequest) -> ExecResult:
         """Warm: one transaction finds the session and opens the history row, Ship runs the
         code, one transaction completes the row."""
         execution_id = new_id("exec")
@@ -101,7 +102,7 @@ class ExecService:
         return result
 
     async def _call(
-        self, sandbox: Sandbox, request: ExecRequest, run: PythonRun | ShellRun, opened: Opened
+        self, sandbox: SandboxRef, request: ExecRequest, run: PythonRun | ShellRun, opened: Opened
     ) -> tuple[Opened, PythonOutcome | ShellOutcome]:
         """Run on the session found; if its Ship could not even be reached, the code never
         started: once the driver says that session is gone, run it in a new one."""
@@ -116,7 +117,7 @@ class ExecService:
 
 
 def renewal(
-    profiles: ProfileCatalog, clock: Clock, sandbox: Sandbox, started: float
+    profiles: ProfileCatalog, clock: Clock, sandbox: SandboxRef, started: float
 ) -> Executable | None:
     """A finished exec is activity too: a long run (begun at monotonic `started`) must not
     leave the idle lease nearly spent; a short one's lease was renewed as it began."""
@@ -140,7 +141,7 @@ async def _send(ship: SessionShip, run: PythonRun | ShellRun) -> PythonOutcome |
 async def begin(
     sessions: SessionService,
     records: Records,
-    sandbox: Sandbox,
+    sandbox: SandboxRef,
     request: ExecRequest,
     run: PythonRun | ShellRun,
     clock: Clock,
@@ -153,7 +154,9 @@ async def begin(
         nonlocal lost
         lost = await kernel_lost(records, db, sandbox.id, ready, run)
         execution_id = run.execution_id or ""
-        records.add(db, history_row(sandbox, ready.session_id, request, execution_id, clock()))
+        await records.open(
+            db, history_row(sandbox, ready.session_id, request, execution_id, clock())
+        )
 
     ready = await sessions.ensure_running(sandbox.id, isinstance(run, PythonRun), opening)
     return Opened(ready, lost)
@@ -211,7 +214,7 @@ def exec_result(
 
 
 def history_row(
-    sandbox: Sandbox,
+    sandbox: SandboxRef,
     session_id: str | None,
     request: ExecRequest,
     execution_id: str,

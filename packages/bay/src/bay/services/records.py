@@ -6,14 +6,18 @@ import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
-from sqlalchemy import Executable, delete, exists, func, select, update
+from sqlalchemy import Executable, Table, delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from bay.db.models import Base, ExecutionHistory
 
 MARKER = "\n…[{0} characters cut]…\n"
+# Table statements, not ORM ones, for the writes of every execution: the same SQL for less
+# Python (no unit of work, no ORM bulk-update evaluation).
+HISTORY = cast(Table, ExecutionHistory.__table__)
 # Sessions remembered to have run Python here; an older one forgotten costs one query.
 RECENT_SESSIONS = 4096
 
@@ -59,13 +63,16 @@ class Records:
         self._turn = turn
         self._ran_python = _Recent(RECENT_SESSIONS)
 
-    def add(self, db: DbSession, row: ExecutionHistory) -> None:
-        """Open the row in the caller's transaction (the one that found the session ready)."""
+    async def open(self, db: DbSession, row: ExecutionHistory) -> None:
+        """Open the row in the caller's transaction (the one that found the session ready),
+        as one INSERT statement: no unit of work to flush on the hot path."""
         row.status = "running"
         limit = self._retention.max_field_bytes
         row.code = clip(row.code, limit) or ""
         row.output, row.error = clip(row.output, limit), clip(row.error, limit)
-        db.add(row)
+        values = {column.key: getattr(row, column.key) for column in HISTORY.columns}
+        set_values = {key: value for key, value in values.items() if value is not None}
+        await db.execute(insert(HISTORY), set_values)  # what is unset takes its default
         if row.exec_type == "python" and row.session_id is not None:
             self._ran_python.add(row.session_id)
 
@@ -83,17 +90,14 @@ class Records:
         clipped = {k: clip(v, limit) if isinstance(v, str) else v for k, v in values.items()}
         async with self._writing() as db:
             db.add_all(rows)
-            await db.execute(
-                update(ExecutionHistory)
-                .where(ExecutionHistory.id == execution_id, ExecutionHistory.status == "running")
-                .values(**clipped, status="finished")
-            )
+            running = (HISTORY.c.id == execution_id) & (HISTORY.c.status == "running")
+            await db.execute(update(HISTORY).where(running).values(**clipped, status="finished"))
             if also is not None:
                 await db.execute(also)
 
     async def forget(self, execution_id: str) -> None:
         async with self._writing() as db:
-            await db.execute(delete(ExecutionHistory).where(ExecutionHistory.id == execution_id))
+            await db.execute(delete(HISTORY).where(HISTORY.c.id == execution_id))
 
     async def python_ran_before(self, db: DbSession, sandbox_id: str, session_id: str) -> bool:
         """Whether the sandbox ran Python in an earlier session, and not yet in `session_id`

@@ -12,10 +12,10 @@ from bay.db.models import Sandbox, Session
 from bay.errors import (
     InvalidRequestError,
     NotFoundError,
-    SandboxExpiredError,
     SandboxTTLInfiniteError,
 )
 from bay.services import networks
+from bay.services.capabilities import expired_error
 from bay.services.cargos import CargoService
 from bay.services.clock import Clock
 from bay.services.ids import new_id
@@ -29,7 +29,6 @@ from shipyard_protocol.api import (
     SandboxList,
     SandboxNetwork,
     SandboxStatus,
-    rfc3339,
 )
 from shipyard_protocol.api import Sandbox as SandboxOut
 
@@ -114,17 +113,11 @@ class SandboxService:
             raise NotFoundError(f"Sandbox not found: {sandbox_id}")
         return sandbox
 
-    async def usable(self, owner: str, sandbox_id: str, capability: str) -> Sandbox:
-        """A sandbox a capability call may use: owned, not expired, offering the capability."""
-        sandbox = await self.unexpired(owner, sandbox_id)
-        self._profiles.require(sandbox.profile_id, capability)
-        return sandbox
-
     async def unexpired(self, owner: str, sandbox_id: str) -> Sandbox:
         """The owner's sandbox, or 404; 409 `sandbox_expired` once past its TTL."""
         sandbox = await self.get(owner, sandbox_id)
         if sandbox.expires_at is not None and self._clock() > sandbox.expires_at:
-            raise _expired(sandbox)
+            raise expired_error(sandbox.id, sandbox.expires_at)
         return sandbox
 
     async def describe(self, owner: str, sandbox_id: str) -> SandboxOut:
@@ -191,7 +184,7 @@ class SandboxService:
                     f"Sandbox {sandbox_id} has no TTL to extend", {"sandbox_id": sandbox_id}
                 )
             if sandbox.expires_at < now:
-                raise _expired(sandbox)
+                raise expired_error(sandbox.id, sandbox.expires_at)
             sandbox.expires_at = max(sandbox.expires_at, now) + timedelta(seconds=extend_by)
             await self._db.flush()
             return self.out(sandbox, None)
@@ -290,11 +283,3 @@ def sandbox_status(expired: bool, session_state: str | None) -> SandboxStatus:
     if session_state is None:
         return SandboxStatus.IDLE
     return _SESSION_STATUS.get(session_state, SandboxStatus.IDLE)
-
-
-def _expired(sandbox: Sandbox) -> SandboxExpiredError:
-    expires_at = rfc3339(sandbox.expires_at) if sandbox.expires_at else None
-    return SandboxExpiredError(
-        f"Sandbox {sandbox.id} expired at {expires_at}",
-        {"sandbox_id": sandbox.id, "expires_at": expires_at},
-    )

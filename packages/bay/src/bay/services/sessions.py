@@ -27,6 +27,7 @@ from bay.egress.stats import Traffic
 from bay.errors import NotFoundError, SessionNotReadyError
 from bay.metrics import Metrics
 from bay.services import leases, networks
+from bay.services.capabilities import KnownSandboxes, expired_error
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.locks import SandboxLocks
@@ -95,6 +96,7 @@ class SessionRuntime:
     # SQLite lets one writer in at a time: writers in this process take turns (see get_db).
     write_turn: asyncio.Lock | None = None
     recent: RecentSandboxes = field(default_factory=RecentSandboxes)  # port relays' memory
+    known: KnownSandboxes = field(default_factory=KnownSandboxes)  # capability checks' memory
     run_id: str = field(default_factory=lambda: new_id("run"))  # this process's run
 
     @property
@@ -177,6 +179,8 @@ class SessionService:
         replica starts one."""
         async with self._unit(writing=then is not None) as db:
             sandbox, session = await _locked_with_session(db, sandbox_id)
+            if sandbox.expires_at is not None and self._clock() > sandbox.expires_at:
+                raise expired_error(sandbox.id, sandbox.expires_at)  # the check may recall it
             ready, lost = await self._live(db, sandbox, session)
             if ready is not None:
                 if then is not None:
@@ -302,17 +306,20 @@ class SessionService:
         await self._retire(sandbox_id, now, only_if_expired=False)
 
     async def _retire(self, sandbox_id: str, now: datetime, only_if_expired: bool) -> bool:
-        async with self._rt.locks.hold(sandbox_id), self._unit() as db:
-            sandbox = await db.get(Sandbox, sandbox_id, with_for_update=True)
-            if sandbox is None or sandbox.deleted_at is not None:
-                return False
-            expired = sandbox.expires_at is not None and sandbox.expires_at < now
-            if only_if_expired and not expired:
-                return False
-            await self._discard_all(db, sandbox)
-            sandbox.deleted_at = now
-            await self._delete_managed_cargo(db, sandbox)
-            return True
+        try:
+            async with self._rt.locks.hold(sandbox_id), self._unit() as db:
+                sandbox = await db.get(Sandbox, sandbox_id, with_for_update=True)
+                if sandbox is None or sandbox.deleted_at is not None:
+                    return False
+                expired = sandbox.expires_at is not None and sandbox.expires_at < now
+                if only_if_expired and not expired:
+                    return False
+                await self._discard_all(db, sandbox)
+                sandbox.deleted_at = now
+                await self._delete_managed_cargo(db, sandbox)
+                return True
+        finally:
+            self._rt.known.forget(sandbox_id)  # a check that read it before is refused by the lock
 
     async def _delete_managed_cargo(self, db: DbSession, sandbox: Sandbox) -> None:
         cargo = await db.get(Cargo, sandbox.cargo_id) if sandbox.cargo_id else None

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from structlog.contextvars import bind_contextvars
 
-from bay.db.models import ExecutionHistory, Sandbox
+from bay.db.models import ExecutionHistory
 from bay.errors import BayError, NotFoundError
+from bay.services.capabilities import SandboxRef
 from bay.services.clock import Clock
 from bay.services.execs import (
     ExecLimits,
@@ -63,7 +64,7 @@ class StreamService:
         self._records = records
         self._limits = limits
 
-    async def start(self, sandbox: Sandbox, request: ExecRequest) -> AsyncIterator[EventOrBeat]:
+    async def start(self, sandbox: SandboxRef, request: ExecRequest) -> AsyncIterator[EventOrBeat]:
         """Start an execution and return its live events; errors before the first event raise."""
         execution_id = new_id("exec")
         run = ship_run(request, execution_id, self._limits.max_code_bytes)
@@ -82,14 +83,14 @@ class StreamService:
         return with_heartbeats(stream, self._settings.heartbeat_s, kernel_lost=lost)
 
     async def resume(
-        self, sandbox: Sandbox, execution_id: str, after: int
+        self, sandbox: SandboxRef, execution_id: str, after: int
     ) -> AsyncIterator[EventOrBeat]:
         """Events with id > after, from the session that runs (or ran) the execution."""
         ship = await self._live_ship(sandbox, execution_id)
         stream = await ship.events(execution_id, after)
         return with_heartbeats(stream, self._settings.heartbeat_s)
 
-    async def status(self, sandbox: Sandbox, execution_id: str) -> ExecutionStatus:
+    async def status(self, sandbox: SandboxRef, execution_id: str) -> ExecutionStatus:
         endpoint = await self._sessions.running_endpoint(sandbox.id)
         if endpoint is not None:
             with contextlib.suppress(ShipCallError):
@@ -99,7 +100,7 @@ class StreamService:
                 return _status_from_ship(state)
         return await self._status_from_history(sandbox, execution_id)
 
-    async def _live_ship(self, sandbox: Sandbox, execution_id: str) -> SessionShip:
+    async def _live_ship(self, sandbox: SandboxRef, execution_id: str) -> SessionShip:
         ship = await self._sessions.running_ship(sandbox.id)
         if ship is None:
             raise NotFoundError(
@@ -107,7 +108,7 @@ class StreamService:
             )
         return ship
 
-    async def _status_from_history(self, sandbox: Sandbox, execution_id: str) -> ExecutionStatus:
+    async def _status_from_history(self, sandbox: SandboxRef, execution_id: str) -> ExecutionStatus:
         async with self._rt.sessionmaker() as db:
             row = await db.scalar(
                 select(ExecutionHistory).where(

@@ -1,7 +1,7 @@
 """Terminals: a WebSocket to a PTY in the sandbox; Bay authenticates and relays."""
 
-from bay.db.models import Sandbox
 from bay.errors import InvalidRequestError
+from bay.services.capabilities import SandboxRef
 from bay.services.sessions import SessionService
 from bay.ship_client import ClientConnection
 
@@ -26,7 +26,7 @@ class TerminalService:
     def __init__(self, sessions: SessionService) -> None:
         self._sessions = sessions
 
-    async def open(self, sandbox: Sandbox, cols: int, rows: int) -> ClientConnection:
+    async def open(self, sandbox: SandboxRef, cols: int, rows: int) -> ClientConnection:
         """Start the session if needed and connect to its terminal; an open one is activity."""
         ready = await self._sessions.ensure_running(sandbox.id)
         return await ready.ship.terminal(cols, rows)
