@@ -172,3 +172,14 @@ async def test_another_owner_never_gets_a_remembered_sandbox(bay: Bay) -> None:
         f"/v1/sandboxes/{sandbox_id}/python/exec", json={"code": "1"}, headers=stranger
     )
     assert response.status_code == 404
+
+
+async def test_the_first_exec_of_a_new_sandbox_skips_the_capability_read(bay: Bay) -> None:
+    sandbox_id = await bay.sandbox()
+    with statements(bay) as sent:
+        await run(bay, sandbox_id)
+    # Its start reads it under the row lock; the capability check (the owner's live
+    # sandboxes) does not read it at all: the create remembered it.
+    checks = [s for s in sent if "FROM sandboxes" in s and "deleted_at IS NULL" in s]
+    assert checks == []
+    assert any("FROM sandboxes" in s for s in sent)

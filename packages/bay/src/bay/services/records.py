@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import cast
 
-from sqlalchemy import Executable, Table, delete, exists, func, insert, select, update
+from sqlalchemy import Executable, Table, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 
@@ -18,6 +18,9 @@ MARKER = "\n…[{0} characters cut]…\n"
 # Table statements, not ORM ones, for the writes of every execution: the same SQL for less
 # Python (no unit of work, no ORM bulk-update evaluation).
 HISTORY = cast(Table, ExecutionHistory.__table__)
+_OPEN = insert(HISTORY)
+# Built once; the columns set are the parameters' names (all but `row_id`).
+_CLOSE = update(HISTORY).where(HISTORY.c.id == bindparam("row_id"), HISTORY.c.status == "running")
 # Sessions remembered to have run Python here; an older one forgotten costs one query.
 RECENT_SESSIONS = 4096
 
@@ -72,7 +75,7 @@ class Records:
         row.output, row.error = clip(row.output, limit), clip(row.error, limit)
         values = {column.key: getattr(row, column.key) for column in HISTORY.columns}
         set_values = {key: value for key, value in values.items() if value is not None}
-        await db.execute(insert(HISTORY), set_values)  # what is unset takes its default
+        await db.execute(_OPEN, set_values)  # what is unset takes its default
         if row.exec_type == "python" and row.session_id is not None:
             self._ran_python.add(row.session_id)
 
@@ -90,8 +93,7 @@ class Records:
         clipped = {k: clip(v, limit) if isinstance(v, str) else v for k, v in values.items()}
         async with self._writing() as db:
             db.add_all(rows)
-            running = (HISTORY.c.id == execution_id) & (HISTORY.c.status == "running")
-            await db.execute(update(HISTORY).where(running).values(**clipped, status="finished"))
+            await db.execute(_CLOSE, {**clipped, "status": "finished", "row_id": execution_id})
             if also is not None:
                 await db.execute(also)
 

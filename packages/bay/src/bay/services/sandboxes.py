@@ -15,7 +15,7 @@ from bay.errors import (
     SandboxTTLInfiniteError,
 )
 from bay.services import networks
-from bay.services.capabilities import expired_error
+from bay.services.capabilities import Usable, expired_error
 from bay.services.cargos import CargoService
 from bay.services.clock import Clock
 from bay.services.ids import new_id
@@ -77,6 +77,7 @@ class SandboxService:
                 if sandbox is not None:
                     sandbox.user_metadata = request.metadata or None
                     await self._db.flush()
+                    self._remember(sandbox)
                     return self.out(sandbox, None)
         sandbox_id = new_id("sandbox")
         bind_contextvars(sandbox_id=sandbox_id)
@@ -104,7 +105,13 @@ class SandboxService:
         )
         self._db.add(sandbox)
         await self._db.flush()
+        self._remember(sandbox)
         return self.out(sandbox, None)
+
+    def _remember(self, sandbox: Sandbox) -> None:
+        """A new sandbox's first call (the agent's next request) needs no read to be checked."""
+        usable = Usable(sandbox.id, sandbox.owner, sandbox.profile_id, sandbox.expires_at)
+        self._sessions.known.remember(usable)
 
     async def get(self, owner: str, sandbox_id: str) -> Sandbox:
         """The owner's live sandbox, or 404 (another owner's id is a 404 too)."""

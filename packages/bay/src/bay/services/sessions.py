@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcon
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from structlog.contextvars import bind_contextvars
@@ -115,6 +115,11 @@ class SessionService:
         turn = self._rt.write_turn if writing else None
         async with turn or nullcontext(), self._rt.sessionmaker() as db, db.begin():
             yield db
+
+    @property
+    def known(self) -> KnownSandboxes:
+        """Sandboxes the capability check found usable a moment ago (forgotten on retire)."""
+        return self._rt.known
 
     def hold(self, sandbox_id: str) -> AbstractAsyncContextManager[None]:
         """The per-sandbox lock, for rules that must not race a start or a stop."""
@@ -434,9 +439,12 @@ def _endpoints(session: Session) -> set[str]:
     return {endpoint for endpoint in (session.endpoint, session.browser_endpoint) if endpoint}
 
 
+# Built once: every call that needs a session runs it.
+_LOCKED_SANDBOX = select(Sandbox).where(Sandbox.id == bindparam("id")).with_for_update()
+
+
 async def _locked_sandbox(db: DbSession, sandbox_id: str, include_deleted: bool = False) -> Sandbox:
-    query = select(Sandbox).where(Sandbox.id == sandbox_id).with_for_update()
-    sandbox = await db.scalar(query)
+    sandbox = await db.scalar(_LOCKED_SANDBOX, {"id": sandbox_id})
     if sandbox is None or (sandbox.deleted_at is not None and not include_deleted):
         raise NotFoundError(f"Sandbox not found: {sandbox_id}")
     return sandbox
