@@ -31,7 +31,6 @@ from bay.api import (
     terminal,
 )
 from bay.api.middleware import AuthGate, BodyLimit, RequestIdMiddleware
-from bay.api.request_metrics import RequestMetrics
 from bay.api.state import State
 from bay.config import Settings
 from bay.db.engine import make_engine, make_sessionmaker, migrate, startup_lock
@@ -143,8 +142,7 @@ def create_app(
     handlers.install(app)
     app.add_middleware(AuthGate)  # runs after RequestIdMiddleware: the last added is outermost
     app.add_middleware(BodyLimit)
-    app.add_middleware(RequestMetrics, metrics=meters)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestIdMiddleware, metrics=meters)
     return app
 
 

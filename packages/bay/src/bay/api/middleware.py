@@ -2,6 +2,7 @@
 
 import logging
 import re
+import time
 import uuid
 
 from starlette.exceptions import HTTPException
@@ -9,8 +10,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, clear_contextvars
 
 from bay.api.handlers import bay_error_response
+from bay.api.request_metrics import RequestRecord
 from bay.api.state import State
 from bay.errors import BayError, PayloadTooLargeError, UnauthorizedError
+from bay.metrics import Metrics
 from bay.services.keys import KeyService, Principal, hash_key
 from bay.services.port_headers import port_token
 
@@ -18,10 +21,12 @@ log = logging.getLogger(__name__)
 
 
 class RequestIdMiddleware:
-    """Reads `X-Request-Id` or makes one, echoes it, and turns crashes into JSON bodies."""
+    """Reads `X-Request-Id` or makes one, echoes it, turns crashes into JSON bodies, and
+    counts, times and logs each request once (one layer: every request crosses it)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
+        self.record = RequestRecord(metrics)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
@@ -34,12 +39,13 @@ class RequestIdMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         clear_contextvars()  # each request is its own task, but its context is a copy
         bind_contextvars(request_id=request_id, **_about(scope.get("path", "")))
-        started = False
+        began = time.monotonic()
+        status = 0  # no answer started yet; a crash before one is answered 500 below
 
         async def send_with_id(message: Message) -> None:
-            nonlocal started
+            nonlocal status
             if message["type"] == "http.response.start":
-                started = True
+                status = int(message["status"])
                 message["headers"] = [*message.get("headers", []), _header(request_id)]
             await send(message)
 
@@ -47,10 +53,12 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send_with_id)
         except Exception:
             log.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
-            if started:
+            if status:
                 raise
             crash = BayError("Internal server error")
             await bay_error_response(crash, request_id)(scope, receive, send_with_id)
+        finally:
+            self.record(scope, status or 500, time.monotonic() - began)
 
 
 PUBLIC = ("/v1/profiles",)
