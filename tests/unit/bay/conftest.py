@@ -14,10 +14,12 @@ import httpx
 import pytest
 from alembic.script import ScriptDirectory
 from fastapi import FastAPI
+from sqlalchemy import update
 
 from bay.app import create_app
 from bay.config import ProfileSettings, Settings
 from bay.db.engine import alembic_config, make_engine, migrate
+from bay.db.models import Sandbox
 from bay.drivers.fake import FakeDriver
 from bay.services.clock import Clock, utcnow
 from bay.services.gc import GcService
@@ -91,6 +93,12 @@ class Bay:
         response = await self.client.post("/v1/sandboxes", json=body, headers=AUTH)
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
+
+
+async def change_sandbox(bay: Bay, sandbox_id: str, **values: Any) -> None:
+    """Change the sandbox row behind this Bay's back, as another replica would."""
+    async with bay.state["bay"]["sessionmaker"]() as db, db.begin():
+        await db.execute(update(Sandbox).where(Sandbox.id == sandbox_id).values(**values))
 
 
 class FakeClock:

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from bay.config import ProfileSettings, Settings
-from tests.unit.bay.conftest import AUTH, Bay, make_settings, start_bay
+from bay.services.clock import utcnow
+from tests.unit.bay.conftest import AUTH, Bay, change_sandbox, make_settings, start_bay
 from tests.unit.bay.skill_steps import evaluate, execution, other_owner
 from tests.unit.ship.test_shell import is_gone
 
@@ -67,6 +68,14 @@ async def history(bay: Bay, sandbox_id: str, **params: Any) -> list[dict[str, An
 
 async def trace(bay: Bay, sandbox_id: str, ref: str, headers: Any = AUTH) -> Any:
     return await bay.client.get(f"/v1/sandboxes/{sandbox_id}/browser/traces/{ref}", headers=headers)
+
+
+async def test_a_trace_of_a_sandbox_another_replica_deleted_is_404(bay: Bay) -> None:
+    sandbox_id = await browser_sandbox(bay)  # remembered by the capability check
+    await change_sandbox(bay, sandbox_id, deleted_at=utcnow())
+    response = await trace(bay, sandbox_id, "blob:nothing")
+    assert response.status_code == 404
+    assert response.json()["error"]["message"].startswith("Sandbox not found")
 
 
 class TestExec:

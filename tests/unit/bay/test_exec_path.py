@@ -6,12 +6,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bay.db.models import Sandbox
 from bay.drivers.base import InstanceState
-from tests.unit.bay.conftest import AUTH, Bay, FakeClock
+from bay.services.capabilities import KnownSandboxes, Usable
+from tests.unit.bay.conftest import AUTH, Bay, FakeClock, change_sandbox
 from tests.unit.bay.skill_steps import other_owner
 
 
@@ -111,18 +111,12 @@ async def test_an_exec_refused_by_a_dead_session_runs_once_in_a_new_one(bay: Bay
     assert len(bay.driver.started) == 2
 
 
-async def _change_row(bay: Bay, sandbox_id: str, **values: Any) -> None:
-    """Change the sandbox row behind this Bay's back, as another replica would."""
-    async with bay.state["bay"]["sessionmaker"]() as db, db.begin():
-        await db.execute(update(Sandbox).where(Sandbox.id == sandbox_id).values(**values))
-
-
 async def test_a_remembered_sandbox_another_replica_deleted_is_refused(
     bay: Bay, clock: FakeClock
 ) -> None:
     sandbox_id = await bay.sandbox()
     await run(bay, sandbox_id)  # the capability check now remembers it
-    await _change_row(bay, sandbox_id, deleted_at=clock())
+    await change_sandbox(bay, sandbox_id, deleted_at=clock())
     response = await bay.client.post(
         f"/v1/sandboxes/{sandbox_id}/python/exec", json={"code": "1"}, headers=AUTH
     )
@@ -135,7 +129,7 @@ async def test_a_remembered_sandbox_whose_ttl_another_replica_cut_is_refused(
 ) -> None:
     sandbox_id = await bay.sandbox(ttl=3600)
     await run(bay, sandbox_id)
-    await _change_row(bay, sandbox_id, expires_at=clock() - timedelta(seconds=1))
+    await change_sandbox(bay, sandbox_id, expires_at=clock() - timedelta(seconds=1))
     response = await bay.client.post(
         f"/v1/sandboxes/{sandbox_id}/shell/exec", json={"command": "true"}, headers=AUTH
     )
@@ -148,7 +142,7 @@ async def test_a_remembered_expiry_extended_elsewhere_is_read_again(
 ) -> None:
     sandbox_id = await bay.sandbox(ttl=60)
     await run(bay, sandbox_id)
-    await _change_row(bay, sandbox_id, expires_at=clock() + timedelta(seconds=600))
+    await change_sandbox(bay, sandbox_id, expires_at=clock() + timedelta(seconds=600))
     clock.advance(61)  # past the remembered expiry, not the extended one
     assert (await run(bay, sandbox_id, "print(3)"))["output"] == "3"
 
@@ -183,3 +177,25 @@ async def test_the_first_exec_of_a_new_sandbox_skips_the_capability_read(bay: Ba
     checks = [s for s in sent if "FROM sandboxes" in s and "deleted_at IS NULL" in s]
     assert checks == []
     assert any("FROM sandboxes" in s for s in sent)
+
+
+async def test_a_process_list_of_a_sandbox_another_replica_deleted_is_404(
+    bay: Bay, clock: FakeClock
+) -> None:
+    sandbox_id = await bay.sandbox()
+    await run(bay, sandbox_id)
+    await change_sandbox(bay, sandbox_id, deleted_at=clock())
+    response = await bay.client.get(f"/v1/sandboxes/{sandbox_id}/processes", headers=AUTH)
+    assert response.status_code == 404
+
+
+def test_a_check_that_read_before_a_delete_does_not_remember_after_it() -> None:
+    known = KnownSandboxes()
+    ref = Usable("sandbox-1", "alice", "python-default", None)
+    read_at = known.generation  # a check starts reading the row...
+    known.forget("sandbox-1")  # ...a delete commits and forgets it...
+    known.remember(ref, since=read_at)  # ...the check's stale read comes back
+    assert known.recall("alice", "sandbox-1") is None
+    known.remember(ref, since=known.generation)
+    assert known.recall("alice", "sandbox-1") == ref
+    assert known.recall("mallory", "sandbox-1") is None

@@ -30,7 +30,7 @@ from bay.api import (
     skills,
     terminal,
 )
-from bay.api.middleware import AuthGate, BodyLimit, RequestIdMiddleware
+from bay.api.middleware import AuthGate, BodyLimit, RequestLayer
 from bay.api.state import State
 from bay.config import Settings
 from bay.db.engine import make_engine, make_sessionmaker, migrate, startup_lock
@@ -140,9 +140,9 @@ def create_app(
         app.include_router(module.router)
     docs.install(app)
     handlers.install(app)
-    app.add_middleware(AuthGate)  # runs after RequestIdMiddleware: the last added is outermost
+    app.add_middleware(AuthGate)  # runs after RequestLayer: the last added is outermost
     app.add_middleware(BodyLimit)
-    app.add_middleware(RequestIdMiddleware, metrics=meters)
+    app.add_middleware(RequestLayer, metrics=meters)
     return app
 
 

@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from bay.api.deps import Browser, BrowserSandbox
+from bay.api.deps import Browser, BrowserSandbox, FreshBrowserSandbox
 from shipyard_protocol.api import (
     BrowserBatchExec,
     BrowserBatchResult,
@@ -38,5 +38,5 @@ async def run_skill(
 
 
 @router.get("/traces/{trace_ref:path}")
-async def get_trace(trace_ref: str, sandbox: BrowserSandbox, browser: Browser) -> BrowserTrace:
+async def get_trace(trace_ref: str, sandbox: FreshBrowserSandbox, browser: Browser) -> BrowserTrace:
     return await browser.trace(sandbox.owner, trace_ref)

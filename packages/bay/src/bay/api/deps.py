@@ -311,11 +311,13 @@ def capability_check(request: HTTPConnection) -> CapabilityCheck:
     return CapabilityCheck(state["sessionmaker"], state["profiles"], state["clock"], known)
 
 
-def capable(capability: str) -> Any:
-    """A dependency yielding the caller's sandbox after the capability check (§1.4 order)."""
+def capable(capability: str, recall: bool = True) -> Any:
+    """A dependency yielding the caller's sandbox after the capability check (§1.4 order);
+    `recall=False` for routes that read nothing more of the sandbox (see capabilities)."""
 
     async def dependency(request: HTTPConnection, sandbox_id: str, caller: Caller) -> Usable:
-        return await capability_check(request).usable(caller.owner, sandbox_id, capability)
+        check = capability_check(request)
+        return await check.usable(caller.owner, sandbox_id, capability, recall)
 
     return Depends(dependency)
 
@@ -324,3 +326,5 @@ PythonSandbox = Annotated[Usable, capable("python")]
 ShellSandbox = Annotated[Usable, capable("shell")]
 FilesSandbox = Annotated[Usable, capable("filesystem")]
 BrowserSandbox = Annotated[Usable, capable("browser")]
+# A trace is a blob of the owner's: nothing after the check reads the sandbox's row.
+FreshBrowserSandbox = Annotated[Usable, capable("browser", recall=False)]

@@ -1,4 +1,5 @@
-"""Request ids, authentication before any body is read, and a JSON 500 for the unexpected."""
+"""Request ids, the access log and metrics, authentication before any body is read, and a JSON
+500 for the unexpected."""
 
 import logging
 import re
@@ -20,7 +21,7 @@ from bay.services.port_headers import port_token
 log = logging.getLogger(__name__)
 
 
-class RequestIdMiddleware:
+class RequestLayer:
     """Reads `X-Request-Id` or makes one, echoes it, turns crashes into JSON bodies, and
     counts, times and logs each request once (one layer: every request crosses it)."""
 

@@ -12,8 +12,8 @@ UNMATCHED = "<unmatched>"
 
 
 class RequestRecord:
-    """Called by RequestIdMiddleware as a request ends, so its line carries the request id; a
-    crash counts as 500."""
+    """Called by RequestLayer as a request ends, so its line carries the request id; a crash
+    before the answer started counts as 500, one after it with the status already sent."""
 
     def __init__(self, metrics: Metrics) -> None:
         self.metrics = metrics

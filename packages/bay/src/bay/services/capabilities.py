@@ -3,9 +3,13 @@ answered from memory when the sandbox was found usable a moment ago.
 
 A warm execution used to read its sandbox twice: here, then under the row lock in the
 transaction that finds its session. What is remembered cannot change (owner, profile) or is
-checked again under that lock (deleted: 404; past its TTL: 409), so memory only spares this
-read and never lets a call through that the lock would refuse. A sandbox this Bay deletes
-or retires is forgotten at once; what another replica deleted is refused by the lock.
+checked on each recall (expiry; a TTL extended since is read again). A deletion is not: a
+sandbox this Bay deletes is forgotten at once, and one deleted through another replica is
+refused by whatever the call reads next: the row lock of a call that may start the session
+(404), the running-session lookup of one that only uses it (404). Until then, for at most
+`REMEMBER_S`, such a call on that other replica answers 400 or 422 where a fresh read would
+answer 404. Calls that read nothing of the sandbox after the check (a browser trace) do not
+use the memory.
 """
 
 import time
@@ -71,12 +75,17 @@ def expired_error(sandbox_id: str, expires_at: datetime | None) -> SandboxExpire
 
 
 class KnownSandboxes:
-    """Sandboxes found usable in the last `ttl` seconds, by id."""
+    """Sandboxes found usable in the last `ttl` seconds, by id.
+
+    `generation` moves on each forget: a check that read a row before a delete committed
+    must not remember it after the delete forgot it (`remember(ref, since=generation)`).
+    """
 
     def __init__(self, ttl: float = REMEMBER_S, clock: Callable[[], float] = time.monotonic):
         self._ttl = ttl
         self._clock = clock
         self._seen: dict[str, tuple[Usable, float]] = {}
+        self.generation = 0
 
     def recall(self, owner: str, sandbox_id: str) -> Usable | None:
         seen = self._seen.get(sandbox_id)
@@ -87,12 +96,17 @@ class KnownSandboxes:
             return None
         return seen[0]
 
-    def remember(self, ref: Usable) -> None:
+    def remember(self, ref: Usable, since: int | None = None) -> None:
+        """Remember `ref`, unless something was forgotten since generation `since`."""
+        if since is not None and since != self.generation:
+            return
+        self._seen.pop(ref.id, None)
         if len(self._seen) >= MAX_REMEMBERED:
-            self._seen.clear()
+            del self._seen[next(iter(self._seen))]  # the oldest
         self._seen[ref.id] = (ref, self._clock() + self._ttl)
 
     def forget(self, sandbox_id: str) -> None:
+        self.generation += 1
         self._seen.pop(sandbox_id, None)
 
 
@@ -109,14 +123,18 @@ class CapabilityCheck:
         self._clock = clock
         self._known = known
 
-    async def usable(self, owner: str, sandbox_id: str, capability: str) -> Usable:
-        """The owner's sandbox (404), not past its TTL (409), offering `capability` (400)."""
-        ref = self._known.recall(owner, sandbox_id)
+    async def usable(
+        self, owner: str, sandbox_id: str, capability: str, recall: bool = True
+    ) -> Usable:
+        """The owner's sandbox (404), not past its TTL (409), offering `capability` (400).
+        `recall=False`: read it even if it is remembered."""
+        ref = self._known.recall(owner, sandbox_id) if recall else None
         if ref is None or ref.expired(self._clock()):  # its TTL may have been extended since
+            generation = self._known.generation
             ref = await self._read(owner, sandbox_id)
             if ref.expired(self._clock()):
                 raise expired_error(ref.id, ref.expires_at)
-            self._known.remember(ref)
+            self._known.remember(ref, since=generation)
         self._profiles.require(ref.profile_id, capability)
         return ref
 

@@ -92,7 +92,7 @@ class Records:
         limit = self._retention.max_field_bytes
         clipped = {k: clip(v, limit) if isinstance(v, str) else v for k, v in values.items()}
         async with self._writing() as db:
-            db.add_all(rows)
+            db.add_all(rows)  # flushed at commit, after the UPDATE below (no foreign key)
             await db.execute(_CLOSE, {**clipped, "status": "finished", "row_id": execution_id})
             if also is not None:
                 await db.execute(also)

@@ -109,7 +109,9 @@ class SandboxService:
         return self.out(sandbox, None)
 
     def _remember(self, sandbox: Sandbox) -> None:
-        """A new sandbox's first call (the agent's next request) needs no read to be checked."""
+        """A new sandbox's first call (the agent's next request) needs no read to be checked.
+        Before the commit: should it fail, the id was never answered, and a call naming it
+        is refused by the row lock or the running-session lookup (404)."""
         usable = Usable(sandbox.id, sandbox.owner, sandbox.profile_id, sandbox.expires_at)
         self._sessions.known.remember(usable)
 

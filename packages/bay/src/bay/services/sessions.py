@@ -169,10 +169,13 @@ class SessionService:
         return SessionShip(self._rt.ship, endpoint) if endpoint is not None else None
 
     async def running_endpoint(self, sandbox_id: str) -> str | None:
-        """Ship's endpoint if the sandbox has a running session; never starts one."""
+        """Ship's endpoint if the sandbox has a running session; never starts one. 404 for a
+        sandbox deleted since its capability check remembered it (another replica's delete)."""
         async with self._rt.sessionmaker() as db:
             sandbox = await db.get(Sandbox, sandbox_id)
-            session = await _session(db, sandbox.current_session_id if sandbox else None)
+            if sandbox is None or sandbox.deleted_at is not None:
+                raise NotFoundError(f"Sandbox not found: {sandbox_id}")
+            session = await _session(db, sandbox.current_session_id)
         if session is None or session.observed_state != RUNNING:
             return None
         return session.endpoint
