@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+import pytest_asyncio
 import uvicorn
 
 from ship.app import create_app
+from ship.bay_lease import BayLease
 from ship.config import ShipConfig
 
 StartShip = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
@@ -30,17 +32,9 @@ def workspace(tmp_path: Path) -> Path:
 def start_ship(workspace: Path) -> StartShip:
     """Starts the app (lifespan included) with config overrides and yields a client for it."""
 
-    @asynccontextmanager
-    async def start(**overrides: Any) -> AsyncIterator[httpx.AsyncClient]:
+    def start(**overrides: Any) -> AbstractAsyncContextManager[httpx.AsyncClient]:
         lease = overrides.pop("lease", None)
-        config = ShipConfig(**{"workspace": workspace, "output_limit": 64 * 1024, **overrides})
-        app = create_app(config, lease=lease)
-        transport = httpx.ASGITransport(app=app)
-        async with (
-            app.router.lifespan_context(app),
-            httpx.AsyncClient(transport=transport, base_url="http://ship", timeout=60) as client,
-        ):
-            yield client
+        return _in_process(ShipConfig(**{**_config(workspace), **overrides}), lease)
 
     return start
 
@@ -48,6 +42,36 @@ def start_ship(workspace: Path) -> StartShip:
 @pytest.fixture
 async def client(start_ship: StartShip) -> AsyncIterator[httpx.AsyncClient]:
     async with start_ship() as client:
+        yield client
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def shared_client(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """One Ship, and so one kernel, for the tests of a module that read only what their own
+    code prints or shows: each kernel start costs most of a second of CPU. Such a test runs in
+    the module's event loop (`pytest.mark.asyncio(loop_scope="module")`) and never reads
+    what another left in the kernel: variables, execution count, generation, workspace."""
+    workspace = tmp_path_factory.mktemp("workspace")
+    async with _in_process(ShipConfig(**_config(workspace))) as client:
+        yield client
+
+
+def _config(workspace: Path) -> dict[str, Any]:
+    return {"workspace": workspace, "output_limit": 64 * 1024}
+
+
+@asynccontextmanager
+async def _in_process(
+    config: ShipConfig, lease: BayLease | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(config, lease=lease)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://ship", timeout=60) as client,
+    ):
         yield client
 
 
@@ -60,7 +84,7 @@ def serve_ship(workspace: Path) -> ServeShip:
 
     @asynccontextmanager
     async def serve(**overrides: Any) -> AsyncIterator[str]:
-        config = ShipConfig(**{"workspace": workspace, "output_limit": 64 * 1024, **overrides})
+        config = ShipConfig(**{**_config(workspace), **overrides})
         server = uvicorn.Server(
             uvicorn.Config(create_app(config), log_config=None, timeout_graceful_shutdown=5)
         )

@@ -196,30 +196,37 @@ class TestPreload:
 
 
 @needs_matplotlib
+@pytest.mark.asyncio(loop_scope="module")
 class TestCharts:
-    async def test_plt_show_returns_a_png(self, client: httpx.AsyncClient) -> None:
+    """One kernel for the three: matplotlib is imported (its fonts listed) once, not thrice."""
+
+    async def test_plt_show_returns_a_png(self, shared_client: httpx.AsyncClient) -> None:
         code = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()"
 
-        outcome = await run(client, code)
+        outcome = await run(shared_client, code)
 
         assert (outcome["success"], outcome["text"]) == (True, ""), outcome
         [bundle] = outcome["outputs"]
         assert base64.b64decode(bundle["image/png"]).startswith(PNG_MAGIC)
 
-    async def test_a_figure_as_the_last_value_is_a_png(self, client: httpx.AsyncClient) -> None:
+    async def test_a_figure_as_the_last_value_is_a_png(
+        self, shared_client: httpx.AsyncClient
+    ) -> None:
         code = (
             "import matplotlib.pyplot as plt\nfigure, axes = plt.subplots()\naxes.plot([1, 2])\n"
             "plt.close(figure)  # else the inline backend shows it too, after the cell\nfigure"
         )
 
-        outcome = await run(client, code)
+        outcome = await run(shared_client, code)
 
         [bundle] = outcome["outputs"]
         assert base64.b64decode(bundle["image/png"]).startswith(PNG_MAGIC)
 
-    async def test_a_chart_streams_as_a_display_event(self, client: httpx.AsyncClient) -> None:
+    async def test_a_chart_streams_as_a_display_event(
+        self, shared_client: httpx.AsyncClient
+    ) -> None:
         code = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\nplt.show()"
-        response = await client.post("/python/exec", json={"code": code}, headers=NDJSON)
+        response = await shared_client.post("/python/exec", json={"code": code}, headers=NDJSON)
         events = [json.loads(line) for line in response.text.splitlines()]
 
         assert [event["kind"] for event in events] == ["display", "end"]

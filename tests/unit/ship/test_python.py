@@ -38,20 +38,23 @@ class TestExecute:
         assert outcome["text"] == "42"
         assert outcome["execution_count"] == 2
 
-    async def test_print_output_is_stripped(self, client: httpx.AsyncClient) -> None:
-        outcome = await run(client, "print('  hello  ')\nprint()")
+    @pytest.mark.asyncio(loop_scope="module")
+    async def test_print_output_is_stripped(self, shared_client: httpx.AsyncClient) -> None:
+        outcome = await run(shared_client, "print('  hello  ')\nprint()")
 
         assert outcome["text"] == "hello"
 
-    async def test_stdout_then_stderr_then_result(self, client: httpx.AsyncClient) -> None:
+    @pytest.mark.asyncio(loop_scope="module")
+    async def test_stdout_then_stderr_then_result(self, shared_client: httpx.AsyncClient) -> None:
         code = "import sys\nsys.stderr.write('err\\n')\nprint('out')\n7"
 
-        outcome = await run(client, code)
+        outcome = await run(shared_client, code)
 
         assert outcome["text"] == "out\nerr\n7"
 
-    async def test_exception_is_reported_as_data(self, client: httpx.AsyncClient) -> None:
-        outcome = await run(client, "1 / 0")
+    @pytest.mark.asyncio(loop_scope="module")
+    async def test_exception_is_reported_as_data(self, shared_client: httpx.AsyncClient) -> None:
+        outcome = await run(shared_client, "1 / 0")
 
         assert outcome["success"] is False
         assert outcome["error"]["name"] == "ZeroDivisionError"
@@ -59,13 +62,14 @@ class TestExecute:
         assert any("ZeroDivisionError" in line for line in outcome["error"]["traceback"])
         assert not any("\x1b[" in line for line in outcome["error"]["traceback"])
 
-    async def test_png_display_goes_to_outputs(self, client: httpx.AsyncClient) -> None:
+    @pytest.mark.asyncio(loop_scope="module")
+    async def test_png_display_goes_to_outputs(self, shared_client: httpx.AsyncClient) -> None:
         code = (
             "import base64\nfrom IPython.display import Image, display\n"
             f"display(Image(data=base64.b64decode({TINY_PNG!r})))"
         )
 
-        outcome = await run(client, code)
+        outcome = await run(shared_client, code)
 
         assert outcome["success"] is True
         [bundle] = outcome["outputs"]
