@@ -43,8 +43,9 @@ def server(server_with: ServerWith) -> MCPServer:
     return server_with()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(live_url: str) -> Iterator[Client]:
+    """One client per Bay at `live_url`: making one loads the CA bundle, 20 ms of CPU."""
     with Client(live_url, ADMIN_KEY) as sync_client:
         yield sync_client
 
