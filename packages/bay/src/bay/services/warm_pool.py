@@ -91,7 +91,8 @@ class WarmPool:
         """
         if self.size(profile_id) == 0:
             return None
-        async with self._claiming, self._rt.sessionmaker() as db, db.begin():
+        turn = self._rt.write_turn or contextlib.nullcontext()  # it writes: it takes turns too
+        async with self._claiming, turn, self._rt.sessionmaker() as db, db.begin():
             claimed = await self._first_available(db, owner, profile_id, ttl)
         if claimed is None:
             self.misses += 1
