@@ -55,7 +55,12 @@ class Usable:
     expires_at: datetime | None
 
     def expired(self, now: datetime) -> bool:
-        return self.expires_at is not None and now > self.expires_at
+        return past_ttl(self.expires_at, now)
+
+
+def past_ttl(expires_at: datetime | None, now: datetime) -> bool:
+    """Whether a sandbox with this expiry (None: no TTL) has expired at `now`."""
+    return expires_at is not None and now > expires_at
 
 
 # Built once: every capability call whose sandbox is not remembered runs it.

@@ -15,7 +15,7 @@ from bay.errors import (
     SandboxTTLInfiniteError,
 )
 from bay.services import networks
-from bay.services.capabilities import Usable, expired_error
+from bay.services.capabilities import Usable, expired_error, past_ttl
 from bay.services.cargos import CargoService
 from bay.services.clock import Clock
 from bay.services.ids import new_id
@@ -125,7 +125,7 @@ class SandboxService:
     async def unexpired(self, owner: str, sandbox_id: str) -> Sandbox:
         """The owner's sandbox, or 404; 409 `sandbox_expired` once past its TTL."""
         sandbox = await self.get(owner, sandbox_id)
-        if sandbox.expires_at is not None and self._clock() > sandbox.expires_at:
+        if past_ttl(sandbox.expires_at, self._clock()):
             raise expired_error(sandbox.id, sandbox.expires_at)
         return sandbox
 
@@ -247,7 +247,7 @@ class SandboxService:
         return self._profiles.find(sandbox.profile_id)
 
     def _status(self, sandbox: Sandbox, session: Session | None) -> SandboxStatus:
-        expired = sandbox.expires_at is not None and self._clock() > sandbox.expires_at
+        expired = past_ttl(sandbox.expires_at, self._clock())
         return sandbox_status(expired, session.observed_state if session else None)
 
     async def _current_session(self, sandbox: Sandbox) -> Session | None:

@@ -27,7 +27,7 @@ from bay.egress.stats import Traffic
 from bay.errors import NotFoundError, SessionNotReadyError
 from bay.metrics import Metrics
 from bay.services import leases, networks
-from bay.services.capabilities import KnownSandboxes, expired_error
+from bay.services.capabilities import KnownSandboxes, expired_error, past_ttl
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.locks import SandboxLocks
@@ -187,7 +187,7 @@ class SessionService:
         replica starts one."""
         async with self._unit(writing=then is not None) as db:
             sandbox, session = await _locked_with_session(db, sandbox_id)
-            if sandbox.expires_at is not None and self._clock() > sandbox.expires_at:
+            if past_ttl(sandbox.expires_at, self._clock()):
                 raise expired_error(sandbox.id, sandbox.expires_at)  # the check may recall it
             ready, lost = await self._live(db, sandbox, session)
             if ready is not None:
@@ -319,8 +319,7 @@ class SessionService:
                 sandbox = await db.get(Sandbox, sandbox_id, with_for_update=True)
                 if sandbox is None or sandbox.deleted_at is not None:
                     return False
-                expired = sandbox.expires_at is not None and sandbox.expires_at < now
-                if only_if_expired and not expired:
+                if only_if_expired and not past_ttl(sandbox.expires_at, now):
                     return False
                 await self._discard_all(db, sandbox)
                 sandbox.deleted_at = now
