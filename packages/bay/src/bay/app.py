@@ -137,7 +137,9 @@ def create_app(
         metrics,
     )
     for module in routers:
-        app.include_router(module.router)
+        # The routers' own routes, built once at import: `include_router` would have every
+        # new app rebuild each route's dependencies and models on its first request.
+        app.router.routes.extend(module.router.routes)
     docs.install(app)
     handlers.install(app)
     app.add_middleware(AuthGate)  # runs after RequestLayer: the last added is outermost

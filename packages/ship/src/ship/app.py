@@ -127,7 +127,8 @@ def create_app(
     app = FastAPI(title="Ship", version=_VERSION, lifespan=lifespan)
     routers = _routers(config)
     for module in routers:
-        app.include_router(module.router)
+        # Routes built once at import, not rebuilt per app by `include_router` (see Bay's app).
+        app.router.routes.extend(module.router.routes)
     app.state.log_buffer = log_buffer or LogBuffer()
     app.add_exception_handler(ShipError, _ship_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

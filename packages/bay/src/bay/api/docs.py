@@ -47,4 +47,4 @@ def install(app: FastAPI) -> None:
     redoc_url=None` so FastAPI's CDN pages do not answer first."""
     assets = Path(str(files("fastapi_offline") / "static"))
     app.mount(ASSETS_URL, StaticFiles(directory=assets), name="docs-assets")
-    app.include_router(router)
+    app.router.routes.extend(router.routes)  # as create_app adds the API's
