@@ -40,7 +40,7 @@ def shipyard(live_url: str) -> Shipyard:
 
 @pytest.fixture(scope="module")
 def client(live_url: str) -> Iterator[Client]:
-    """One client per Bay at `live_url`: making one loads the CA bundle, 20 ms of CPU."""
+    """One client per Bay at `live_url`, shared by the module's tests."""
     with Client(live_url, ADMIN_KEY) as sync_client:
         yield sync_client
 

@@ -37,6 +37,6 @@ def live_url(live_dir: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def client(live_url: str) -> Iterator[Client]:
-    """One client per Bay at `live_url`: making one loads the CA bundle, 20 ms of CPU."""
+    """One client per Bay at `live_url`, shared by the module's tests."""
     with Client(live_url, ADMIN_KEY) as sync_client:
         yield sync_client
