@@ -10,7 +10,6 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bay.drivers.base import InstanceState
-from bay.services.capabilities import KnownSandboxes, Usable
 from tests.unit.bay.conftest import AUTH, Bay, FakeClock, change_sandbox
 from tests.unit.bay.skill_steps import other_owner
 
@@ -187,15 +186,3 @@ async def test_a_process_list_of_a_sandbox_another_replica_deleted_is_404(
     await change_sandbox(bay, sandbox_id, deleted_at=clock())
     response = await bay.client.get(f"/v1/sandboxes/{sandbox_id}/processes", headers=AUTH)
     assert response.status_code == 404
-
-
-def test_a_check_that_read_before_a_delete_does_not_remember_after_it() -> None:
-    known = KnownSandboxes()
-    ref = Usable("sandbox-1", "alice", "python-default", None)
-    read_at = known.generation  # a check starts reading the row...
-    known.forget("sandbox-1")  # ...a delete commits and forgets it...
-    known.remember(ref, since=read_at)  # ...the check's stale read comes back
-    assert known.recall("alice", "sandbox-1") is None
-    known.remember(ref, since=known.generation)
-    assert known.recall("alice", "sandbox-1") == ref
-    assert known.recall("mallory", "sandbox-1") is None

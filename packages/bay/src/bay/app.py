@@ -50,7 +50,7 @@ from bay.services.keys import KeyService, Provisioned
 from bay.services.locks import SandboxLocks
 from bay.services.port_links import PortLinks
 from bay.services.profiles import ProfileCatalog
-from bay.services.recent_keys import RecentKeys
+from bay.services.recent_keys import key_memory
 from bay.services.records import Records, Retention
 from bay.services.sessions import Reconciler, SessionRuntime, SessionService
 from bay.services.tasks import Tasks
@@ -205,7 +205,7 @@ async def _start(
         records=records,
         exec_limits=ExecLimits(settings.limits.max_code_bytes),
         tasks=Tasks(),
-        recent_keys=RecentKeys(settings.security.key_cache_seconds),
+        recent_keys=key_memory(settings.security.key_cache_seconds),
         port_links=PortLinks(load_secret(settings.security.ship_secret, settings.data_dir)),
         write_turn=write_turn,
         metrics=meters,

@@ -287,7 +287,7 @@ async def get_ports(
     request: HTTPConnection, sandboxes: Sandboxes, sessions: Sessions
 ) -> PortService:
     state = bay_state(request)
-    recent = state["runtime"].recent
+    recent = state["runtime"].relays
     return PortService(
         sandboxes, sessions, state["ship"], state["port_links"], recent, state["clock"]
     )

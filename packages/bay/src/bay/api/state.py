@@ -14,9 +14,10 @@ from bay.services.census import Census
 from bay.services.clock import Clock
 from bay.services.execs import ExecLimits
 from bay.services.gc import GcService
+from bay.services.keys import Principal
+from bay.services.memory import Memory
 from bay.services.port_links import PortLinks
 from bay.services.profiles import ProfileCatalog
-from bay.services.recent_keys import RecentKeys
 from bay.services.records import Records
 from bay.services.sessions import SessionRuntime
 from bay.services.tasks import Tasks
@@ -39,7 +40,7 @@ class State(TypedDict):
     records: Records
     exec_limits: ExecLimits
     tasks: Tasks
-    recent_keys: RecentKeys
+    recent_keys: Memory[Principal]  # see services.recent_keys
     port_links: PortLinks
     write_turn: asyncio.Lock | None  # SQLite only: see get_db
     metrics: Metrics

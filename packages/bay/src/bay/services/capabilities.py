@@ -12,8 +12,6 @@ answer 404. Calls that read nothing of the sandbox after the check (a browser tr
 use the memory.
 """
 
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -25,10 +23,10 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from bay.db.models import Sandbox
 from bay.errors import NotFoundError, SandboxExpiredError
 from bay.services.clock import Clock
+from bay.services.memory import Memory
 from bay.services.profiles import ProfileCatalog
 from shipyard_protocol.api import rfc3339
 
-MAX_REMEMBERED = 10_000
 REMEMBER_S = 30.0
 
 
@@ -79,40 +77,9 @@ def expired_error(sandbox_id: str, expires_at: datetime | None) -> SandboxExpire
     )
 
 
-class KnownSandboxes:
-    """Sandboxes found usable in the last `ttl` seconds, by id.
-
-    `generation` moves on each forget: a check that read a row before a delete committed
-    must not remember it after the delete forgot it (`remember(ref, since=generation)`).
-    """
-
-    def __init__(self, ttl: float = REMEMBER_S, clock: Callable[[], float] = time.monotonic):
-        self._ttl = ttl
-        self._clock = clock
-        self._seen: dict[str, tuple[Usable, float]] = {}
-        self.generation = 0
-
-    def recall(self, owner: str, sandbox_id: str) -> Usable | None:
-        seen = self._seen.get(sandbox_id)
-        if seen is None or seen[0].owner != owner:
-            return None
-        if self._clock() >= seen[1]:
-            del self._seen[sandbox_id]
-            return None
-        return seen[0]
-
-    def remember(self, ref: Usable, since: int | None = None) -> None:
-        """Remember `ref`, unless something was forgotten since generation `since`."""
-        if since is not None and since != self.generation:
-            return
-        self._seen.pop(ref.id, None)
-        if len(self._seen) >= MAX_REMEMBERED:
-            del self._seen[next(iter(self._seen))]  # the oldest
-        self._seen[ref.id] = (ref, self._clock() + self._ttl)
-
-    def forget(self, sandbox_id: str) -> None:
-        self.generation += 1
-        self._seen.pop(sandbox_id, None)
+def sandbox_memory() -> Memory[Usable]:
+    """The capability checks' memory: usable sandboxes by id, each for `REMEMBER_S`."""
+    return Memory(REMEMBER_S)
 
 
 class CapabilityCheck:
@@ -121,7 +88,7 @@ class CapabilityCheck:
         sessionmaker: async_sessionmaker[DbSession],
         profiles: ProfileCatalog,
         clock: Clock,
-        known: KnownSandboxes,
+        known: Memory[Usable],
     ) -> None:
         self._sessionmaker = sessionmaker
         self._profiles = profiles
@@ -133,13 +100,15 @@ class CapabilityCheck:
     ) -> Usable:
         """The owner's sandbox (404), not past its TTL (409), offering `capability` (400).
         `recall=False`: read it even if it is remembered."""
-        ref = self._known.recall(owner, sandbox_id) if recall else None
-        if ref is None or ref.expired(self._clock()):  # its TTL may have been extended since
+        ref = self._known.recall(sandbox_id) if recall else None
+        if ref is None or ref.owner != owner or ref.expired(self._clock()):
+            # Not remembered, another owner's (a 404 read from the table), or past the TTL
+            # remembered (it may have been extended since).
             generation = self._known.generation
             ref = await self._read(owner, sandbox_id)
             if ref.expired(self._clock()):
                 raise expired_error(ref.id, ref.expires_at)
-            self._known.remember(ref, since=generation)
+            self._known.remember(ref.id, ref, generation)
         self._profiles.require(ref.profile_id, capability)
         return ref
 

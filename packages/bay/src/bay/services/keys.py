@@ -81,7 +81,7 @@ class KeyService:
         return KeyList(items=[_key_info(row) for row in rows])
 
     async def revoke(self, key_id: str) -> None:
-        """Deactivate a key (a Bay that remembers it recently forgets it: see RecentKeys)."""
+        """Deactivate a key (a Bay that remembers it recently forgets it: see recent_keys)."""
         row = await self._db.get(ApiKey, key_id)
         if row is None:
             raise NotFoundError(f"API key not found: {key_id}")

@@ -4,15 +4,17 @@ its Ship, and sign links that open one port without an API key."""
 from collections.abc import AsyncIterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import httpx
 
 from bay.errors import ConflictError, InvalidRequestError, ShipError, ShipTimeoutError
 from bay.services.clock import Clock
+from bay.services.memory import Memory
 from bay.services.port_headers import token_cookie
 from bay.services.port_links import Grant, PortLinks, expiry
-from bay.services.recent_sandboxes import RecentSandboxes
+from bay.services.recent_sandboxes import Running
 from bay.services.sandboxes import SandboxService
 from bay.services.sessions import SessionService
 from bay.ship_client import (
@@ -52,7 +54,7 @@ class PortService:
         sessions: SessionService,
         ship: ShipClient,
         links: PortLinks,
-        recent: RecentSandboxes,
+        recent: Memory[Running],
         clock: Clock,
     ) -> None:
         self._sandboxes = sandboxes
@@ -66,8 +68,10 @@ class PortService:
         """The way to the port: 404 for another owner's sandbox, 409 once expired or while
         stopped. Renews the idle lease (a proxied request is activity). A stopped sandbox is
         not started: no server of the user's would be listening in a new session."""
-        endpoint = self._recent.recall(owner, sandbox_id)
+        seen = self._recent.recall(sandbox_id)
+        endpoint = seen.endpoint if seen is not None and seen.owner == owner else None
         if endpoint is None:
+            generation = self._recent.generation
             sandbox = await self._sandboxes.unexpired(owner, sandbox_id)
             ready = await self._sessions.touch_running(sandbox.id)
             if ready is None:
@@ -77,10 +81,16 @@ class PortService:
                     {"sandbox_id": sandbox_id, "port": port},
                 )
             endpoint = ready.endpoint
-            self._recent.remember(owner, sandbox_id, endpoint, self._clock(), sandbox.expires_at)
+            self._remember(sandbox_id, Running(owner, endpoint), generation, sandbox.expires_at)
         if endpoint.startswith("http") and urlsplit(endpoint).port == port:
             raise InvalidRequestError(f"port {port} is the sandbox runtime's own", {"port": port})
         return Relay(sandbox_id, port, endpoint)
+
+    def _remember(
+        self, sandbox_id: str, running: Running, since: int, expires_at: datetime | None
+    ) -> None:
+        left = None if expires_at is None else (expires_at - self._clock()).total_seconds()
+        self._recent.remember(sandbox_id, running, since, left)
 
     async def request(
         self,

@@ -113,7 +113,8 @@ class SandboxService:
         Before the commit: should it fail, the id was never answered, and a call naming it
         is refused by the row lock or the running-session lookup (404)."""
         usable = Usable(sandbox.id, sandbox.owner, sandbox.profile_id, sandbox.expires_at)
-        self._sessions.known.remember(usable)
+        known = self._sessions.known
+        known.remember(usable.id, usable, known.generation)
 
     async def get(self, owner: str, sandbox_id: str) -> Sandbox:
         """The owner's live sandbox, or 404 (another owner's id is a 404 too)."""

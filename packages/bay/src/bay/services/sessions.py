@@ -27,12 +27,13 @@ from bay.egress.stats import Traffic
 from bay.errors import NotFoundError, SessionNotReadyError
 from bay.metrics import Metrics
 from bay.services import leases, networks
-from bay.services.capabilities import KnownSandboxes, expired_error, past_ttl
+from bay.services.capabilities import Usable, expired_error, past_ttl, sandbox_memory
 from bay.services.clock import Clock
 from bay.services.ids import new_id
 from bay.services.locks import SandboxLocks
+from bay.services.memory import Memory
 from bay.services.profiles import ProfileCatalog, environment
-from bay.services.recent_sandboxes import RecentSandboxes
+from bay.services.recent_sandboxes import Running, relay_memory
 from bay.services.ship_logs import relay
 from bay.ship_client import ShipCallError, ShipClient
 from bay.ship_session import SessionShip
@@ -95,8 +96,8 @@ class SessionRuntime:
     orphan_grace_s: float | None = None  # see ShipSettings.orphan_grace_seconds
     # SQLite lets one writer in at a time: writers in this process take turns (see get_db).
     write_turn: asyncio.Lock | None = None
-    recent: RecentSandboxes = field(default_factory=RecentSandboxes)  # port relays' memory
-    known: KnownSandboxes = field(default_factory=KnownSandboxes)  # capability checks' memory
+    relays: Memory[Running] = field(default_factory=relay_memory)  # port relays' memory
+    known: Memory[Usable] = field(default_factory=sandbox_memory)  # capability checks'
     run_id: str = field(default_factory=lambda: new_id("run"))  # this process's run
 
     @property
@@ -117,7 +118,7 @@ class SessionService:
             yield db
 
     @property
-    def known(self) -> KnownSandboxes:
+    def known(self) -> Memory[Usable]:
         """Sandboxes the capability check found usable a moment ago (forgotten on retire)."""
         return self._rt.known
 
@@ -347,7 +348,7 @@ class SessionService:
     async def _discard(
         self, db: DbSession, sandbox: Sandbox, session: Session, drain_logs: bool = True
     ) -> None:
-        self._rt.recent.forget(sandbox.id)
+        self._rt.relays.forget(sandbox.id)
         if drain_logs and session.endpoint and session.observed_state == RUNNING:
             # Short: a hung Ship must not hold up its own stop for long.
             await relay(self._rt.ship, session.endpoint, sandbox.id, session.id, timeout=2.0)
