@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from structlog.contextvars import bind_contextvars
 
-from bay.db.models import ArtifactBlob, ExecutionHistory
+from bay.db.models import ArtifactBlob
 from bay.errors import BayError, NotFoundError, ShipError
 from bay.metrics import Metrics
 from bay.services.blobs import BlobService, blob_payload, blob_ref, new_blob
@@ -236,8 +236,8 @@ class BrowserService:
 
 def history_row(
     sandbox: SandboxRef, session_id: str, job: Job, execution_id: str, now: datetime
-) -> ExecutionHistory:
-    return ExecutionHistory(
+) -> dict[str, object]:
+    return dict(
         id=execution_id,
         owner=sandbox.owner,
         sandbox_id=sandbox.id,

@@ -9,7 +9,7 @@ from sqlalchemy import Executable, update
 from sqlalchemy.ext.asyncio import AsyncSession as DbSession
 from structlog.contextvars import bind_contextvars
 
-from bay.db.models import ExecutionHistory, Sandbox
+from bay.db.models import Sandbox
 from bay.errors import BayError, PayloadTooLargeError
 from bay.metrics import Metrics
 from bay.services.capabilities import SandboxRef
@@ -219,10 +219,10 @@ def history_row(
     request: ExecRequest,
     execution_id: str,
     now: datetime,
-) -> ExecutionHistory:
+) -> dict[str, object]:
     """The row of an execution about to start; `outcome_values` completes it."""
     python = isinstance(request, PythonExec)
-    return ExecutionHistory(
+    return dict(
         id=execution_id,
         owner=sandbox.owner,
         sandbox_id=sandbox.id,

@@ -66,18 +66,18 @@ class Records:
         self._turn = turn
         self._ran_python = _Recent(RECENT_SESSIONS)
 
-    async def open(self, db: DbSession, row: ExecutionHistory) -> None:
-        """Open the row in the caller's transaction (the one that found the session ready),
-        as one INSERT statement: no unit of work to flush on the hot path."""
-        row.status = "running"
+    async def open(self, db: DbSession, row: Mapping[str, object]) -> None:
+        """Open the row (its column values; what is left out takes its default) in the
+        caller's transaction, the one that found the session ready, as one INSERT."""
         limit = self._retention.max_field_bytes
-        row.code = clip(row.code, limit) or ""
-        row.output, row.error = clip(row.output, limit), clip(row.error, limit)
-        values = {column.key: getattr(row, column.key) for column in HISTORY.columns}
-        set_values = {key: value for key, value in values.items() if value is not None}
-        await db.execute(_OPEN, set_values)  # what is unset takes its default
-        if row.exec_type == "python" and row.session_id is not None:
-            self._ran_python.add(row.session_id)
+        values = {key: value for key, value in row.items() if value is not None}
+        for field in ("code", "output", "error"):
+            if isinstance(text := values.get(field), str):
+                values[field] = clip(text, limit)
+        await db.execute(_OPEN, {**values, "status": "running"})
+        session_id = values.get("session_id")
+        if values.get("exec_type") == "python" and isinstance(session_id, str):
+            self._ran_python.add(session_id)
 
     async def close(
         self,
