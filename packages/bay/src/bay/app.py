@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -90,7 +90,50 @@ def create_app(
 ) -> FastAPI:
     logs.route_to_stdlib()
     meters = Metrics(settings.driver.type)  # this app's own registry
+    app = FastAPI(
+        title="Shipyard Neo Bay",
+        version=__version__,
+        lifespan=_lifespan(settings, clock, driver_factory, on_keys, meters),
+        docs_url=None,  # docs.install serves them without a CDN
+        redoc_url=None,
+    )
+    for module in ROUTERS:
+        # The routers' own routes, built once at import: `include_router` would have every
+        # new app rebuild each route's dependencies and models on its first request.
+        app.router.routes.extend(module.router.routes)
+    docs.install(app)
+    handlers.install(app)
+    app.add_middleware(AuthGate)  # runs after RequestLayer: the last added is outermost
+    app.add_middleware(BodyLimit)
+    app.add_middleware(RequestLayer, metrics=meters)
+    return app
 
+
+ROUTERS = (
+    health,
+    profiles,
+    sandboxes,
+    execs,
+    browser,
+    processes,
+    files,
+    history,
+    cargos,
+    skills,
+    admin,
+    terminal,
+    ports,
+    metrics,
+)
+
+
+def _lifespan(
+    settings: Settings,
+    clock: Clock,
+    driver_factory: DriverFactory,
+    on_keys: Callable[[Provisioned], None] | None,
+    meters: Metrics,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[dict[str, State]]]:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[dict[str, State]]:
         state = await _start(settings, clock, driver_factory, on_keys, meters)
@@ -113,39 +156,7 @@ def create_app(
                 await listener.stop()
             await _stop(state, refill)
 
-    app = FastAPI(
-        title="Shipyard Neo Bay",
-        version=__version__,
-        lifespan=lifespan,
-        docs_url=None,  # docs.install serves them without a CDN
-        redoc_url=None,
-    )
-    routers = (
-        health,
-        profiles,
-        sandboxes,
-        execs,
-        browser,
-        processes,
-        files,
-        history,
-        cargos,
-        skills,
-        admin,
-        terminal,
-        ports,
-        metrics,
-    )
-    for module in routers:
-        # The routers' own routes, built once at import: `include_router` would have every
-        # new app rebuild each route's dependencies and models on its first request.
-        app.router.routes.extend(module.router.routes)
-    docs.install(app)
-    handlers.install(app)
-    app.add_middleware(AuthGate)  # runs after RequestLayer: the last added is outermost
-    app.add_middleware(BodyLimit)
-    app.add_middleware(RequestLayer, metrics=meters)
-    return app
+    return lifespan
 
 
 async def _start(
@@ -174,11 +185,7 @@ async def _start(
     await _rejoin(settings, runtime, clock)
     sessions = SessionService(runtime, clock)
     pool = _build_pool(settings, runtime, sessions, clock)
-    history = settings.history
-    retention = Retention(
-        history.max_field_bytes, history.max_rows_per_sandbox, history.max_age_days
-    )
-    records = Records(sessionmaker, retention, write_turn)
+    records = _records(settings, sessionmaker, write_turn)
     gc = GcService(runtime, sessions, settings.gc, clock, pool, records)
     if settings.gc.run_on_startup:
         await gc.run_once()
@@ -237,6 +244,18 @@ def _runtime(
         orphan_grace_s=settings.ship.orphan_grace_seconds,
         write_turn=write_turn,
     )
+
+
+def _records(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[DbSession],
+    write_turn: asyncio.Lock | None,
+) -> Records:
+    history = settings.history
+    retention = Retention(
+        history.max_field_bytes, history.max_rows_per_sandbox, history.max_age_days
+    )
+    return Records(sessionmaker, retention, write_turn)
 
 
 async def _rejoin(settings: Settings, runtime: SessionRuntime, clock: Clock) -> None:
