@@ -1,5 +1,6 @@
 """The async engine, its session factory, and schema migration at startup."""
 
+import functools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -70,7 +71,15 @@ def alembic_config() -> Config:
     return config
 
 
+@functools.cache
+def head_revision() -> str | None:
+    """The newest revision this Bay knows; its migration scripts are read once per process."""
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def _upgrade(connection: Connection) -> None:
+    if MigrationContext.configure(connection).get_current_revision() == head_revision():
+        return  # at the head already (most starts): no scripts to load, nothing to run
     config = alembic_config()
     config.attributes["connection"] = connection
     command.upgrade(config, "head")
@@ -101,7 +110,7 @@ async def startup_lock(engine: AsyncEngine) -> AsyncIterator[None]:
 
 def _revision(connection: Connection) -> tuple[str | None, str | None]:
     current = MigrationContext.configure(connection).get_current_revision()
-    return current, ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return current, head_revision()
 
 
 async def schema_revisions(engine: AsyncEngine) -> tuple[str | None, str | None]:
