@@ -69,7 +69,9 @@ lint: sync
 # worker's time is spent waiting (kernels starting, timeouts running out) and the extra one
 # fills it (on 2 cores: 96 s with 2 workers, 78 s with 3). The replica and migration tests
 # keep to one worker (their xdist_group), so one PostgreSQL server starts for them.
-PARALLEL := -n $(shell expr $$(nproc) + 1) --dist loadgroup
+CORES := $(shell $(PYTHON) -c 'import os; print(len(os.sched_getaffinity(0)) \
+	if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)')
+PARALLEL := -n $(shell expr $(CORES) + 1) --dist loadgroup
 
 unit: sync
 	$(RUN) pytest $(PARALLEL) tests/unit

@@ -99,7 +99,8 @@ def create_app(
     )
     for module in ROUTERS:
         # The routers' own routes, built once at import: `include_router` would have every
-        # new app rebuild each route's dependencies and models on its first request.
+        # new app rebuild each route's dependencies and models on its first request. (So
+        # `app.dependency_overrides` does not reach them; nothing here uses it.)
         app.router.routes.extend(module.router.routes)
     docs.install(app)
     handlers.install(app)

@@ -40,8 +40,8 @@ class AsyncClient:
         retries: _requests.Retries | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        options = _requests.client_options(endpoint, api_key, timeout)
-        self._http = httpx.AsyncClient(**options, transport=transport)
+        options = _requests.client_options(endpoint, api_key, timeout, transport)
+        self._http = httpx.AsyncClient(**options)
         self._retries = _requests.Retries() if retries is None else retries
         self.sandboxes = AsyncSandboxes(self)
         self.cargos = AsyncCargos(self)

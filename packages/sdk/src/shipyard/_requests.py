@@ -126,23 +126,29 @@ def checked(model_class: type[M], **fields: Any) -> M:
         raise InvalidArgumentError(f"invalid argument: {problems}", 0) from None
 
 
-def client_options(endpoint: str | None, api_key: str | None, timeout: float) -> dict[str, Any]:
+def client_options(
+    endpoint: str | None, api_key: str | None, timeout: float, transport: object | None
+) -> dict[str, Any]:
     """`httpx` client arguments, with `SHIPYARD_ENDPOINT` and `SHIPYARD_API_KEY` fallbacks
-    (only for None: an empty `api_key` means no key, never the environment's)."""
+    (only for None: an empty `api_key` means no key, never the environment's), and the
+    `transport` given, if any (httpx then needs no TLS context of ours)."""
     key = os.environ.get("SHIPYARD_API_KEY") if api_key is None else api_key
     headers = {"User-Agent": f"shipyard-sdk/{version('shipyard-sdk')}"}
     if key:
         headers["Authorization"] = f"Bearer {key}"
     base = endpoint or os.environ.get("SHIPYARD_ENDPOINT") or DEFAULT_ENDPOINT
-    tls = _tls(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
-    return {"base_url": base, "headers": headers, "timeout": timeout, "verify": tls}
+    options = {"base_url": base, "headers": headers, "timeout": timeout, "transport": transport}
+    if transport is None:
+        options["verify"] = _tls(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+    return options
 
 
 @functools.cache
 def _tls(cafile: str | None, capath: str | None) -> ssl.SSLContext:
-    """The TLS context httpx would build for a client, built once per CA setting (read from
-    the same variables): building one loads every CA certificate, about 10 ms of CPU for each
-    client made, even one that only speaks plain HTTP to a local Bay."""
+    """The TLS context httpx would build for a client, built once per process and CA setting
+    (the variables httpx reads): building one loads every CA certificate, about 10 ms of CPU
+    for each client made, even one that only speaks plain HTTP to a local Bay. A CA file
+    changed in place is read again by the next process."""
     return httpx.create_ssl_context(trust_env=True)
 
 

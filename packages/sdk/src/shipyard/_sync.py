@@ -41,8 +41,8 @@ class Client:
         retries: _requests.Retries | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        options = _requests.client_options(endpoint, api_key, timeout)
-        self._http = httpx.Client(**options, transport=transport)
+        options = _requests.client_options(endpoint, api_key, timeout, transport)
+        self._http = httpx.Client(**options)
         self._retries = _requests.Retries() if retries is None else retries
         self.sandboxes = Sandboxes(self)
         self.cargos = Cargos(self)
