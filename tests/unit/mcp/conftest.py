@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, TextContent
 
@@ -28,19 +29,31 @@ def settings(live_url: str) -> Settings:
 
 
 ServerWith = Callable[..., MCPServer]
+# Each test module here runs its async tests in this package's event loop (`pytestmark =
+# IN_PACKAGE_LOOP`), where its module's server and client live: building a server (its
+# tools' argument models) costs about 0.1 s of CPU, which each test paid when it had its own.
+# Tests read only what their own calls answer.
+IN_PACKAGE_LOOP = pytest.mark.asyncio(loop_scope="package")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="package")
+async def shared_client(live_url: str) -> AsyncIterator[AsyncClient]:
+    """The client the module's servers share (a module may serve its own Bay at `live_url`;
+    a server's own client lives as long as its process)."""
+    async with AsyncClient(live_url, ADMIN_KEY) as client:
+        yield client
 
 
 @pytest.fixture
-async def server_with(settings: Settings) -> AsyncIterator[ServerWith]:
-    """`server_with(**changes)`: a server on settings with `changes`, on a client closed after
-    the test (a server's own client lives as long as its process)."""
-    async with AsyncClient(settings.endpoint, settings.token) as shared:
-        yield lambda **changes: create_server(replace(settings, **changes), shared)
+def server_with(settings: Settings, shared_client: AsyncClient) -> ServerWith:
+    """`server_with(**changes)`: a server of its own on settings with `changes`."""
+    return lambda **changes: create_server(replace(settings, **changes), shared_client)
 
 
-@pytest.fixture
-def server(server_with: ServerWith) -> MCPServer:
-    return server_with()
+@pytest.fixture(scope="module")
+def server(live_url: str, shared_client: AsyncClient) -> MCPServer:
+    """The server on default settings, for the module's tests."""
+    return create_server(Settings(endpoint=live_url, token=ADMIN_KEY), shared_client)
 
 
 @pytest.fixture(scope="module")

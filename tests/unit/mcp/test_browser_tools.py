@@ -2,11 +2,14 @@
 
 from mcp.server.mcpserver import MCPServer
 
-from tests.unit.mcp.conftest import ServerWith, call, call_result, text_of
+from tests.unit.mcp.conftest import IN_PACKAGE_LOOP, ServerWith, call, call_result, text_of
 from tests.unit.sdk import live
 
 live_url = live.browser_bay_url
 browser_id = live.browser_sandbox_id
+
+
+pytestmark = IN_PACKAGE_LOOP
 
 
 class TestExecuteBrowser:

@@ -6,7 +6,9 @@ from mcp.server.mcpserver import MCPServer
 from shipyard import AsyncClient, Retries
 from shipyard_mcp.config import Settings
 from shipyard_mcp.server import create_server
-from tests.unit.mcp.conftest import call_result, text_of
+from tests.unit.mcp.conftest import IN_PACKAGE_LOOP, call_result, text_of
+
+pytestmark = IN_PACKAGE_LOOP
 
 
 async def test_an_api_error_is_an_error(server: MCPServer) -> None:

@@ -8,7 +8,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from shipyard import Client
 from tests.unit.bay.conftest import ADMIN_KEY
-from tests.unit.mcp.conftest import ServerWith, call
+from tests.unit.mcp.conftest import IN_PACKAGE_LOOP, ServerWith, call
+
+pytestmark = IN_PACKAGE_LOOP
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from mcp.server.mcpserver import MCPServer
 
-from tests.unit.mcp.conftest import ServerWith, call, local
+from tests.unit.mcp.conftest import IN_PACKAGE_LOOP, ServerWith, call, local
+
+pytestmark = IN_PACKAGE_LOOP
 
 
 class TestTextFiles:

@@ -2,7 +2,9 @@
 
 from mcp.server.mcpserver import MCPServer
 
-from tests.unit.mcp.conftest import call
+from tests.unit.mcp.conftest import IN_PACKAGE_LOOP, call
+
+pytestmark = IN_PACKAGE_LOOP
 
 
 async def test_answers_a_link_to_the_port_and_its_expiry(

@@ -4,7 +4,9 @@ the server."""
 from mcp.server.mcpserver import MCPServer
 
 from shipyard import Client
-from tests.unit.mcp.conftest import ServerWith, call
+from tests.unit.mcp.conftest import IN_PACKAGE_LOOP, ServerWith, call
+
+pytestmark = IN_PACKAGE_LOOP
 
 
 async def started(server: MCPServer, sandbox_id: str, command: str, **args: object) -> str:

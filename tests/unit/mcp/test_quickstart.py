@@ -9,6 +9,7 @@ from typing import Any
 from mcp.server.mcpserver import MCPServer
 
 from shipyard_mcp.config import Settings
+from tests.unit.mcp.conftest import IN_PACKAGE_LOOP
 
 DOC = Path(__file__).resolve().parents[3] / "docs" / "mcp.md"
 
@@ -43,6 +44,7 @@ def test_vs_code_asks_for_the_key_it_uses() -> None:
     assert asked == {"shipyard-key"}
 
 
+@IN_PACKAGE_LOOP
 async def test_every_tool_is_named(server: MCPServer) -> None:
     text = DOC.read_text()
     missing = [t.name for t in await server.list_tools() if f"`{t.name}`" not in text]

@@ -9,7 +9,9 @@ import pytest
 from shipyard import AsyncClient, Client
 from shipyard_mcp.config import Settings
 from shipyard_mcp.server import create_server
-from tests.unit.mcp.conftest import call
+from tests.unit.mcp.conftest import IN_PACKAGE_LOOP, call
+
+pytestmark = IN_PACKAGE_LOOP
 
 
 class Counted(httpx.AsyncBaseTransport):

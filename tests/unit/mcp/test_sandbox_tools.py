@@ -5,7 +5,9 @@ from mcp.server.mcpserver import MCPServer
 from shipyard import AsyncClient, Client, Retries
 from shipyard_mcp.config import Settings
 from shipyard_mcp.server import create_server
-from tests.unit.mcp.conftest import ServerWith, call
+from tests.unit.mcp.conftest import IN_PACKAGE_LOOP, ServerWith, call
+
+pytestmark = IN_PACKAGE_LOOP
 
 
 class TestCreateSandbox:

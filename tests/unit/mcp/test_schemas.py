@@ -4,6 +4,10 @@ additions."""
 
 from mcp.server.mcpserver import MCPServer
 
+from tests.unit.mcp.conftest import IN_PACKAGE_LOOP
+
+pytestmark = IN_PACKAGE_LOOP
+
 UPSTREAM = {
     "create_sandbox": ({"profile", "ttl"}, set()),
     "delete_sandbox": ({"sandbox_id"}, {"sandbox_id"}),

@@ -9,7 +9,9 @@ from mcp.server.mcpserver import MCPServer
 from shipyard import AsyncClient, Client
 from shipyard_mcp.config import Settings
 from shipyard_mcp.server import create_server
-from tests.unit.mcp.conftest import call, call_result, text_of
+from tests.unit.mcp.conftest import IN_PACKAGE_LOOP, call, call_result, text_of
+
+pytestmark = IN_PACKAGE_LOOP
 
 
 @pytest.fixture
