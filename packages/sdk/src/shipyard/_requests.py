@@ -127,7 +127,10 @@ def checked(model_class: type[M], **fields: Any) -> M:
 
 
 def client_options(
-    endpoint: str | None, api_key: str | None, timeout: float, transport: object | None
+    endpoint: str | None,
+    api_key: str | None,
+    timeout: float,
+    transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None,
 ) -> dict[str, Any]:
     """`httpx` client arguments, with `SHIPYARD_ENDPOINT` and `SHIPYARD_API_KEY` fallbacks
     (only for None: an empty `api_key` means no key, never the environment's), and the

@@ -287,9 +287,9 @@ async def get_ports(
     request: HTTPConnection, sandboxes: Sandboxes, sessions: Sessions
 ) -> PortService:
     state = bay_state(request)
-    recent = state["runtime"].relays
+    relays = state["runtime"].relays
     return PortService(
-        sandboxes, sessions, state["ship"], state["port_links"], recent, state["clock"]
+        sandboxes, sessions, state["ship"], state["port_links"], relays, state["clock"]
     )
 
 

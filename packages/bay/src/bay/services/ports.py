@@ -54,24 +54,24 @@ class PortService:
         sessions: SessionService,
         ship: ShipClient,
         links: PortLinks,
-        recent: Memory[Running],
+        relays: Memory[Running],
         clock: Clock,
     ) -> None:
         self._sandboxes = sandboxes
         self._sessions = sessions
         self._ship = ship
         self._links = links
-        self._recent = recent
+        self._relays = relays
         self._clock = clock
 
     async def open(self, owner: str, sandbox_id: str, port: int) -> Relay:
         """The way to the port: 404 for another owner's sandbox, 409 once expired or while
         stopped. Renews the idle lease (a proxied request is activity). A stopped sandbox is
         not started: no server of the user's would be listening in a new session."""
-        seen = self._recent.recall(sandbox_id)
+        seen = self._relays.recall(sandbox_id)
         endpoint = seen.endpoint if seen is not None and seen.owner == owner else None
         if endpoint is None:
-            generation = self._recent.generation
+            generation = self._relays.generation
             sandbox = await self._sandboxes.unexpired(owner, sandbox_id)
             ready = await self._sessions.touch_running(sandbox.id)
             if ready is None:
@@ -90,7 +90,7 @@ class PortService:
         self, sandbox_id: str, running: Running, since: int, expires_at: datetime | None
     ) -> None:
         left = None if expires_at is None else (expires_at - self._clock()).total_seconds()
-        self._recent.remember(sandbox_id, running, since, left)
+        self._relays.remember(sandbox_id, running, since, left)
 
     async def request(
         self,
@@ -144,7 +144,7 @@ class PortService:
             try:
                 yield
             except ShipUnreachableError:
-                self._recent.forget(relay.sandbox_id)
+                self._relays.forget(relay.sandbox_id)
                 raise
 
 

@@ -69,11 +69,9 @@ class Records:
     async def open(self, db: DbSession, row: Mapping[str, object]) -> None:
         """Open the row (its column values; what is left out takes its default) in the
         caller's transaction, the one that found the session ready, as one INSERT."""
-        limit = self._retention.max_field_bytes
         values = {key: value for key, value in row.items() if value is not None}
-        for field in ("code", "output", "error"):
-            if isinstance(text := values.get(field), str):
-                values[field] = clip(text, limit)
+        if isinstance(code := values.get("code"), str):  # an opening row has no output yet
+            values["code"] = clip(code, self._retention.max_field_bytes)
         await db.execute(_OPEN, {**values, "status": "running"})
         session_id = values.get("session_id")
         if values.get("exec_type") == "python" and isinstance(session_id, str):
